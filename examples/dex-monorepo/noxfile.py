@@ -1,0 +1,47 @@
+"""Quality gates of the DataEngineX monorepo, as nox sessions over dexops."""
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "test", "package"]
+
+
+def _sync(session: nox.Session, *groups: str) -> None:
+    session.run_install(
+        "uv",
+        "sync",
+        *(f"--group={g}" for g in groups),
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style with ruff."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def test(session: nox.Session) -> None:
+    """Run the unit tests of careerdex and dataenginex with the dev group."""
+    _sync(session, "dev")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Run the full suite with the data and notebook groups."""
+    _sync(session, "dev", "data", "notebook")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build and validate the dataenginex distribution through dexops."""
+    # Adopters pin dexops here; dexops' own tests point this at their checkout.
+    session.install(os.environ.get("DEXOPS_SPEC", "dexops"))
+    session.run("invoke", "package.validate", "dataenginex")

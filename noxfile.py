@@ -1,0 +1,77 @@
+"""dexops' own quality gates: `uv run nox` runs them all."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+# The supported Pythons are the ones the classifiers name.
+PYTHONS = [
+    c.rsplit(" :: ", 1)[1]
+    for c in PYPROJECT["project"]["classifiers"]
+    if c.startswith("Programming Language :: Python :: 3.")
+]
+
+
+def _sync(session: nox.Session) -> None:
+    """Install dexops and the locked dev group into the session's environment."""
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        "--group=dev",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+    )
+
+
+def _pytest(session: nox.Session, *, integration: bool) -> None:
+    """Run pytest over unit tests or over the integration-marked ones."""
+    _sync(session)
+    marker = "integration" if integration else "not integration and not package"
+    session.run("pytest", "-m", marker, "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def lint(session: nox.Session) -> None:
+    """Lint and format-check with ruff, workflows with actionlint, scripts with shellcheck."""
+    _sync(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    scripts = sorted(str(p) for p in (ROOT / "scripts").glob("*.sh"))
+    scripts += [str(ROOT / ".ci" / "run")]
+    session.run("shellcheck", *scripts)
+
+
+@nox.session(python=PYTHONS[0])
+def typecheck(session: nox.Session) -> None:
+    """Type-check src, tests, noxfile.py and tasks.py with mypy --strict."""
+    _sync(session)
+    session.run("mypy")
+
+
+@nox.session(python=PYTHONS)
+def test(session: nox.Session) -> None:
+    """Run the unit tests (network blocked; HTTP fakes on 127.0.0.1 only)."""
+    _pytest(session, integration=False)
+
+
+@nox.session(python=PYTHONS[0])
+def integration(session: nox.Session) -> None:
+    """Run the integration tests against real git, pypiserver, docker-registry and buildah."""
+    _pytest(session, integration=True)
+
+
+@nox.session(python=PYTHONS[0])
+def package(session: nox.Session) -> None:
+    """Build dexops' sdist and wheel, run `twine check --strict`, assert their file lists."""
+    _sync(session)
+    session.run("pytest", "-m", "package", "-p", "no:cacheprovider", *session.posargs)

@@ -1,0 +1,217 @@
+"""The git adapter: every git call goes through here, as an argument list, never a shell."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dexops.errors import GitError, PushRejectedError, ToolMissingError
+
+# Messages git prints when a push loses a race rather than being refused by policy.
+_NON_FAST_FORWARD = ("non-fast-forward", "fetch first", "[rejected]", "stale info")
+
+
+@dataclass(frozen=True)
+class Completed:
+    """Exit code and output of one git command."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    # git puts the useful part ("fatal: …", "error: …") last after hints.
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else ""
+
+
+class Git:
+    """A git working tree at `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.executable = shutil.which("git")
+
+    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+        env = dict(os.environ)
+        # Parse-stable messages and no credential prompts, ever: CI has no terminal.
+        env.update({"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"})
+        if extra:
+            env.update(extra)
+        return env
+
+    def call(
+        self,
+        *args: str,
+        input_text: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Completed:
+        """Run git and return what happened, whatever the exit code."""
+        if self.executable is None:
+            raise ToolMissingError("git is not installed (apt-get install git)")
+        proc = subprocess.run(
+            [self.executable, *args],
+            cwd=self.root,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            env=self._env(env),
+            check=False,
+        )
+        return Completed(proc.returncode, proc.stdout, proc.stderr)
+
+    def run(
+        self,
+        *args: str,
+        input_text: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> str:
+        """Run git; return stdout without its final newline, or raise `GitError`."""
+        done = self.call(*args, input_text=input_text, env=env)
+        if done.code != 0:
+            detail = _first_line(done.stderr) or f"exit status {done.code}"
+            raise GitError(f"git {args[0]} failed: {detail}")
+        return done.stdout.removesuffix("\n")
+
+    def ok(self, *args: str) -> bool:
+        """Whether a git command succeeds (for questions like `merge-base --is-ancestor`)."""
+        return self.call(*args).code == 0
+
+    # --- the state of the working tree -------------------------------------------------
+
+    def require_repository(self) -> None:
+        """Fail unless the root is a git working tree with at least one commit."""
+        inside = self.call("rev-parse", "--is-inside-work-tree")
+        if inside.code != 0 or inside.stdout.strip() != "true":
+            raise GitError(f"{self.root} is not a git repository")
+        if self.call("rev-parse", "--verify", "--quiet", "HEAD^{commit}").code != 0:
+            raise GitError(f"{self.root} has no commits yet")
+
+    def head(self) -> str:
+        """The full commit hash of HEAD."""
+        self.require_repository()
+        return self.run("rev-parse", "HEAD^{commit}")
+
+    def current_branch(self) -> str:
+        """The checked-out branch; an error when HEAD is detached."""
+        self.require_repository()
+        done = self.call("symbolic-ref", "--quiet", "--short", "HEAD")
+        if done.code != 0:
+            raise GitError(f"HEAD is detached in {self.root}; check out a branch first")
+        return done.stdout.strip()
+
+    def dirty_paths(self) -> list[str]:
+        """Tracked files with uncommitted changes (untracked files do not block a release)."""
+        out = self.run("status", "--porcelain", "--untracked-files=no")
+        return [line[3:] for line in out.splitlines() if line]
+
+    def require_clean(self) -> None:
+        """Fail when tracked files have uncommitted changes."""
+        dirty = self.dirty_paths()
+        if dirty:
+            shown = ", ".join(dirty[:3]) + (" …" if len(dirty) > 3 else "")
+            raise GitError(f"working tree has uncommitted changes ({shown}); commit or stash them")
+
+    def resolve(self, rev: str) -> str | None:
+        """The commit a revision names, or None when it names nothing."""
+        if rev.startswith("-"):
+            raise GitError(f"revision {rev!r} may not start with '-'")
+        done = self.call("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+        return done.stdout.strip() if done.code == 0 else None
+
+    def require_commit(self, rev: str) -> str:
+        """The commit a revision names, or an error naming it."""
+        commit = self.resolve(rev)
+        if commit is None:
+            raise GitError(f"{rev!r} does not name a commit in {self.root}")
+        return commit
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        """Whether `ancestor` is reachable from `descendant`."""
+        return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
+
+    def show_file(self, rev: str, path: str) -> str | None:
+        """A file's text at a revision, or None when it does not exist there."""
+        done = self.call("show", f"{rev}:{path}")
+        return done.stdout if done.code == 0 else None
+
+    def changed_paths(self, base: str, head: str, paths: Sequence[str]) -> list[str]:
+        """Files under `paths` that differ between two commits."""
+        out = self.run("diff", "--name-only", base, head, "--", *paths)
+        return [line for line in out.splitlines() if line]
+
+    # --- tags ----------------------------------------------------------------------------
+
+    def tags(self, pattern: str | None = None) -> list[str]:
+        """Local tag names, optionally matching a glob."""
+        out = self.run("tag", "--list", *([pattern] if pattern else []))
+        return [line for line in out.splitlines() if line]
+
+    def tags_with_commits(self, pattern: str | None = None) -> dict[str, str]:
+        """Local tag names mapped to the commit each points at (one git process)."""
+        fmt = "%(refname:strip=2) %(objectname) %(*objectname)"
+        args = ["for-each-ref", f"--format={fmt}"]
+        out = self.run(*args, f"refs/tags/{pattern}" if pattern else "refs/tags")
+        result: dict[str, str] = {}
+        for line in out.splitlines():
+            name, obj, peeled = [*line.split(" "), ""][:3]
+            result[name] = peeled or obj
+        return result
+
+    def tag_commit(self, name: str) -> str | None:
+        """The commit a local tag points at, or None when there is no such tag."""
+        return self.resolve(f"refs/tags/{name}")
+
+    def check_ref_name(self, name: str) -> None:
+        """Refuse a tag or branch name git would not accept (or that looks like an option)."""
+        if name.startswith("-") or not self.ok("check-ref-format", f"refs/tags/{name}"):
+            raise GitError(f"{name!r} is not a valid git ref name")
+
+    # --- the remote ------------------------------------------------------------------------
+
+    def remote_url(self, remote: str = "origin") -> str:
+        """The fetch URL of a remote; an error when it is not configured."""
+        done = self.call("remote", "get-url", remote)
+        if done.code != 0:
+            raise GitError(f"no remote {remote!r} is configured in {self.root}")
+        return done.stdout.strip()
+
+    def remote_tags(self, remote: str = "origin") -> dict[str, str]:
+        """Tags on the remote mapped to their commits (peeled)."""
+        out = self.run("ls-remote", "--tags", remote)
+        plain: dict[str, str] = {}
+        peeled: dict[str, str] = {}
+        for line in out.splitlines():
+            obj, ref = line.split("\t", 1)
+            name = ref.removeprefix("refs/tags/")
+            if name.endswith("^{}"):
+                peeled[name[:-3]] = obj
+            else:
+                plain[name] = obj
+        return {name: peeled.get(name, obj) for name, obj in plain.items()}
+
+    def push(self, remote: str, *refspecs: str, atomic: bool = True) -> None:
+        """Push refspecs; a refused push raises `PushRejectedError` saying whether it raced."""
+        args = ["push", "--porcelain", *(["--atomic"] if atomic else []), remote, *refspecs]
+        done = self.call(*args)
+        if done.code == 0:
+            return
+        text = f"{done.stdout}\n{done.stderr}"
+        raced = any(marker in text for marker in _NON_FAST_FORWARD) and "hook declined" not in text
+        reason = _first_line(done.stderr) or _first_line(done.stdout)
+        raise PushRejectedError(
+            f"push of {' '.join(refspecs)} to {remote} was rejected: {reason}",
+            non_fast_forward=raced,
+        )
+
+    def fetch(self, remote: str = "origin", *refspecs: str) -> None:
+        """Fetch from a remote (tags included)."""
+        self.run("fetch", "--quiet", "--tags", remote, *refspecs)

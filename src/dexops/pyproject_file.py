@@ -1,0 +1,106 @@
+"""Reading and writing a component's version in its pyproject.toml (tomllib / tomlkit)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.version import Version
+
+from dexops.config import Component
+from dexops.errors import ConfigError
+from dexops.versioning import parse_version
+
+# A version file names its version as `__version__ = "1.2.3"` (the common hatch/setuptools form).
+_VERSION_ASSIGN = re.compile(r"""^(__version__\s*[:=]\s*[^"'\n]*["'])([^"'\n]+)(["'])""", re.M)
+
+
+def _load(file: Path) -> dict[str, object]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file} does not exist") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+
+
+def version_text_from_pyproject(text: str, *, file: str, version_file: str | None) -> str | None:
+    """The literal version in a pyproject's text; None when it is dynamic and lives elsewhere."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    project = data.get("project")
+    if not isinstance(project, dict):
+        raise ConfigError(f"{file} has no [project] table")
+    dynamic = project.get("dynamic", [])
+    if "version" in dynamic:
+        if version_file is None:
+            raise ConfigError(
+                f"{file} declares dynamic version; set version-file for this component "
+                "to the file holding __version__"
+            )
+        return None
+    version = project.get("version")
+    if not isinstance(version, str):
+        raise ConfigError(f"{file} has no [project] version")
+    return version
+
+
+def version_from_module_text(text: str, *, file: str) -> str:
+    """The `__version__` string assigned in a Python file's text."""
+    match = _VERSION_ASSIGN.search(text)
+    if match is None:
+        raise ConfigError(f"{file} has no __version__ = '...' assignment")
+    return match.group(2)
+
+
+def read_version(root: Path, component: Component) -> Version:
+    """The component's version as its files on disk say, validated as PEP 440."""
+    pyproject = root / component.pyproject
+    if not pyproject.is_file():
+        raise ConfigError(f"{pyproject} does not exist")
+    text = version_text_from_pyproject(
+        pyproject.read_text(encoding="utf-8"),
+        file=str(pyproject),
+        version_file=component.version_file,
+    )
+    if text is None:
+        assert component.version_file is not None  # noqa: S101 - checked by the reader above
+        module = root / component.version_file
+        if not module.is_file():
+            raise ConfigError(f"{module} does not exist")
+        text = version_from_module_text(module.read_text(encoding="utf-8"), file=str(module))
+    try:
+        return parse_version(text)
+    except Exception as exc:
+        raise ConfigError(f"{pyproject}: {exc}") from None
+
+
+def version_location(root: Path, component: Component) -> Path:
+    """The file that holds the component's version literal."""
+    pyproject = root / component.pyproject
+    data = _load(pyproject)
+    project = data.get("project")
+    if isinstance(project, dict) and "version" in project.get("dynamic", []):
+        if component.version_file is None:
+            raise ConfigError(f"{pyproject} declares dynamic version; set version-file")
+        return root / component.version_file
+    return pyproject
+
+
+def render_version(root: Path, component: Component, new: Version) -> tuple[Path, str]:
+    """The file holding the version and its new text, formatting kept (nothing written)."""
+    location = version_location(root, component)
+    text = location.read_text(encoding="utf-8")
+    if location.name == "pyproject.toml":
+        import tomlkit
+
+        document = tomlkit.parse(text)
+        project = document["project"]
+        project["version"] = str(new)  # type: ignore[index]
+        return location, tomlkit.dumps(document)
+    return location, _VERSION_ASSIGN.sub(lambda m: f"{m.group(1)}{new}{m.group(3)}", text, 1)

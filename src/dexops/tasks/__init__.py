@@ -1,0 +1,14 @@
+"""The dexops invoke namespace, built from the target repository's configuration."""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from dexops.tasks import version
+
+
+def namespace() -> Collection:
+    """Every dexops collection; per-component tasks come from `[tool.dexops]`."""
+    ns = Collection()
+    ns.add_collection(version.collection())
+    return ns

@@ -1,0 +1,60 @@
+"""Finding the target repository and loading its configuration."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from dexops.config import Config, parse_config
+from dexops.errors import ConfigError
+from dexops.gitcli import Git
+
+REPO_ENV = "DEXOPS_REPO"
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above `start` whose pyproject.toml has `[tool.dexops]`."""
+    for candidate in (start, *start.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "[tool.dexops" in pyproject.read_text(encoding="utf-8"):
+            return candidate
+    raise ConfigError(f"no pyproject.toml with [tool.dexops] in {start} or any parent")
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate `[tool.dexops]` from `root/pyproject.toml`."""
+    file = root / "pyproject.toml"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file} does not exist") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+    return parse_config(data, root=root, file=file)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The target repository: its root, validated configuration and git adapter."""
+
+    root: Path
+    config: Config
+    git: Git
+
+    @classmethod
+    def open(cls, repo: str | None = None) -> Workspace:
+        """Open the repository named by `repo`, `$DEXOPS_REPO`, or found from the cwd up."""
+        named = repo or os.environ.get(REPO_ENV)
+        if named:
+            root = Path(named).resolve()
+            if not root.is_dir():
+                raise ConfigError(f"repository {named!r} is not a directory")
+            if not (root / "pyproject.toml").is_file():
+                raise ConfigError(f"{root / 'pyproject.toml'} does not exist")
+        else:
+            root = find_root(Path.cwd().resolve())
+        return cls(root=root, config=load_config(root), git=Git(root))

@@ -1,0 +1,104 @@
+"""Temporary git repositories with a bare origin, for tests and the demo's sandbox."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dex-monorepo"
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Dex Tester",
+    "GIT_AUTHOR_EMAIL": "tester@example.com",
+    "GIT_COMMITTER_NAME": "Dex Tester",
+    "GIT_COMMITTER_EMAIL": "tester@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+class GitRepo:
+    """A working tree with a bare `origin`, driven by real git."""
+
+    def __init__(self, path: Path, origin: Path) -> None:
+        self.path = path
+        self.origin = origin
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        """Run git in the working tree (or `cwd`) and return stdout stripped."""
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd or self.path,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **GIT_ENV},
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+        return proc.stdout.strip()
+
+    def origin_git(self, *args: str) -> str:
+        """Run git inside the bare origin."""
+        return self.git(*args, cwd=self.origin)
+
+    def write(self, relative: str, text: str) -> Path:
+        """Write a file in the working tree."""
+        path = self.path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def commit(self, message: str, *paths: str) -> str:
+        """Stage `paths` (everything when none) and commit; return the commit hash."""
+        self.git("add", *(paths or ("-A",)))
+        self.git("commit", "--quiet", "--allow-empty", "-m", message)
+        return self.head()
+
+    def head(self) -> str:
+        """The commit hash of HEAD."""
+        return self.git("rev-parse", "HEAD")
+
+    def push(self, *refs: str) -> None:
+        """Push refs (default: the current branch) to origin."""
+        self.git("push", "--quiet", "origin", *(refs or ("HEAD",)))
+
+    def remote_refs(self) -> dict[str, str]:
+        """Refs of the bare origin mapped to their objects."""
+        out = self.origin_git("for-each-ref", "--format=%(refname) %(objectname)")
+        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+
+def init_repo(path: Path, origin: Path, *, source: Path | None = None) -> GitRepo:
+    """Create a repository at `path` (copying `source` when given) with a bare origin."""
+    if source is not None:
+        shutil.copytree(
+            source, path, ignore=shutil.ignore_patterns("__pycache__", ".venv", ".nox", "dist")
+        )
+    else:
+        path.mkdir(parents=True)
+    subprocess.run(
+        ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin)], check=True
+    )
+    repo = GitRepo(path, origin)
+    repo.git("init", "--quiet", "--initial-branch=main")
+    for key, value in (
+        ("user.name", GIT_ENV["GIT_AUTHOR_NAME"]),
+        ("user.email", GIT_ENV["GIT_AUTHOR_EMAIL"]),
+        ("commit.gpgsign", "false"),
+        ("tag.gpgsign", "false"),
+    ):
+        repo.git("config", key, value)
+    repo.git("remote", "add", "origin", str(origin))
+    return repo
+
+
+def example_repo(tmp: Path) -> GitRepo:
+    """The example monorepo as a fresh repository: one commit on main and dev, both pushed."""
+    repo = init_repo(tmp / "work", tmp / "origin.git", source=EXAMPLE)
+    repo.commit("feat: initial import of the DataEngineX monorepo")
+    repo.push("main")
+    repo.git("branch", "dev")
+    repo.push("dev")
+    return repo
