@@ -6,7 +6,6 @@ import ipaddress
 import os
 import shutil
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ def require_tool(name: str, hint: str) -> str:
     return path
 
 
-def _loopback(address: Any) -> bool:  # noqa: ANN401 - socket addresses are untyped tuples
+def _loopback(address: Any) -> bool:
     if isinstance(address, tuple):
         host = address[0]
         if host == "localhost":
@@ -48,7 +47,7 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         return
     original = socket.socket.connect
 
-    def guarded(self: socket.socket, address: Any) -> Any:  # noqa: ANN401
+    def guarded(self: socket.socket, address: Any) -> Any:
         if not _loopback(address):
             raise OSError(f"network access blocked in unit tests: {address!r}")
         return original(self, address)
@@ -99,7 +98,7 @@ class Cli:
         self.monkeypatch = monkeypatch
 
     def __call__(self, *argv: str, cwd: Path) -> CliResult:
-        from invoke import Program
+        from invoke.program import Program
 
         from dexops.tasks import namespace
 
@@ -116,6 +115,6 @@ class Cli:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Run a dexops task in-process: `cli("version.show", cwd=repo.path)`."""
-    yield Cli(capsys, monkeypatch)
+    return Cli(capsys, monkeypatch)

@@ -35,7 +35,9 @@ class RepoSnapshot:
         """Record the state of `repo` and its origin."""
         symbolic = repo.path / ".git" / "HEAD"
         return cls(
-            head=repo.git("rev-parse", "--verify", "--quiet", "HEAD") if repo_has_commits(repo) else "",
+            head=repo.git("rev-parse", "--verify", "--quiet", "HEAD")
+            if repo_has_commits(repo)
+            else "",
             symbolic_head=symbolic.read_text(encoding="utf-8"),
             refs=repo.git("for-each-ref", "--format=%(refname) %(objectname)"),
             tree=_tree_digest(repo.path),

@@ -25,7 +25,9 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         capture_output=True,
     )
     files = sorted(out.iterdir())
-    subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, files)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, files)], check=True
+    )
     return {p.suffix: p for p in files}
 
 

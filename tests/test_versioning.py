@@ -16,9 +16,9 @@ from dexops.versioning import (
     require_greater,
 )
 
-releases = st.tuples(
-    st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)
-).map(lambda t: f"{t[0]}.{t[1]}.{t[2]}")
+releases = st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)).map(
+    lambda t: f"{t[0]}.{t[1]}.{t[2]}"
+)
 suffixes = st.sampled_from(["", "a1", "b2", "rc1", "rc2", ".post1", ".dev3", "rc1.dev1"])
 versions = st.builds(lambda r, s: Version(r + s), releases, suffixes)
 

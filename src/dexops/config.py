@@ -83,7 +83,9 @@ DEFAULT_INDEXES = (
         "https://test.pypi.org/simple/",
         "TEST_PYPI_TOKEN",
     ),
-    PackageIndex("pypi", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/", "PYPI_TOKEN"),
+    PackageIndex(
+        "pypi", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/", "PYPI_TOKEN"
+    ),
 )
 
 

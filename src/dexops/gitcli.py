@@ -124,7 +124,9 @@ class Git:
         """The commit a revision names, or None when it names nothing."""
         if rev.startswith("-"):
             raise GitError(f"revision {rev!r} may not start with '-'")
-        done = self.call("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+        done = self.call(
+            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+        )
         return done.stdout.strip() if done.code == 0 else None
 
     def require_commit(self, rev: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from dexops.config import Component
-from dexops.errors import ConfigError
+from dexops.errors import ConfigError, VersionError
 from dexops.versioning import parse_version
 
 # A version file names its version as `__version__ = "1.2.3"` (the common hatch/setuptools form).
@@ -76,7 +76,7 @@ def read_version(root: Path, component: Component) -> Version:
         text = version_from_module_text(module.read_text(encoding="utf-8"), file=str(module))
     try:
         return parse_version(text)
-    except Exception as exc:
+    except VersionError as exc:
         raise ConfigError(f"{pyproject}: {exc}") from None
 
 
@@ -101,6 +101,6 @@ def render_version(root: Path, component: Component, new: Version) -> tuple[Path
 
         document = tomlkit.parse(text)
         project = document["project"]
-        project["version"] = str(new)  # type: ignore[index]
+        project["version"] = str(new)
         return location, tomlkit.dumps(document)
     return location, _VERSION_ASSIGN.sub(lambda m: f"{m.group(1)}{new}{m.group(3)}", text, 1)

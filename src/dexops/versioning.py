@@ -33,7 +33,7 @@ def _release3(version: Version) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def bump_version(current: Version, part: BumpPart) -> Version:
+def bump_version(current: Version, part: BumpPart) -> Version:  # noqa: PLR0911 - one case a part
     """Return the next version for `part`; `pre` steps a pre-release, `release` drops it."""
     major, minor, patch = _release3(current)
     unreleased = current.is_prerelease or current.is_devrelease

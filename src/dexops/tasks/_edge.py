@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from invoke import Exit
-from invoke import task as invoke_task
+from invoke.exceptions import Exit
+from invoke.tasks import Task
+from invoke.tasks import task as invoke_task
 
 from dexops.errors import DexopsError
 from dexops.secrets import mask
@@ -47,12 +48,11 @@ def guarded(body: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def task(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - invoke's decorator is untyped
-    """`invoke.task` with the dexops error edge; use exactly like `@task` / `@task(...)`."""
-    if len(args) == 1 and callable(args[0]) and not kwargs:
-        return invoke_task(guarded(args[0]))
+def task(**kwargs: Any) -> Callable[[Callable[..., None]], Task[Any]]:  # noqa: ANN401
+    """`@invoke.task(...)` with the dexops error edge; takes invoke's keyword options."""
 
-    def decorate(body: F) -> Any:  # noqa: ANN401
-        return invoke_task(*args, **kwargs)(guarded(body))
+    def decorate(body: Callable[..., None]) -> Task[Any]:
+        made: Task[Any] = invoke_task(**kwargs)(guarded(body))
+        return made
 
     return decorate

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from invoke import Collection, Context
+from invoke.collection import Collection
+from invoke.context import Context
 
 from dexops.tasks._edge import task
 
@@ -41,7 +42,9 @@ def show(c: Context, json: bool = False, repo: str | None = None) -> None:
         "repo": "target repository root",
     }
 )
-def changed(c: Context, base: str | None = None, json: bool = False, repo: str | None = None) -> None:
+def changed(
+    c: Context, base: str | None = None, json: bool = False, repo: str | None = None
+) -> None:
     """List components whose version differs between BASE and HEAD."""
     from dexops import actions, console
     from dexops.workflows.versions import (
@@ -56,10 +59,7 @@ def changed(c: Context, base: str | None = None, json: bool = False, repo: str |
     chosen = base or default_base(ws)
     if chosen is None:
         # The root commit: every component is new.
-        changes = [
-            VersionChange(row.component, None, row.version)
-            for row in version_status(ws)
-        ]
+        changes = [VersionChange(row.component, None, row.version) for row in version_status(ws)]
     else:
         changes = version_changes(ws, chosen)
     changed_names = [ch.component for ch in changes if ch.changed]
@@ -72,7 +72,10 @@ def changed(c: Context, base: str | None = None, json: bool = False, repo: str |
         return
     console.table(
         ["component", f"at {chosen or '(none)'}", "at HEAD", "changed"],
-        [[ch.component, ch.before or "-", ch.after, "yes" if ch.changed else "no"] for ch in changes],
+        [
+            [ch.component, ch.before or "-", ch.after, "yes" if ch.changed else "no"]
+            for ch in changes
+        ],
     )
 
 
@@ -104,7 +107,7 @@ def bump(
     if part is not None and part not in BUMP_PARTS:
         raise VersionError(f"unknown --part {part!r}; use one of {', '.join(BUMP_PARTS)}")
     ws = Workspace.open(repo)
-    plan = plan_bump(ws, component, part=part, to=to)  # type: ignore[arg-type]
+    plan = plan_bump(ws, component, part=part, to=to)
     console.say(plan.diff.rstrip("\n"))
     if dry_run:
         console.would(f"write {plan.file}" + (" and commit it" if commit else ""))

@@ -1,0 +1,1 @@
+"""Workflows: each plans (pure), then applies, then verifies."""

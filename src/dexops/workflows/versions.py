@@ -133,7 +133,9 @@ def version_changes(ws: Workspace, base: str) -> list[VersionChange]:
         if after is None:
             raise ConfigError(f"{component.pyproject} does not exist at HEAD")
         parse_version(after)
-        changes.append(VersionChange(component.name, _version_at(ws, component, base_commit), after))
+        changes.append(
+            VersionChange(component.name, _version_at(ws, component, base_commit), after)
+        )
     return changes
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from dataenginex import batched, normalize_skills
 
 
