@@ -98,13 +98,11 @@ class Cli:
         self.monkeypatch = monkeypatch
 
     def __call__(self, *argv: str, cwd: Path) -> CliResult:
-        from invoke.program import Program
-
-        from dexops.tasks import namespace
+        from dexops.__main__ import program as make_program
 
         self.monkeypatch.chdir(cwd)
         self.capsys.readouterr()
-        program = Program(namespace=namespace(), name="dexops", binary="dexops")
+        program = make_program()
         code = 0
         try:
             program.run(["dexops", *argv], exit=True)
