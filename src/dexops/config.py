@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from dexops.errors import ConfigError
 
 ComponentKind = Literal["library", "app"]
+IndexRole = Literal["test", "production"]
+INDEX_ROLES: tuple[IndexRole, ...] = ("test", "production")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+DEFAULT_RELEASE_TAGS = ("latest", "v{version}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,10 @@ class Component:
     version_file: str | None = None
     dockerfile: str = "Dockerfile"
     build_args: tuple[tuple[str, str], ...] = ()
+    # Tags an image built on the default branch gets besides sha-<8 hex>; {version} expands.
+    release_tags: tuple[str, ...] = DEFAULT_RELEASE_TAGS
+    # Archive paths (globs) a library's sdist/wheel may hold although they look stray.
+    dist_allow: tuple[str, ...] = ()
 
     @property
     def pyproject(self) -> str:
@@ -74,6 +84,8 @@ class PackageIndex:
     upload_url: str
     simple_url: str
     token_env: str | None = None
+    # "test" gets every release first; "production" only stable PEP 440 versions.
+    role: IndexRole = "production"
 
 
 DEFAULT_INDEXES = (
@@ -82,9 +94,14 @@ DEFAULT_INDEXES = (
         "https://test.pypi.org/legacy/",
         "https://test.pypi.org/simple/",
         "TEST_PYPI_TOKEN",
+        "test",
     ),
     PackageIndex(
-        "pypi", "https://upload.pypi.org/legacy/", "https://pypi.org/simple/", "PYPI_TOKEN"
+        "pypi",
+        "https://upload.pypi.org/legacy/",
+        "https://pypi.org/simple/",
+        "PYPI_TOKEN",
+        "production",
     ),
 )
 
@@ -120,6 +137,10 @@ class Config:
     def libraries(self) -> list[Component]:
         """Components published to package indexes."""
         return [c for c in self.components.values() if c.kind == "library"]
+
+    def index_for(self, role: IndexRole) -> PackageIndex | None:
+        """The index configured for a role, if any."""
+        return next((i for i in self.indexes if i.role == role), None)
 
     def apps(self) -> list[Component]:
         """Components built into images."""
@@ -223,7 +244,7 @@ def _component(root: Path, file: Path, name: str, table: object) -> Component:
     s.check_keys(
         {
             "kind", "path", "tag-prefix", "watch", "image", "changelog",
-            "version-file", "dockerfile", "build-args",
+            "version-file", "dockerfile", "build-args", "release-tags", "dist-allow",
         }
     )  # fmt: skip
     kind = s.required("kind")
@@ -250,6 +271,7 @@ def _component(root: Path, file: Path, name: str, table: object) -> Component:
     dockerfile = s.string("dockerfile", "Dockerfile") or "Dockerfile"
     _inside(root, str(PurePosixPath(path) / dockerfile), s, "dockerfile")
     build_args = s.subtable("build-args")
+    release_tags = s.strings("release-tags") if "release-tags" in s.table else DEFAULT_RELEASE_TAGS
     for key, value in build_args.items():
         if not isinstance(value, str):
             raise s.fail(f"build-args.{key}", f"must be a string, not {value!r}")
@@ -264,6 +286,8 @@ def _component(root: Path, file: Path, name: str, table: object) -> Component:
         version_file=version_file,
         dockerfile=dockerfile,
         build_args=tuple(sorted(build_args.items())),
+        release_tags=release_tags,
+        dist_allow=s.strings("dist-allow"),
     )
 
 
@@ -324,13 +348,55 @@ def _check_promotions(file: Path, environments: Mapping[str, Environment]) -> No
             chain.append(current.name)
 
 
-def _index(file: Path, name: str, table: object) -> PackageIndex:
+def _index_url(s: _Section, key: str) -> str:
+    url = s.required(key)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise s.fail(key, f"{url!r} must be an http(s) URL")
+    # Credentials come from the environment; a URL is shown in plans and logs.
+    if parts.username is not None or parts.password is not None:
+        raise s.fail(key, "must not carry credentials; use token-env or TWINE_PASSWORD")
+    return url
+
+
+def _index(file: Path, name: str, table: object) -> tuple[PackageIndex, IndexRole | None]:
     s = _Section(table, f"tool.dexops.indexes.{name}", file)
-    s.check_keys({"upload-url", "simple-url", "token-env"})
+    s.check_keys({"upload-url", "simple-url", "token-env", "role"})
     token_env = s.string("token-env")
     if token_env is not None and not _ENV_VAR.match(token_env):
         raise s.fail("token-env", f"{token_env!r} is not an environment variable name")
-    return PackageIndex(name, s.required("upload-url"), s.required("simple-url"), token_env)
+    role = s.string("role")
+    if role is not None and role not in INDEX_ROLES:
+        raise s.fail("role", f"must be 'test' or 'production', not {role!r}")
+    index = PackageIndex(name, _index_url(s, "upload-url"), _index_url(s, "simple-url"), token_env)
+    return index, role
+
+
+def _indexes(file: Path, tables: Mapping[str, object]) -> tuple[PackageIndex, ...]:
+    """Indexes with roles: explicit `role`, else by order (test first, then production)."""
+    parsed = [_index(file, _name_of_index(file, name), table) for name, table in tables.items()]
+    explicit = [role for _, role in parsed if role is not None]
+    for role in INDEX_ROLES:
+        if explicit.count(role) > 1:
+            raise ConfigError(f"{file}: tool.dexops.indexes: more than one index has role {role!r}")
+    unassigned = [index.name for index, role in parsed if role is None]
+    free: list[IndexRole] = [role for role in INDEX_ROLES if role not in explicit]
+    if len(unassigned) > len(free):
+        raise ConfigError(
+            f"{file}: tool.dexops.indexes: set role = 'test' or 'production' on "
+            f"{', '.join(unassigned)} (one index per role)"
+        )
+    if len(unassigned) == 1 and len(free) == 2:
+        # A single index without a role is where releases go: the production index.
+        free = ["production"]
+    defaults = dict(zip(unassigned, free, strict=False))
+    return tuple(replace(index, role=role or defaults[index.name]) for index, role in parsed)
+
+
+def _name_of_index(file: Path, name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(f"{file}: index name {name!r} must match {_NAME.pattern}")
+    return name
 
 
 def parse_config(data: Mapping[str, Any], *, root: Path, file: Path) -> Config:
@@ -360,11 +426,7 @@ def parse_config(data: Mapping[str, Any], *, root: Path, file: Path) -> Config:
     }
     _check_promotions(file, environments)
     index_tables = s.subtable("indexes")
-    indexes = (
-        tuple(_index(file, name, table) for name, table in index_tables.items())
-        if index_tables
-        else DEFAULT_INDEXES
-    )
+    indexes = _indexes(file, index_tables) if index_tables else DEFAULT_INDEXES
     return Config(
         root=root,
         file=file,

@@ -45,3 +45,11 @@ class ToolMissingError(DexopsError):
 
 class ConflictError(DexopsError):
     """The desired state clashes with what exists (a tag on another commit, other bytes)."""
+
+
+class PackageError(DexopsError):
+    """A distribution failed to build or did not pass its checks."""
+
+
+class PackageIndexError(DexopsError):
+    """A package index could not be read or refused an upload."""

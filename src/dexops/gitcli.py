@@ -12,7 +12,16 @@ from pathlib import Path
 from dexops.errors import GitError, PushRejectedError, ToolMissingError
 
 # Messages git prints when a push loses a race rather than being refused by policy.
-_NON_FAST_FORWARD = ("non-fast-forward", "fetch first", "[rejected]", "stale info")
+_NON_FAST_FORWARD = (
+    "non-fast-forward",
+    "fetch first",
+    "[rejected]",
+    "stale info",
+    # Two pushes to the same ref at once: the loser cannot lock it.
+    "cannot lock ref",
+    "failed to update ref",
+    "incorrect old value",
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,40 @@ class Git:
             detail = _first_line(done.stderr) or f"exit status {done.code}"
             raise GitError(f"git {args[0]} failed: {detail}")
         return done.stdout.removesuffix("\n")
+
+    def read_objects(self, names: Sequence[str]) -> dict[str, bytes]:
+        """The contents of many objects (`<rev>:<path>` or ids) from one `git cat-file --batch`.
+
+        Names that do not resolve are left out of the result.
+        """
+        if self.executable is None:
+            raise ToolMissingError("git is not installed (apt-get install git)")
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        proc = subprocess.run(
+            [self.executable, "cat-file", "--batch"],
+            cwd=self.root,
+            input="".join(f"{name}\n" for name in wanted).encode(),
+            capture_output=True,
+            env=self._env(None),
+            check=False,
+        )
+        if proc.returncode != 0:
+            detail = _first_line(proc.stderr.decode(errors="replace"))
+            raise GitError(f"git cat-file failed: {detail or proc.returncode}")
+        out = proc.stdout
+        result: dict[str, bytes] = {}
+        pos = 0
+        for name in wanted:
+            newline = out.index(b"\n", pos)
+            header = out[pos:newline].split(b" ")
+            pos = newline + 1
+            if len(header) == 3 and header[1] != b"missing":
+                size = int(header[2])
+                result[name] = out[pos : pos + size]
+                pos += size + 1  # the object is followed by a newline
+        return result
 
     def ok(self, *args: str) -> bool:
         """Whether a git command succeeds (for questions like `merge-base --is-ancestor`)."""

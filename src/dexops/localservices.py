@@ -175,7 +175,7 @@ class ServiceGroup(AbstractContextManager["ServiceGroup"]):
     def __enter__(self) -> ServiceGroup:
         self._previous = signal.getsignal(signal.SIGTERM)
 
-        def on_term(signum: int, frame: object) -> None:
+        def on_term(_signum: int, _frame: object) -> None:
             raise KeyboardInterrupt  # unwinds through __exit__, which stops everything
 
         signal.signal(signal.SIGTERM, on_term)

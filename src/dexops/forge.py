@@ -1,0 +1,394 @@
+"""The GitHub adapter: releases and pull requests over REST, auto-merge over GraphQL."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from dexops.errors import ForgeError
+from dexops.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, RETRY_STATUSES, make_session
+
+if TYPE_CHECKING:
+    import requests
+
+    from dexops.gitcli import Git
+
+DEFAULT_API_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+MERGE_METHODS = ("MERGE", "SQUASH", "REBASE")
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# `git@github.com:owner/repo.git` — the scp-like form ssh remotes use.
+_SCP_URL = re.compile(r"^[^@/:\s]+@[^/:\s]+:(?P<path>[^\s]+)$")
+
+_AUTO_MERGE = """
+mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest { number autoMergeRequest { mergeMethod } }
+  }
+}
+""".strip()
+
+# Looked up when a client is made, so tests can replace it before then.
+_pause: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """An open pull request; `created` says whether this call opened it."""
+
+    number: int
+    url: str
+    head: str
+    base: str
+    created: bool
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
+class Release:
+    """A GitHub release of a tag; `created` says whether this call made it."""
+
+    tag: str
+    url: str
+    created: bool
+
+
+def _graphql_url(api_url: str) -> str:
+    # GitHub Enterprise serves REST at /api/v3 and GraphQL at /api/graphql.
+    if api_url.endswith("/v3"):
+        return api_url[: -len("/v3")] + "/graphql"
+    return api_url + "/graphql"
+
+
+def _message(response: requests.Response) -> str:
+    """GitHub's own one-line explanation of an error response."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.reason or ""
+    if not isinstance(data, dict):
+        return response.reason or ""
+    text = str(data.get("message") or response.reason or "")
+    details = []
+    for error in data.get("errors") or []:
+        if isinstance(error, dict):
+            details.append(str(error.get("message") or error.get("code") or ""))
+        else:
+            details.append(str(error))
+    details = [d for d in details if d]
+    return f"{text} ({'; '.join(details)})" if details else text
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a requests failure was a timeout (urllib3 wraps read timeouts in retries)."""
+    import requests
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    if isinstance(exc, requests.Timeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    if not isinstance(cause, MaxRetryError):
+        return False
+    # urllib3 makes a refused connection a kind of connect timeout; it is not one.
+    reason = cause.reason
+    return isinstance(reason, Urllib3Timeout) and not isinstance(reason, NewConnectionError)
+
+
+def _error_codes(response: requests.Response) -> set[str]:
+    try:
+        data = response.json()
+    except ValueError:
+        return set()
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return {str(e.get("code")) for e in errors or [] if isinstance(e, dict)}
+
+
+class GitHub:
+    """A client for one repository; owns one HTTP session with timeouts and bounded retries."""
+
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        from dexops import secrets
+
+        if not _REPOSITORY.match(repository):
+            raise ForgeError(f"GitHub repository {repository!r} is not of the form owner/name")
+        if not token:
+            raise ForgeError("a GitHub token is required")
+        secrets.register(token)
+        self.repository = repository
+        self.api_url = api_url.rstrip("/")
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.sleep: Callable[[float], None] = _pause
+        # The session retries nothing itself: GitHub also rate-limits with 403, which urllib3's
+        # Retry cannot tell from a refusal, so this client owns one retry loop for all cases.
+        self._session = make_session(retries=0, timeout=timeout)
+        self._session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "Authorization": f"Bearer {token}",
+            }
+        )
+
+    # --- transport ---------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.api_url + path
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff * 2.0**attempt, 10.0)
+
+    def _wait_for(self, response: requests.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying this response; None when it is not retryable."""
+        headers = response.headers
+        retry_after = headers.get("Retry-After")
+        rate_limited = response.status_code == 429 or (
+            response.status_code == 403
+            and (retry_after is not None or headers.get("x-ratelimit-remaining") == "0")
+        )
+        if not rate_limited and response.status_code not in RETRY_STATUSES:
+            return None
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                pass
+        reset = headers.get("x-ratelimit-reset")
+        if rate_limited and headers.get("x-ratelimit-remaining") == "0" and reset is not None:
+            try:
+                return max(0.0, float(reset) - time.time())
+            except ValueError:
+                pass
+        return self._backoff(attempt)
+
+    def _request(
+        self, method: str, path: str, *, json: Mapping[str, Any] | None = None, ok: tuple[int, ...]
+    ) -> requests.Response:
+        """Send one call with bounded retries; return a response whose status is in `ok`."""
+        import requests
+
+        shown = f"{method} {path}"
+        for attempt in range(self.attempts):
+            try:
+                response = self._session.request(method, self._url(path), json=json)
+            except requests.RequestException as exc:
+                if attempt + 1 < self.attempts:
+                    self.sleep(self._backoff(attempt))
+                    continue
+                if _timed_out(exc):
+                    raise ForgeError(f"GitHub did not answer {shown} in time") from None
+                reason = type(exc).__name__
+                raise ForgeError(f"cannot reach GitHub at {self.api_url} ({reason})") from None
+            if response.status_code in ok:
+                return response
+            wait = self._wait_for(response, attempt)
+            if wait is None:
+                break
+            if wait > MAX_RETRY_AFTER:
+                raise ForgeError(
+                    f"GitHub rate limit hit on {shown}; it asks to wait {wait:.0f}s, "
+                    f"more than dexops waits ({MAX_RETRY_AFTER:.0f}s); retry later"
+                )
+            if attempt + 1 < self.attempts:
+                self.sleep(wait)
+        raise self._failure(shown, response)
+
+    def _failure(self, shown: str, response: requests.Response) -> ForgeError:
+        status = response.status_code
+        message = _message(response)
+        if status == 401:
+            return ForgeError(f"GitHub rejected the token on {shown}: 401 {message}")
+        if status in (403, 429) and (
+            status == 429
+            or "Retry-After" in response.headers
+            or response.headers.get("x-ratelimit-remaining") == "0"
+        ):
+            return ForgeError(
+                f"GitHub rate limit still hit on {shown} after {self.attempts} attempts"
+            )
+        if status == 403:
+            return ForgeError(f"GitHub refused {shown}: 403 {message} (check token permissions)")
+        if status == 404:
+            return ForgeError(
+                f"GitHub found nothing at {shown}: 404 {message} "
+                f"(does {self.repository} exist and can the token see it?)"
+            )
+        if status >= 500:
+            return ForgeError(f"GitHub failed {shown}: {status} after {self.attempts} attempts")
+        return ForgeError(f"GitHub refused {shown}: {status} {message}")
+
+    def _json(self, response: requests.Response, shown: str) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ForgeError(f"GitHub answered {shown} with malformed JSON")
+        return data
+
+    def _json_list(self, response: requests.Response, shown: str) -> list[dict[str, Any]]:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise ForgeError(f"GitHub answered {shown} with malformed JSON")
+        return data
+
+    @property
+    def _repo_path(self) -> str:
+        return f"/repos/{self.repository}"
+
+    # --- releases ----------------------------------------------------------------------------
+
+    def release_url(self, tag: str) -> str:
+        """The API path of a tag's release (also shown in dry-run plans)."""
+        return f"{self._repo_path}/releases/tags/{quote(tag, safe='')}"
+
+    def release_for_tag(self, tag: str) -> Release | None:
+        """The published release of `tag`, or None when there is none."""
+        path = self.release_url(tag)
+        response = self._request("GET", path, ok=(200, 404))
+        if response.status_code == 404:
+            return None
+        data = self._json(response, f"GET {path}")
+        return self._release(data, f"GET {path}", created=False)
+
+    def _release(self, data: Mapping[str, Any], shown: str, *, created: bool) -> Release:
+        tag, url = data.get("tag_name"), data.get("html_url")
+        if not isinstance(tag, str) or not isinstance(url, str):
+            raise ForgeError(f"GitHub answered {shown} without tag_name/html_url")
+        return Release(tag=tag, url=url, created=created)
+
+    def create_release(self, tag: str, *, name: str, body: str, prerelease: bool) -> Release:
+        """Create the release of an existing tag; an existing release is returned uncreated."""
+        path = f"{self._repo_path}/releases"
+        payload = {
+            "tag_name": tag,
+            "name": name,
+            "body": body,
+            "draft": False,
+            "prerelease": prerelease,
+        }
+        response = self._request("POST", path, json=payload, ok=(201, 422))
+        if response.status_code == 201:
+            return self._release(self._json(response, f"POST {path}"), f"POST {path}", created=True)
+        if "already_exists" in _error_codes(response):
+            existing = self.release_for_tag(tag)
+            if existing is not None:
+                return existing
+            # A draft holds the tag: it is invisible to releases/tags/{tag}.
+            raise ForgeError(f"a GitHub release for {tag} already exists but is not published")
+        raise ForgeError(f"GitHub refused POST {path}: 422 {_message(response)}")
+
+    # --- pull requests -----------------------------------------------------------------------
+
+    def _head_ref(self, head: str) -> str:
+        # The pulls API filters on `owner:branch`; a bare branch means this repository's.
+        return head if ":" in head else f"{self.repository.split('/')[0]}:{head}"
+
+    def _pull(self, data: Mapping[str, Any], shown: str, *, created: bool) -> PullRequest:
+        try:
+            return PullRequest(
+                number=int(data["number"]),
+                url=str(data["html_url"]),
+                head=str(data["head"]["ref"]),
+                base=str(data["base"]["ref"]),
+                created=created,
+                node_id=str(data.get("node_id") or ""),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ForgeError(f"GitHub answered {shown} without a pull request") from None
+
+    def open_pull_request(self, head: str, base: str) -> PullRequest | None:
+        """The open pull request from `head` into `base`, if there is one."""
+        query = f"head={quote(self._head_ref(head), safe=':')}&base={quote(base, safe='')}"
+        path = f"{self._repo_path}/pulls?state=open&{query}"
+        response = self._request("GET", path, ok=(200,))
+        pulls = self._json_list(response, f"GET {path}")
+        return self._pull(pulls[0], f"GET {path}", created=False) if pulls else None
+
+    def create_pull_request(self, *, head: str, base: str, title: str, body: str) -> PullRequest:
+        """Open a pull request; one already open for head/base is returned uncreated."""
+        path = f"{self._repo_path}/pulls"
+        payload = {"title": title, "head": head, "base": base, "body": body}
+        response = self._request("POST", path, json=payload, ok=(201, 422))
+        if response.status_code == 201:
+            return self._pull(self._json(response, f"POST {path}"), f"POST {path}", created=True)
+        existing = self.open_pull_request(head, base)
+        if existing is not None:
+            return existing
+        raise ForgeError(f"GitHub refused POST {path}: 422 {_message(response)}")
+
+    def enable_auto_merge(self, pr: PullRequest, method: str = "SQUASH") -> None:
+        """Ask GitHub to merge `pr` once its checks pass (GraphQL enablePullRequestAutoMerge)."""
+        if method not in MERGE_METHODS:
+            raise ForgeError(f"merge method {method!r} is not one of {', '.join(MERGE_METHODS)}")
+        node_id = pr.node_id
+        if not node_id:
+            path = f"{self._repo_path}/pulls/{pr.number}"
+            response = self._request("GET", path, ok=(200,))
+            fetched = self._pull(self._json(response, f"GET {path}"), f"GET {path}", created=False)
+            node_id = fetched.node_id
+            if not node_id:
+                raise ForgeError(f"GitHub gave no node id for pull request #{pr.number}")
+        url = _graphql_url(self.api_url)
+        shown = f"POST {url} enablePullRequestAutoMerge #{pr.number}"
+        payload = {
+            "query": _AUTO_MERGE,
+            "variables": {"pullRequestId": node_id, "mergeMethod": method},
+        }
+        response = self._request("POST", url, json=payload, ok=(200,))
+        data = self._json(response, shown)
+        errors = data.get("errors")
+        if errors:
+            first = errors[0] if isinstance(errors, list) and errors else errors
+            text = first.get("message") if isinstance(first, dict) else str(first)
+            raise ForgeError(f"GitHub refused auto-merge for pull request #{pr.number}: {text}")
+
+
+def repository_from_url(url: str) -> str | None:
+    """`owner/name` from a git remote URL (https, ssh or scp-like form); None for local paths."""
+    scp = _SCP_URL.match(url)
+    if scp and "://" not in url:
+        path = scp.group("path")
+    else:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http", "ssh", "git") or not parts.hostname:
+            return None
+        path = parts.path
+    path = path.strip("/").removesuffix(".git")
+    return path if _REPOSITORY.match(path) else None
+
+
+def github_from_env(git: Git) -> GitHub | None:
+    """A client from GITHUB_TOKEN/GH_TOKEN, GITHUB_REPOSITORY or origin, GITHUB_API_URL."""
+    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    if not token:
+        return None
+    repository = os.environ.get("GITHUB_REPOSITORY") or None
+    if repository is None:
+        url = git.remote_url("origin")
+        repository = repository_from_url(url)
+        if repository is None:
+            raise ForgeError(
+                "cannot tell the GitHub repository from origin's URL; set GITHUB_REPOSITORY"
+            )
+    api_url = os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+    return GitHub(repository, token, api_url)

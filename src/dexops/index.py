@@ -1,0 +1,322 @@
+"""The package index adapter: Simple API reads (PEP 691 JSON, PEP 503 HTML) and twine uploads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from dexops import secrets
+from dexops.config import PackageIndex
+from dexops.distributions import IndexFile, files_of_release, sha256_hex
+from dexops.errors import PackageIndexError
+
+if TYPE_CHECKING:
+    import requests
+
+# PEP 691: prefer JSON, accept the PEP 503 HTML every index serves.
+SIMPLE_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
+# Read retries (429/5xx, refused connections); module-level so tests can shorten the backoff.
+READ_RETRIES = 4
+READ_BACKOFF = 0.5
+UPLOAD_TIMEOUT = 600.0  # seconds for one twine run
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and password for one index, and the variable(s) they came from."""
+
+    username: str
+    password: str
+    source: str
+
+    def __repr__(self) -> str:
+        # Never let a password reach a log through a repr.
+        return f"Credentials(username={self.username!r}, source={self.source!r})"
+
+
+def credentials_for(
+    index: PackageIndex, environ: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """The index's token variable (as `__token__`), else TWINE_USERNAME/TWINE_PASSWORD."""
+    env = os.environ if environ is None else environ
+    found: Credentials | None = None
+    if index.token_env and env.get(index.token_env):
+        found = Credentials("__token__", env[index.token_env], index.token_env)
+    elif env.get("TWINE_PASSWORD"):
+        username = env.get("TWINE_USERNAME") or "__token__"
+        found = Credentials(username, env["TWINE_PASSWORD"], "TWINE_USERNAME/TWINE_PASSWORD")
+    if found is not None:
+        secrets.register(found.password)
+        if found.username != "__token__":
+            secrets.register(found.username)
+    return found
+
+
+def missing_credentials_hint(index: PackageIndex) -> str:
+    """Which variables would give credentials for `index`."""
+    token = f"{index.token_env} or " if index.token_env else ""
+    return f"set {token}TWINE_USERNAME/TWINE_PASSWORD"
+
+
+class _LinkParser(HTMLParser):
+    """Collects `<a href>` links and their text from a PEP 503 project page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.base: str | None = None
+        self.links: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "base" and values.get("href"):
+            self.base = values["href"]
+        elif tag == "a":
+            self._href = values.get("href")
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.links.append((self._href, "".join(self._text).strip()))
+            self._href = None
+
+
+def parse_simple_html(text: str, page_url: str) -> list[IndexFile]:
+    """Files of a PEP 503 project page; the digest comes from a `#sha256=` fragment."""
+    parser = _LinkParser()
+    parser.feed(text)
+    base = urljoin(page_url, parser.base) if parser.base else page_url
+    files = []
+    for href, text_of_link in parser.links:
+        url, fragment = urldefrag(urljoin(base, href))
+        filename = text_of_link or url.rstrip("/").rsplit("/", 1)[-1]
+        algorithm, _, value = fragment.partition("=")
+        files.append(IndexFile(filename, url, value.lower() if algorithm == "sha256" else None))
+    return files
+
+
+def parse_simple_json(data: object, page_url: str) -> list[IndexFile]:
+    """Files of a PEP 691 project response, or a `PackageIndexError` for another shape."""
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise PackageIndexError(f"{page_url} answered JSON that is not a PEP 691 project page")
+    version = str(data.get("meta", {}).get("api-version", "1.0"))
+    if version.split(".", 1)[0] != "1":
+        raise PackageIndexError(f"{page_url} speaks Simple API {version}; dexops reads 1.x")
+    files = []
+    for entry in data["files"]:
+        if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
+            raise PackageIndexError(f"{page_url} lists a file without filename or url")
+        hashes = entry.get("hashes") or {}
+        digest = hashes.get("sha256") if isinstance(hashes, dict) else None
+        files.append(
+            IndexFile(
+                str(entry["filename"]),
+                urljoin(page_url, str(entry["url"])),
+                str(digest).lower() if digest else None,
+            )
+        )
+    return files
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or "", parts.port
+
+
+class IndexClient:
+    """Reads one index's Simple API and uploads to it with twine."""
+
+    def __init__(
+        self,
+        index: PackageIndex,
+        *,
+        credentials: Credentials | None = None,
+        retries: int | None = None,
+        backoff: float | None = None,
+    ) -> None:
+        from dexops.http import make_session
+
+        self.index = index
+        self.credentials = credentials
+        self.retries = READ_RETRIES if retries is None else retries
+        self.session = make_session(
+            retries=self.retries,
+            backoff=READ_BACKOFF if backoff is None else backoff,
+            allowed_methods=frozenset({"GET"}),
+        )
+        self._authenticated = False
+
+    # --- reading ------------------------------------------------------------------------
+
+    def project_url(self, project: str) -> str:
+        """The PEP 503 URL of a project's page."""
+        return f"{self.index.simple_url.rstrip('/')}/{canonicalize_name(project)}/"
+
+    def _get(
+        self, url: str, *, accept: str | None = None, stream: bool = False
+    ) -> requests.Response:
+        """GET with bounded retries; send credentials only after a 401 from the index's host."""
+        import requests
+
+        headers = {"Accept": accept} if accept else {}
+        same_origin = _origin(url) == _origin(self.index.simple_url)
+        auth = (
+            (self.credentials.username, self.credentials.password)
+            if self._authenticated and same_origin and self.credentials
+            else None
+        )
+        where = f"{self.index.name} ({url})"
+        try:
+            response = self.session.get(url, headers=headers, auth=auth, stream=stream)
+            if (
+                response.status_code == 401
+                and auth is None
+                and same_origin
+                and self.credentials is not None
+            ):
+                # A private index: ask again with the credentials it challenged for.
+                response.close()
+                self._authenticated = True
+                return self._get(url, accept=accept, stream=stream)
+        except requests.exceptions.ConnectionError as exc:
+            reason = _connection_reason(exc)
+            raise PackageIndexError(
+                f"{where} is unreachable after {self.retries + 1} attempts: {reason}"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise PackageIndexError(
+                f"{where} timed out after {self.retries + 1} attempts"
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise PackageIndexError(f"{where} could not be read: {type(exc).__name__}") from None
+        if response.status_code in (401, 403):
+            hint = "rejected the credentials" if auth else "requires credentials"
+            raise PackageIndexError(
+                f"{where} {hint} (HTTP {response.status_code}); "
+                f"{missing_credentials_hint(self.index)}"
+            )
+        if response.status_code >= 500 or response.status_code == 429:
+            raise PackageIndexError(
+                f"{where} answered HTTP {response.status_code} after {self.retries + 1} attempts"
+            )
+        return response
+
+    def project_files(self, project: str) -> list[IndexFile]:
+        """Every file the index lists for a project (empty when the project is unknown)."""
+        url = self.project_url(project)
+        response = self._get(url, accept=SIMPLE_ACCEPT)
+        if response.status_code == 404:
+            return []
+        if response.status_code != 200:
+            raise PackageIndexError(
+                f"{self.index.name} ({url}) answered HTTP {response.status_code}"
+            )
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if "json" in content_type:
+            try:
+                data = response.json()
+            except ValueError:
+                raise PackageIndexError(f"{url} answered invalid JSON") from None
+            return parse_simple_json(data, response.url)
+        return parse_simple_html(response.text, response.url)
+
+    def digest_of(self, file: IndexFile) -> str:
+        """The SHA-256 of a listed file: from the listing, else by downloading it."""
+        if file.sha256 is not None:
+            return file.sha256
+        response = self._get(file.url, stream=True)
+        if response.status_code != 200:
+            raise PackageIndexError(
+                f"{self.index.name} answered HTTP {response.status_code} for {file.filename}"
+            )
+        with response:
+            return sha256_hex(response.iter_content(_CHUNK))
+
+    def release_files(self, project: str, version: Version) -> list[IndexFile]:
+        """The files of one release on the index, each with its SHA-256."""
+        listed = files_of_release(self.project_files(project), project, version)
+        return [IndexFile(f.filename, f.url, self.digest_of(f)) for f in listed]
+
+    # --- uploading -----------------------------------------------------------------------
+
+    def upload_command(self, files: Sequence[Path]) -> list[str]:
+        """The twine command line; credentials travel in the environment, never here."""
+        return [
+            sys.executable, "-m", "twine", "upload",
+            "--non-interactive", "--disable-progress-bar",
+            "--repository-url", self.index.upload_url,
+            *(str(f) for f in files),
+        ]  # fmt: skip
+
+    def upload(self, files: Sequence[Path]) -> None:
+        """Upload files with twine; a refusal is one `PackageIndexError` line."""
+        if self.credentials is None:
+            raise PackageIndexError(
+                f"no credentials for {self.index.name}: {missing_credentials_hint(self.index)}"
+            )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TWINE_")}
+        env.update(
+            {
+                "TWINE_USERNAME": self.credentials.username,
+                "TWINE_PASSWORD": self.credentials.password,
+                # No keyring prompts or lookups in CI: the credentials are right here.
+                "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+                "NO_COLOR": "1",
+            }
+        )
+        names = ", ".join(f.name for f in files)
+        try:
+            done = subprocess.run(
+                self.upload_command(files),
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=UPLOAD_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise PackageIndexError(
+                f"upload of {names} to {self.index.name} did not finish in {UPLOAD_TIMEOUT:.0f}s"
+            ) from None
+        if done.returncode != 0:
+            reason = twine_failure(f"{done.stdout}\n{done.stderr}")
+            raise PackageIndexError(f"upload of {names} to {self.index.name} failed: {reason}")
+
+
+def twine_failure(output: str) -> str:
+    """The line of twine's output that says why an upload failed."""
+    lines = [" ".join(line.split()) for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("ERROR"):
+            return line.removeprefix("ERROR").strip()
+    for line in lines:
+        if "Error" in line or "error" in line:
+            return line
+    return lines[-1] if lines else "twine exited without saying why"
+
+
+def _connection_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "reset"):
+        if marker in text:
+            return marker.lower()
+    return type(exc).__name__

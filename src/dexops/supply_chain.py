@@ -1,0 +1,181 @@
+"""Supply-chain records of a release: file digests kept in the tag message, a CycloneDX SBOM.
+
+The digest block is `sha256sum` output between two marker lines, so a person can check it
+with `sha256sum -c` and dexops can parse it back out of an annotated (or signed) tag:
+
+    --- dexops sha256 ---
+    <64 hex>  dataenginex-0.4.11-py3-none-any.whl
+    <64 hex>  dataenginex-0.4.11.tar.gz
+    --- end dexops sha256 ---
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping
+from email.parser import HeaderParser
+from pathlib import Path
+
+from dexops.distributions import sha256_hex
+from dexops.errors import DexopsError, PackageError
+
+BLOCK_START = "--- dexops sha256 ---"
+BLOCK_END = "--- end dexops sha256 ---"
+SBOM_SUFFIX = ".cdx.json"
+SBOM_TIMEOUT = 300.0
+
+_LINE = re.compile(r"^(?P<digest>[0-9a-f]{64}) [ *](?P<name>[^/\\\s][^/\\]*)$")
+_CHUNK = 1 << 16
+
+
+class SupplyChainError(DexopsError):
+    """A release record is missing or malformed, or released bytes do not match it."""
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes."""
+    with path.open("rb") as handle:
+        return sha256_hex(iter(lambda: handle.read(_CHUNK), b""))
+
+
+def file_digests(paths: Iterable[Path]) -> dict[str, str]:
+    """File name -> SHA-256 for each file, sorted by name; two files may not share a name."""
+    digests: dict[str, str] = {}
+    for path in sorted(paths, key=lambda p: p.name):
+        if path.name in digests:
+            raise PackageError(f"two built files are named {path.name}")
+        digests[path.name] = file_sha256(path)
+    return digests
+
+
+def digest_block(digests: Mapping[str, str]) -> str:
+    """The marked block recording `digests` (sorted by file name), ending with a newline."""
+    lines = [BLOCK_START]
+    for name in sorted(digests):
+        if not _LINE.match(f"{digests[name]}  {name}"):
+            raise PackageError(f"cannot record {name!r} with digest {digests[name]!r}")
+        lines.append(f"{digests[name]}  {name}")
+    lines.append(BLOCK_END)
+    return "\n".join(lines) + "\n"
+
+
+def with_digests(message: str, digests: Mapping[str, str]) -> str:
+    """A tag or release message with the digest block appended (any older block replaced)."""
+    base = strip_digests(message).rstrip("\n")
+    return f"{base}\n\n{digest_block(digests)}" if base else digest_block(digests)
+
+
+def strip_digests(message: str) -> str:
+    """The message without its digest block."""
+    lines = message.splitlines()
+    if BLOCK_START not in lines:
+        return message
+    start = lines.index(BLOCK_START)
+    end = lines.index(BLOCK_END, start) if BLOCK_END in lines[start:] else len(lines) - 1
+    kept = lines[:start] + lines[end + 1 :]
+    return "\n".join(kept).rstrip("\n") + "\n" if any(line.strip() for line in kept) else ""
+
+
+def parse_digests(message: str) -> dict[str, str] | None:
+    """The digests a message records; None when it has no block, an error when it is broken."""
+    lines = message.splitlines()
+    try:
+        start = lines.index(BLOCK_START)
+    except ValueError:
+        return None
+    digests: dict[str, str] = {}
+    for line in lines[start + 1 :]:
+        if line == BLOCK_END:
+            return digests
+        match = _LINE.match(line)
+        if match is None or match.group("name") in digests:
+            raise SupplyChainError(f"the sha256 record has a malformed line: {line!r}")
+        digests[match.group("name")] = match.group("digest")
+    raise SupplyChainError(f"the sha256 record is not closed by {BLOCK_END!r}")
+
+
+# --- SBOM ---------------------------------------------------------------------------------
+
+
+def wheel_metadata(wheel: Path) -> tuple[str, str, str, list[str]]:
+    """Name, version, summary and unconditional Requires-Dist of a wheel's METADATA."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            name = next(
+                (n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None
+            )
+            if name is None:
+                raise PackageError(f"{wheel.name} has no .dist-info/METADATA")
+            text = archive.read(name).decode("utf-8")
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise PackageError(f"cannot read {wheel.name}: {exc}") from None
+    headers = HeaderParser().parsestr(text, headersonly=True)
+    requires = [
+        str(r).strip()
+        for r in headers.get_all("Requires-Dist") or []
+        # Optional extras are not dependencies of the distribution as installed.
+        if "extra ==" not in str(r).replace("extra==", "extra ==")
+    ]
+    return (
+        str(headers.get("Name", "")).strip(),
+        str(headers.get("Version", "")).strip(),
+        str(headers.get("Summary", "") or "").strip(),
+        requires,
+    )
+
+
+def sbom_command(requirements: Path, pyproject: Path, output: Path) -> list[str]:
+    """The cyclonedx-py command that writes a CycloneDX JSON SBOM of the requirements."""
+    return [
+        sys.executable, "-m", "cyclonedx_py", "requirements",
+        "--mc-type", "library",
+        "--pyproject", str(pyproject),
+        "--output-reproducible",
+        "--output-format", "JSON",
+        "--output-file", str(output),
+        str(requirements),
+    ]  # fmt: skip
+
+
+def write_sbom(wheel: Path, output: Path) -> Path:
+    """Write the CycloneDX SBOM of a wheel's declared dependencies; the wheel is the root."""
+    name, version, summary, requires = wheel_metadata(wheel)
+    with tempfile.TemporaryDirectory(prefix="dexops-sbom-") as tmp:
+        requirements = Path(tmp) / "requirements.txt"
+        requirements.write_text("".join(f"{r}\n" for r in requires), encoding="utf-8")
+        # A minimal PEP 621 file names the root component exactly as the wheel does.
+        pyproject = Path(tmp) / "pyproject.toml"
+        pyproject.write_text(
+            f"[project]\nname = {_toml(name)}\nversion = {_toml(version)}\n"
+            f"description = {_toml(summary)}\n",
+            encoding="utf-8",
+        )
+        try:
+            done = subprocess.run(
+                sbom_command(requirements, pyproject, output),
+                capture_output=True,
+                text=True,
+                timeout=SBOM_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise PackageError(f"cyclonedx-py did not finish in {SBOM_TIMEOUT:.0f}s") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise PackageError(f"cyclonedx-py failed for {wheel.name}: {lines[-1] if lines else ''}")
+    return output
+
+
+def sbom_name(wheel: Path) -> str:
+    """The file name of a wheel's SBOM: `<project>-<version>.cdx.json`."""
+    name, version, _, _ = wheel_metadata(wheel)
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}{SBOM_SUFFIX}"
+
+
+def _toml(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,328 @@
+"""Argo CD workflows: wait until a pushed commit runs Healthy, and trigger a sync."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from dexops import console
+from dexops.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
+from dexops.config import Environment
+from dexops.errors import ConfigError, GitError
+from dexops.rollout_wait import (
+    AppState,
+    RolloutDegradedError,
+    RolloutGoal,
+    RolloutProgress,
+    RolloutTimeoutError,
+    SyncFailedError,
+    Verdict,
+    WaitTerminatedError,
+    advance,
+    expire,
+)
+from dexops.workspace import Workspace
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_INTERVAL = 5.0
+DEFAULT_HEALTHY_POLLS = 3
+
+
+def argocd_application(env: Environment) -> str:
+    """The Argo CD application of an environment, or an error naming the missing key."""
+    if env.argocd_app is None:
+        raise ConfigError(
+            f"environment {env.name!r} has no argocd-app in [tool.dexops.environments.{env.name}]"
+        )
+    return env.argocd_app
+
+
+@dataclass(frozen=True)
+class PushedCommit:
+    """The commit a wait is for, when it reached the remote, and where that came from."""
+
+    commit: str
+    pushed_at: datetime
+    source: str
+
+
+def _parse_time(text: str, what: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"{what} {text!r} is not an ISO 8601 time") from None
+    # A bare time is read as UTC: CI runners and Argo CD both report UTC.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def pushed_commit(
+    ws: Workspace,
+    env: Environment,
+    *,
+    revision: str | None = None,
+    pushed_at: str | None = None,
+) -> PushedCommit:
+    """The commit to wait for: `revision`, or the tip of origin/<branch> after a fetch.
+
+    The push time defaults to the commit's committer date, which is never later
+    than the push itself, so an operation after the push is also after it.
+    """
+    git = ws.git
+    git.check_ref_name(env.branch)
+    if revision is None:
+        git.fetch("origin", f"+refs/heads/{env.branch}:refs/remotes/origin/{env.branch}")
+        rev, source = f"refs/remotes/origin/{env.branch}", f"tip of origin/{env.branch}"
+    else:
+        rev, source = revision, "--revision"
+    commit = git.resolve(rev)
+    if commit is None:
+        if revision is None:
+            raise GitError(f"origin has no branch {env.branch!r} for environment {env.name!r}")
+        if pushed_at is None:
+            raise GitError(
+                f"--revision {revision!r} is not a commit in {ws.root}; "
+                "fetch it or give --pushed-at"
+            )
+        # A commit we cannot see locally: compare it as given (a full or 7+ digit hash).
+        return PushedCommit(revision.lower(), _parse_time(pushed_at, "--pushed-at"), source)
+    if pushed_at is not None:
+        return PushedCommit(commit, _parse_time(pushed_at, "--pushed-at"), source)
+    committed = git.run("show", "-s", "--format=%cI", commit)
+    return PushedCommit(commit, _parse_time(committed, f"committer date of {commit[:12]}"), source)
+
+
+def _describe(state: AppState) -> str:
+    revision = state.revision[:12] or "-"
+    operation = state.operation_phase or "-"
+    return (
+        f"sync={state.sync_status} health={state.health_status} "
+        f"revision={revision} operation={operation}"
+    )
+
+
+class RolloutReporter:
+    """Shows a wait's progress: a line per change; a live status line on a terminal."""
+
+    def __init__(self, app: str, *, live: bool | None = None) -> None:
+        from dexops import actions
+
+        self.app = app
+        self._last_line: str | None = None
+        self._status: Status | None = None
+        if live is None:
+            live = sys.stdout.isatty() and not actions.active() and not os.environ.get("CI")
+        if live:
+            from rich.console import Console
+
+            self._status = Console().status(f"waiting for {app}")
+            self._status.start()
+
+    def poll(self, progress: RolloutProgress, elapsed: float) -> None:
+        """Report one judged poll; plain lines only when what it shows changed."""
+        state = progress.last
+        if state is None:
+            return
+        shown = _describe(state)
+        if shown != self._last_line:
+            self._last_line = shown
+            console.say(f"[{elapsed:5.0f}s] {self.app}: {shown} ({progress.reason})")
+        if self._status is not None:
+            from dexops.secrets import mask
+
+            self._status.update(mask(f"{self.app}: {shown} — {progress.reason} [{elapsed:.0f}s]"))
+
+    def problem(self, message: str, elapsed: float) -> None:
+        """Report a poll that failed but may succeed next time."""
+        console.warn(f"[{elapsed:5.0f}s] {self.app}: {message}; polling again")
+
+    def close(self) -> None:
+        """Stop the live status line."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """A finished wait: the application, the commit and how long it took."""
+
+    app: str
+    commit: str
+    state: AppState
+    seconds: float
+    polls: int
+
+
+def _failure(app: str, goal: RolloutGoal, progress: RolloutProgress, waited: float) -> Exception:
+    want = goal.commit[:12]
+    if progress.verdict is Verdict.DEGRADED:
+        return RolloutDegradedError(f"{app} is Degraded on {want}: {progress.reason}")
+    if progress.verdict is Verdict.SYNC_FAILED:
+        return SyncFailedError(f"{app} failed to sync {want}: {progress.reason}")
+    return RolloutTimeoutError(
+        f"{app} did not run {want} Healthy within {waited:.0f}s: {progress.reason}"
+    )
+
+
+def wait_for_rollout(
+    client: ArgoCD,
+    app: str,
+    goal: RolloutGoal,
+    *,
+    interval: float,
+    reporter: RolloutReporter,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RolloutResult:
+    """Poll `app` until the goal's commit runs Healthy, or raise the error for why not.
+
+    Only reads Argo CD. A 5xx or unreachable server is reported and polled again
+    until the deadline; a refused token or a missing application fails at once.
+    """
+    start = clock()
+    progress = RolloutProgress()
+    try:
+        while True:
+            now = clock()
+            try:
+                state = client.application(app)
+            except ArgoCDUnavailableError as exc:
+                reporter.problem(str(exc), now - start)
+                if now >= goal.deadline:
+                    if progress.last is None:
+                        raise ArgoCDUnavailableError(
+                            f"gave up waiting for {app} after {now - start:.0f}s: {exc}"
+                        ) from None
+                    progress = expire(progress, f"{progress.reason}; then: {exc}")
+                    break
+            else:
+                progress = advance(goal, progress, state, now)
+                reporter.poll(progress, now - start)
+                if progress.verdict.final:
+                    break
+            # Never sleep past the deadline: the last poll happens at the deadline.
+            sleep(max(0.0, min(interval, goal.deadline - clock())))
+    except WaitTerminatedError:
+        seen = _describe(progress.last) if progress.last else "nothing yet"
+        raise WaitTerminatedError(
+            f"terminated by SIGTERM after {clock() - start:.0f}s waiting for {app} to run "
+            f"{goal.commit[:12]}: nothing was changed (the wait only reads Argo CD) and the "
+            f"rollout was not confirmed; last seen: {seen}"
+        ) from None
+    finally:
+        reporter.close()
+    waited = clock() - start
+    if progress.verdict is not Verdict.DONE:
+        raise _failure(app, goal, progress, waited)
+    assert progress.last is not None  # noqa: S101 - DONE is only reached from a poll
+    return RolloutResult(app, goal.commit, progress.last, waited, progress.polls)
+
+
+def wait_for_environment(
+    ws: Workspace,
+    env_name: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = DEFAULT_INTERVAL,
+    healthy_polls: int = DEFAULT_HEALTHY_POLLS,
+    revision: str | None = None,
+    pushed_at: str | None = None,
+    client: ArgoCD | None = None,
+    reporter: RolloutReporter | None = None,
+) -> RolloutResult:
+    """Wait until the environment's Argo CD application runs its pushed commit Healthy."""
+    if timeout <= 0 or interval <= 0:
+        raise ConfigError(f"--timeout ({timeout}) and --interval ({interval}) must be positive")
+    env = ws.config.environment(env_name)
+    app = argocd_application(env)
+    client = client or ArgoCD.from_env()
+    pushed = pushed_commit(ws, env, revision=revision, pushed_at=pushed_at)
+    goal = RolloutGoal(
+        commit=pushed.commit,
+        pushed_at=pushed.pushed_at,
+        deadline=time.monotonic() + timeout,
+        healthy_polls=healthy_polls,
+    )
+    console.say(
+        f"waiting up to {timeout:.0f}s for {app} to run {pushed.commit[:12]} "
+        f"({pushed.source}, pushed {pushed.pushed_at.isoformat()})"
+    )
+    return wait_for_rollout(
+        client, app, goal, interval=interval, reporter=reporter or RolloutReporter(app)
+    )
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What `argocd.sync` did: started an operation, found one running, or would start one."""
+
+    app: str
+    action: str  # "started", "running", "would-start"
+    state: AppState
+
+
+def trigger_sync(
+    ws: Workspace,
+    env_name: str,
+    *,
+    prune: bool = False,
+    dry_run: bool = False,
+    client: ArgoCD | None = None,
+) -> SyncOutcome:
+    """Ask Argo CD to sync the environment's application; a running operation is reported."""
+    env = ws.config.environment(env_name)
+    app = argocd_application(env)
+    client = client or ArgoCD.from_env()
+    try:
+        state = client.application(app)
+    except WaitTerminatedError:
+        raise WaitTerminatedError(
+            f"terminated by SIGTERM before a sync of {app} was requested: nothing was done"
+        ) from None
+    if state.operation_phase in ("Running", "Terminating"):
+        return SyncOutcome(app, "running", state)
+    if dry_run:
+        console.would(
+            f"POST /api/v1/applications/{app}/sync (prune={'true' if prune else 'false'}) "
+            f"on {client.server.base_url}"
+        )
+        return SyncOutcome(app, "would-start", state)
+    try:
+        after = client.sync(app, prune=prune)
+    except OperationInProgressError:
+        return SyncOutcome(app, "running", client.application(app))
+    except WaitTerminatedError:
+        raise WaitTerminatedError(
+            f"terminated by SIGTERM while requesting a sync of {app}: the request may or may "
+            f"not have reached Argo CD; `invoke argocd.wait --env {env.name}` shows its state"
+        ) from None
+    return SyncOutcome(app, "started", after)
+
+
+@contextmanager
+def sigterm_raises(what: str) -> Iterator[None]:
+    """Turn SIGTERM into `WaitTerminatedError` for the duration (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise WaitTerminatedError(f"terminated by SIGTERM during {what}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,222 @@
+"""Commits on a branch as the remote has it, made with plumbing: the checkout is never touched.
+
+A `Staging` is a temporary index seeded from the remote tip (`read-tree`); edited files
+become blobs (`hash-object -w`), commits are made with `commit-tree`, and the result is
+pushed as `<commit>:refs/heads/<branch>`. HEAD, the index, the working tree and local
+branches stay as they were whatever happens; the only things left behind on failure are
+unreachable objects, which `git gc` collects.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dexops.errors import GitError, PushRejectedError
+from dexops.gitcli import Git
+
+if TYPE_CHECKING:
+    from dexops.forge import PullRequest
+
+REMOTE = "origin"
+ATTEMPTS = 6
+# Identity used when neither git config nor the environment names one (fresh CI runners).
+FALLBACK_IDENTITY = {
+    "GIT_AUTHOR_NAME": "dexops",
+    "GIT_AUTHOR_EMAIL": "dexops@localhost",
+    "GIT_COMMITTER_NAME": "dexops",
+    "GIT_COMMITTER_EMAIL": "dexops@localhost",
+}
+
+_pause: Callable[[float], None] = time.sleep
+
+
+def remote_ref(branch: str) -> str:
+    """The remote-tracking ref of a branch."""
+    return f"refs/remotes/{REMOTE}/{branch}"
+
+
+def fetch_branches(git: Git, branches: list[str]) -> None:
+    """Fetch branches from origin into their remote-tracking refs (one git process)."""
+    for branch in branches:
+        git.check_ref_name(branch)
+    specs = [f"+refs/heads/{b}:{remote_ref(b)}" for b in dict.fromkeys(branches)]
+    done = git.call("fetch", "--quiet", "--no-tags", REMOTE, *specs)
+    if done.code != 0:
+        missing = [b for b in branches if f"refs/heads/{b}" in done.stderr]
+        if "couldn't find remote ref" in done.stderr and missing:
+            raise GitError(f"{REMOTE} has no branch {missing[0]!r}")
+        git.run("fetch", "--quiet", "--no-tags", REMOTE, *specs)
+
+
+def tip(git: Git, branch: str) -> str:
+    """The commit origin's `branch` pointed at when last fetched."""
+    commit = git.resolve(remote_ref(branch))
+    if commit is None:
+        raise GitError(f"{REMOTE} has no branch {branch!r} (fetched: none)")
+    return commit
+
+
+def _identity(git: Git) -> dict[str, str]:
+    if git.call("var", "GIT_COMMITTER_IDENT").code == 0 and git.ok("var", "GIT_AUTHOR_IDENT"):
+        return {}
+    return dict(FALLBACK_IDENTITY)
+
+
+class Staging:
+    """A temporary index on top of a commit; commits made here chain on each other."""
+
+    def __init__(self, git: Git, directory: Path, base: str, *, sign: bool = False) -> None:
+        self.git = git
+        self.directory = directory
+        self.base = base
+        self.head = base
+        self.sign = sign
+        self.changed: dict[str, str] = {}
+        self._env = {"GIT_INDEX_FILE": str(directory / "index"), **_identity(git)}
+        git.run("read-tree", base, env=self._env)
+
+    def text(self, path: str) -> str | None:
+        """A file's text as staged (the base commit's, unless written here)."""
+        if path in self.changed:
+            return self.changed[path]
+        blob = self.git.read_objects([f"{self.base}:{path}"]).get(f"{self.base}:{path}")
+        return None if blob is None else blob.decode("utf-8")
+
+    def write(self, path: str, text: str) -> None:
+        """Stage new contents for a file that exists in the base commit (its mode kept)."""
+        listing = self.git.run("ls-files", "--stage", "--", path, env=self._env)
+        mode = listing.split(" ", 1)[0] if listing else "100644"
+        blob = self.git.run("hash-object", "-w", "--stdin", input_text=text)
+        self.git.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=self._env)
+        self.changed[path] = text
+
+    def commit(self, message: str) -> str:
+        """Commit the staged tree on top of the last commit made here; return its id."""
+        tree = self.git.run("write-tree", env=self._env)
+        args = ["commit-tree", tree, "-p", self.head, "-F", "-"]
+        if self.sign:
+            args.insert(1, "-S")
+        self.head = self.git.run(*args, input_text=message, env=self._env)
+        return self.head
+
+    def checkout(self, destination: Path) -> Path:
+        """Write the staged tree's files under `destination` (for rendering); return it."""
+        destination.mkdir(parents=True, exist_ok=True)
+        self.git.run("checkout-index", "--all", f"--prefix={destination}/", env=self._env)
+        return destination
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What `land` did: the pushed commit (None when nothing was needed) and on which tip."""
+
+    commit: str | None
+    base: str
+    attempts: int
+
+
+def moved(git: Git, branch: str, base: str) -> bool:
+    """Whether origin's branch has moved away from `base` (a lost race, not a refusal)."""
+    try:
+        fetch_branches(git, [branch])
+    except GitError:
+        return False
+    return git.resolve(remote_ref(branch)) != base
+
+
+def land(
+    git: Git,
+    branch: str,
+    build: Callable[[str], str | None],
+    *,
+    attempts: int = ATTEMPTS,
+) -> Landing:
+    """Build a commit on origin's tip of `branch` and push it, rebuilding when the push races.
+
+    `build(tip)` returns the commit to push, or None when the tip already is as wanted.
+    A refusal that is not a race (a protected branch, a hook) raises `PushRejectedError`.
+    """
+    fetch_branches(git, [branch])
+    for attempt in range(1, attempts + 1):
+        base = tip(git, branch)
+        commit = build(base)
+        if commit is None:
+            return Landing(None, base, attempt)
+        try:
+            git.push(REMOTE, f"{commit}:refs/heads/{branch}")
+        except PushRejectedError as exc:
+            if not (exc.non_fast_forward or moved(git, branch, base)):
+                raise
+            if attempt == attempts:
+                raise GitError(
+                    f"gave up pushing to {branch} after {attempts} attempts: the branch kept moving"
+                ) from None
+            # Jitter keeps several racing CI jobs from colliding again in lockstep.
+            _pause(random.uniform(0.05, 0.3) * attempt)  # noqa: S311 - not cryptographic
+            fetch_branches(git, [branch])
+            continue
+        return Landing(commit, base, attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def push_side_branch(git: Git, name: str, commit: str) -> None:
+    """Push `commit` as origin's branch `name`, replacing what an earlier run left there."""
+    git.check_ref_name(name)
+    git.push(REMOTE, f"+{commit}:refs/heads/{name}")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A commit offered as a pull request: the branch pushed and the PR (None without a forge)."""
+
+    branch: str
+    base: str
+    pull: PullRequest | None
+    pushed: bool
+
+    def describe(self) -> str:
+        """One line saying what happened."""
+        if self.pull is None:
+            return (
+                f"pushed branch {self.branch}; no GitHub token is set, so open a pull request "
+                f"into {self.base} by hand"
+            )
+        verb = "opened" if self.pull.created else "already open:"
+        pull = self.pull
+        return f"pull request {verb} #{pull.number} {pull.url} ({self.branch} -> {self.base})"
+
+
+def propose(
+    git: Git,
+    *,
+    branch: str,
+    base: str,
+    commit: Callable[[], str],
+    title: str,
+    body: str,
+    auto_merge: bool,
+) -> Proposal:
+    """Push `commit()` as `branch` and open a pull request into `base`; an open one is reported.
+
+    The commit is only built and pushed when no pull request from `branch` is open yet, so a
+    re-run while the PR waits changes nothing.
+    """
+    from dexops.forge import github_from_env
+
+    github = github_from_env(git)
+    if github is not None:
+        existing = github.open_pull_request(branch, base)
+        if existing is not None:
+            return Proposal(branch, base, existing, pushed=False)
+    push_side_branch(git, branch, commit())
+    if github is None:
+        return Proposal(branch, base, None, pushed=True)
+    pull = github.create_pull_request(head=branch, base=base, title=title, body=body)
+    if auto_merge:
+        github.enable_auto_merge(pull)
+    return Proposal(branch, base, pull, pushed=True)

@@ -1,0 +1,305 @@
+"""Deploy workflows: set an image in an overlay; the CD step that updates a branch's overlays."""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dexops import console, kube, kustomize
+from dexops.config import Environment
+from dexops.errors import DexopsError, GitError, PushRejectedError
+from dexops.holds import HoldRecord, Trailers, commit_message
+from dexops.workflows.branch_edit import Proposal, Staging, land, propose, tip
+from dexops.workflows.environments import (
+    HoldError,
+    fetch,
+    hold_message,
+    image_of,
+    read_holds,
+    read_states,
+)
+from dexops.workspace import Workspace
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    """A unified diff of one file, as `git diff` would label it."""
+    return "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=f"a/{path}",
+            tofile=f"b/{path}",
+        )
+    )
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderCheck:
+    """An overlay whose render must run `expected` for the image `repository`."""
+
+    env: Environment
+    repository: str
+    expected: str
+
+
+def render_check(env: Environment, text: str, image: str) -> RenderCheck:
+    """What the render of `text` (an edited overlay) must show for `image`."""
+    entry = kustomize.read_image(text, image, env.kustomization)
+    return RenderCheck(env, entry.new_name or entry.name, entry.reference)
+
+
+def verify_renders(root: Path, checks: Sequence[RenderCheck]) -> bool:
+    """Render each overlay under `root`; False (with a warning) when no renderer is installed."""
+    command = kube.renderer()
+    if command is None:
+        console.warn("neither kubectl nor kustomize is installed; overlays were not rendered")
+        return False
+    for check in checks:
+        manifests = kube.render(root / check.env.overlay, command)
+        kube.check_images(manifests, check.repository, check.expected, check.env.kustomization)
+    return True
+
+
+def verify_staging(staging: Staging, checks: Sequence[RenderCheck]) -> None:
+    """Render the staged tree's overlays; a failure aborts before anything is pushed."""
+    if not checks or kube.renderer() is None:
+        verify_renders(Path(), [])
+        return
+    with tempfile.TemporaryDirectory(prefix="dexops-render-") as tmp:
+        verify_renders(staging.checkout(Path(tmp) / "tree"), checks)
+
+
+# --- deploy.set-image -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetImagePlan:
+    """A working-tree edit of one environment's overlay."""
+
+    env: Environment
+    path: Path
+    before: str
+    after: str
+    diff: str
+
+
+def plan_set_image(
+    ws: Workspace, env_name: str, *, tag: str, digest: str | None = None, create: bool = False
+) -> SetImagePlan:
+    """What `deploy.set-image` would write in the working tree (pure: nothing is written)."""
+    env = ws.config.environment(env_name)
+    path = ws.root / env.kustomization
+    before = path.read_text(encoding="utf-8")
+    after = kustomize.set_image(
+        before, image_of(ws, env), tag=tag, digest=digest, create=create, source=env.kustomization
+    )
+    return SetImagePlan(env, path, before, after, unified_diff(before, after, env.kustomization))
+
+
+def apply_set_image(ws: Workspace, plan: SetImagePlan) -> None:
+    """Write the edit, render it, and put the old bytes back if the render fails."""
+    if plan.before == plan.after:
+        return
+    plan.path.write_text(plan.after, encoding="utf-8")
+    try:
+        verify_renders(ws.root, [render_check(plan.env, plan.after, image_of(ws, plan.env))])
+    except DexopsError:
+        plan.path.write_text(plan.before, encoding="utf-8")
+        raise
+
+
+# --- deploy.update --------------------------------------------------------------------------
+
+
+def deploy_message(env: str, tag: str, previous: str | None, digest: str | None) -> str:
+    """The commit message of a CD update, with its trailers."""
+    trailers = Trailers("deploy", env, image_tag=tag, previous_tag=previous, digest=digest)
+    return commit_message(f"chore: update {env} image to {tag} [skip ci]", "", [trailers])
+
+
+@dataclass(frozen=True)
+class EnvUpdate:
+    """One overlay the CD step changes."""
+
+    env: Environment
+    previous: str | None
+    diff: str
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    """What `deploy.update` would do on one branch."""
+
+    branch: str
+    tag: str
+    digest: str | None
+    base: str
+    updates: list[EnvUpdate]
+    current: list[str]
+    held: list[HoldRecord]
+
+
+def plan_update(
+    ws: Workspace,
+    *,
+    branch: str,
+    tag: str,
+    digest: str | None = None,
+    only: Sequence[str] | None = None,
+) -> UpdatePlan:
+    """Fetch `branch` and work out which of its environments the new tag changes."""
+    kustomize.validate_tag(tag)
+    if digest is not None:
+        kustomize.validate_digest(digest)
+    envs = [e for e in ws.config.environments_on(branch) if only is None or e.name in only]
+    if not envs:
+        configured = sorted({e.branch for e in ws.config.environments.values()}) or ["none"]
+        raise DexopsError(
+            f"no environment lives on branch {branch!r} (branches: {', '.join(configured)})"
+        )
+    fetch(ws, envs)
+    states = read_states(ws, envs)
+    holds = read_holds(ws, [branch])
+    updates, current, held = [], [], []
+    for env in envs:
+        state = states[env.name]
+        if (state.tag, state.digest) == (tag, digest):
+            current.append(env.name)
+        elif env.name in holds:
+            held.append(holds[env.name])
+        else:
+            after = kustomize.set_image(
+                state.text, state.image, tag=tag, digest=digest, source=env.kustomization
+            )
+            updates.append(
+                EnvUpdate(env, state.tag, unified_diff(state.text, after, env.kustomization))
+            )
+    return UpdatePlan(branch, tag, digest, tip(ws.git, branch), updates, current, held)
+
+
+def stage_image(
+    ws: Workspace,
+    staging: Staging,
+    env: Environment,
+    *,
+    tag: str,
+    digest: str | None,
+    message: Callable[[str | None], str],
+) -> RenderCheck | None:
+    """Edit one overlay in `staging` and commit it; None when it already holds the image."""
+    image = image_of(ws, env)
+    text = staging.text(env.kustomization)
+    if text is None:
+        raise DexopsError(f"{env.kustomization} does not exist on {env.branch}")
+    before = kustomize.read_image(text, image, env.kustomization)
+    after = kustomize.set_image(text, image, tag=tag, digest=digest, source=env.kustomization)
+    if after == text:
+        return None
+    staging.write(env.kustomization, after)
+    staging.commit(message(before.new_tag))
+    return render_check(env, after, image)
+
+
+def builder(
+    ws: Workspace, envs: Sequence[Environment], tag: str, digest: str | None, tmp: Path
+) -> Callable[[str], str | None]:
+    """A `land` build step: on a tip, commit the new image into each overlay that lacks it."""
+
+    def build(base: str) -> str | None:
+        staging = Staging(ws.git, Path(tempfile.mkdtemp(dir=tmp)), base, sign=ws.config.sign)
+        checks = []
+        for env in envs:
+            check = stage_image(
+                ws,
+                staging,
+                env,
+                tag=tag,
+                digest=digest,
+                message=lambda prev, name=env.name: deploy_message(name, tag, prev, digest),
+            )
+            if check is not None:
+                checks.append(check)
+        if not checks:
+            return None
+        verify_staging(staging, checks)
+        return staging.head
+
+    return build
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What `deploy.update` did."""
+
+    outcome: str  # "pushed" | "unchanged" | "committed" | "proposed"
+    commit: str | None = None
+    updated: list[str] = field(default_factory=list)
+    proposals: list[Proposal] = field(default_factory=list)
+
+
+def apply_update(
+    ws: Workspace, plan: UpdatePlan, *, push: bool, auto_merge: bool = False
+) -> UpdateResult:
+    """Commit the update on the branch (and push it, retrying lost races; PR when protected)."""
+    if not plan.updates:
+        if plan.held and not plan.current:
+            raise HoldError(hold_message(plan.held[0]))
+        return UpdateResult("unchanged")
+    envs = [u.env for u in plan.updates]
+    with tempfile.TemporaryDirectory(prefix="dexops-deploy-") as tmp:
+        build = builder(ws, envs, plan.tag, plan.digest, Path(tmp))
+        if not push:
+            commit = build(plan.base)
+            if commit is None:
+                return UpdateResult("unchanged")
+            _advance_local_branch(ws, plan.branch, commit)
+            return UpdateResult("committed", commit, [e.name for e in envs])
+        try:
+            landing = land(ws.git, plan.branch, build)
+        except PushRejectedError:
+            proposals = [
+                propose(
+                    ws.git,
+                    branch=f"dexops/deploy-{env.name}-{plan.tag}",
+                    base=plan.branch,
+                    commit=lambda env=env: _single(ws, env, plan, Path(tmp)),
+                    title=f"chore: update {env.name} image to {plan.tag}",
+                    body=f"The branch {plan.branch} refused a direct push; this pull request "
+                    f"updates {env.kustomization} to `{plan.tag}`.\n",
+                    auto_merge=auto_merge,
+                )
+                for env in envs
+            ]
+            return UpdateResult("proposed", None, [e.name for e in envs], proposals)
+    if landing.commit is None:
+        return UpdateResult("unchanged")
+    return UpdateResult("pushed", landing.commit, [e.name for e in envs])
+
+
+def _single(ws: Workspace, env: Environment, plan: UpdatePlan, tmp: Path) -> str:
+    commit = builder(ws, [env], plan.tag, plan.digest, tmp)(tip(ws.git, plan.branch))
+    if commit is None:
+        raise DexopsError(f"{env.name} already runs {plan.tag} on {plan.branch}")
+    return commit
+
+
+def _advance_local_branch(ws: Workspace, branch: str, commit: str) -> None:
+    """Move the local branch to `commit` (fast-forward only; the checkout follows if it is HEAD)."""
+    local = ws.git.resolve(f"refs/heads/{branch}")
+    if local is not None and not ws.git.is_ancestor(local, commit):
+        raise GitError(
+            f"local branch {branch} has commits origin/{branch} lacks; push them or use --push "
+            f"(the update was made as commit {commit[:12]} but not applied)"
+        )
+    checked_out = ws.git.call("symbolic-ref", "--quiet", "--short", "HEAD").stdout.strip()
+    if checked_out == branch:
+        ws.git.require_clean()
+        ws.git.run("merge", "--ff-only", "--quiet", commit)
+    else:
+        ws.git.run("update-ref", f"refs/heads/{branch}", commit, local or "")

@@ -1,0 +1,174 @@
+"""An environment's state: its overlay on its branch as origin has it, whatever is checked out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dexops import deploy_history, holds, kustomize
+from dexops.config import Environment
+from dexops.deploy_history import Revision
+from dexops.errors import ConfigError, DexopsError
+from dexops.kustomize import ImageEntry
+from dexops.workflows.branch_edit import fetch_branches, remote_ref
+from dexops.workspace import Workspace
+
+_SHA_TAG = re.compile(r"^sha-([0-9a-f]{7,40})$")
+
+
+class HoldError(DexopsError):
+    """An environment is on hold after a rollback; automation may not overwrite it."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class EnvironmentState:
+    """An environment's overlay at origin's tip of its branch."""
+
+    env: Environment
+    image: str
+    branch_commit: str
+    text: str
+    entry: ImageEntry
+
+    @property
+    def tag(self) -> str | None:
+        """The image tag the overlay holds."""
+        return self.entry.new_tag
+
+    @property
+    def digest(self) -> str | None:
+        """The digest the overlay pins, if any."""
+        return self.entry.digest
+
+
+def image_of(ws: Workspace, env: Environment) -> str:
+    """The image repository an environment runs (its component's `image`)."""
+    image = ws.config.component(env.component).image
+    if image is None:  # pragma: no cover - config validation requires it for apps
+        raise ConfigError(f"component {env.component!r} has no image")
+    return image
+
+
+def environments(ws: Workspace, names: Iterable[str] | None = None) -> list[Environment]:
+    """Configured environments (all, in promotion order, or the named ones)."""
+    if names is None:
+        return ws.config.promotion_order()
+    return [ws.config.environment(name) for name in names]
+
+
+def fetch(ws: Workspace, envs: Sequence[Environment]) -> None:
+    """Bring origin's branches of these environments up to date (one fetch)."""
+    fetch_branches(ws.git, [e.branch for e in envs])
+
+
+def read_states(ws: Workspace, envs: Sequence[Environment]) -> dict[str, EnvironmentState]:
+    """The overlays of several environments from their fetched branches (one git cat-file)."""
+    tips = {}
+    for env in envs:
+        commit = ws.git.resolve(remote_ref(env.branch))
+        if commit is None:
+            raise DexopsError(f"origin has no branch {env.branch!r} (environment {env.name})")
+        tips[env.name] = commit
+    names = {env.name: f"{tips[env.name]}:{env.kustomization}" for env in envs}
+    blobs = ws.git.read_objects(list(names.values()))
+    states = {}
+    for env in envs:
+        data = blobs.get(names[env.name])
+        if data is None:
+            raise DexopsError(f"{env.kustomization} does not exist on origin/{env.branch}")
+        text = data.decode("utf-8")
+        image = image_of(ws, env)
+        source = f"{env.kustomization} on origin/{env.branch}"
+        states[env.name] = EnvironmentState(
+            env, image, tips[env.name], text, kustomize.read_image(text, image, source)
+        )
+    return states
+
+
+def read_history(
+    ws: Workspace, env: Environment, *, max_count: int | None = None, ref: str | None = None
+) -> list[Revision]:
+    """The overlay's revisions on origin's branch, newest first (two git processes in all)."""
+    stream = ws.git.run(
+        *deploy_history.log_arguments(
+            ref or remote_ref(env.branch), env.kustomization, max_count=max_count
+        )
+    )
+    records = deploy_history.parse_log(stream)
+    blobs = ws.git.read_objects([r.blob for r in records if r.blob])
+    return deploy_history.build_history(records, blobs, image_of(ws, env), env.kustomization)
+
+
+def read_holds(ws: Workspace, branches: Iterable[str]) -> dict[str, holds.HoldRecord]:
+    """Environments on hold, from the hold trailers on origin's branches (one git log each)."""
+    held: dict[str, holds.HoldRecord] = {}
+    for branch in dict.fromkeys(branches):
+        stream = ws.git.run(
+            "log", f"--format={deploy_history.LOG_FORMAT}", *holds.HOLD_GREP, remote_ref(branch)
+        )
+        records = [
+            rec
+            for log in deploy_history.parse_log(stream)
+            for rec in holds.hold_records(log.commit, log.date, log.trailers)
+        ]
+        held.update(holds.current_holds(records))
+    return held
+
+
+def hold_of(ws: Workspace, env: Environment) -> holds.HoldRecord | None:
+    """The hold on one environment, if any."""
+    return read_holds(ws, [env.branch]).get(env.name)
+
+
+def require_not_held(ws: Workspace, env: Environment) -> None:
+    """Refuse to overwrite an environment that a rollback put on hold."""
+    record = hold_of(ws, env)
+    if record is not None:
+        raise HoldError(hold_message(record))
+
+
+def hold_message(record: holds.HoldRecord) -> str:
+    """Why an environment may not be overwritten, and how to release it."""
+    return (
+        f"{record.environment} is on hold since rollback {record.commit[:8]} "
+        f"(to {record.image_tag or '?'} from {record.previous_tag or '?'}); "
+        f"release it with: invoke hold.release --env {record.environment}"
+    )
+
+
+def tag_commit(ws: Workspace, tag: str | None) -> str | None:
+    """The commit an immutable `sha-<hex>` image tag was built from, when this repo has it."""
+    match = _SHA_TAG.match(tag or "")
+    if match is None:
+        return None
+    return ws.git.resolve(match[1])
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Commits the source environment's image has that the target's lacks."""
+
+    known: bool
+    commits: list[str]
+
+    def describe(self) -> str:
+        """A short human description."""
+        if not self.known:
+            return "unknown"
+        return "in sync" if not self.commits else f"{len(self.commits)} commit(s) behind"
+
+
+def drift(
+    ws: Workspace, source_tag: str | None, target_tag: str | None, *, limit: int = 50
+) -> Drift:
+    """Commits (`<short> <subject>`) between the target's image and the source's image."""
+    if source_tag == target_tag:
+        return Drift(known=True, commits=[])
+    source, target = tag_commit(ws, source_tag), tag_commit(ws, target_tag)
+    if source is None or target is None:
+        return Drift(known=False, commits=[])
+    out = ws.git.run("log", f"--max-count={limit}", "--format=%h %s", f"{target}..{source}")
+    return Drift(known=True, commits=[line for line in out.splitlines() if line])

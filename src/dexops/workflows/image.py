@@ -1,0 +1,497 @@
+"""Image workflows: plan tags and labels, build and push, check the registry, gate on a scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from dexops import actions, console
+from dexops.config import Component
+from dexops.engine import Buildah, BuildSpec, Docker, Engine, select_engine
+from dexops.errors import ConfigError, DexopsError, ToolMissingError
+from dexops.image_tags import TagRules, image_tags, moving_tags_by_branch, oci_labels, source_url
+from dexops.imageref import ImageRef, ImageRefError, validate_tag
+from dexops.registry import ImageNotFoundError, RegistryClient, RegistryError
+from dexops.scan import (
+    Assessment,
+    IgnoreEntry,
+    ScannerFailedError,
+    assess,
+    is_db_download_error,
+    parse_ignores,
+    parse_report,
+)
+from dexops.workspace import Workspace
+
+REGISTRY_ENV = "DEXOPS_REGISTRY"
+_COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
+_BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+
+
+# --- which image, which commit, which branch -------------------------------------------
+
+
+def app_component(ws: Workspace, name: str | None) -> Component:
+    """The named app component, or the only one when no name is given."""
+    if name is not None:
+        component = ws.config.component(name)
+        if component.kind != "app":
+            raise ConfigError(f"component {name!r} is a {component.kind}, not an app with an image")
+        return component
+    apps = ws.config.apps()
+    if len(apps) != 1:
+        names = ", ".join(c.name for c in apps) or "none"
+        raise ConfigError(f"name the app component (apps: {names})")
+    return apps[0]
+
+
+def component_image(component: Component, registry: str | None = None) -> ImageRef:
+    """The component's configured image, moved to `registry` (or `$DEXOPS_REGISTRY`) if set."""
+    if component.image is None:
+        raise ConfigError(f"component {component.name!r} has no image configured")
+    try:
+        image = ImageRef.parse(component.image)
+    except ImageRefError as exc:
+        raise ConfigError(f"tool.dexops.components.{component.name}.image: {exc}") from None
+    if image.tag or image.digest:
+        raise ConfigError(
+            f"tool.dexops.components.{component.name}.image {component.image!r} must not carry "
+            "a tag or digest; dexops computes the tags"
+        )
+    override = registry or os.environ.get(REGISTRY_ENV)
+    return image.with_registry(override) if override else image
+
+
+def resolve_ref(
+    ws: Workspace, text: str, *, component: str | None, registry: str | None
+) -> ImageRef:
+    """TAG of the component's image, or a full reference when TEXT has '/', ':' or '@'."""
+    if any(ch in text for ch in "/:@"):
+        return ImageRef.parse(text)
+    return component_image(app_component(ws, component), registry).with_tag(validate_tag(text))
+
+
+def build_commit(ws: Workspace) -> str:
+    """The commit an image is built from: the pushed head in Actions (never a PR merge)."""
+    head = actions.event_head()
+    if head is not None and _COMMIT.match(head):
+        return head
+    return ws.git.head()
+
+
+def build_branch(ws: Workspace, branch: str | None) -> str | None:
+    """The branch whose tags apply; None for pull requests and a detached HEAD."""
+    if branch is not None:
+        ws.git.check_ref_name(branch)
+        return branch
+    if actions.active():
+        if os.environ.get("GITHUB_EVENT_NAME", "").startswith("pull_request"):
+            return None  # a PR build is not the branch's state: no moving tags
+        if os.environ.get("GITHUB_REF_TYPE") == "branch" and os.environ.get("GITHUB_REF_NAME"):
+            return os.environ["GITHUB_REF_NAME"]
+    try:
+        return ws.git.current_branch()
+    except DexopsError:
+        return None
+
+
+def _commit_time(ws: Workspace, commit: str) -> int:
+    done = ws.git.call("show", "-s", "--format=%ct", commit)
+    if done.code != 0:  # the Actions head may not be fetched; HEAD's time is the next best
+        done = ws.git.call("show", "-s", "--format=%ct", "HEAD")
+    return int(done.stdout.strip())
+
+
+def _source(ws: Workspace) -> str | None:
+    server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
+    if actions.active() and server and repository:
+        return f"{server.rstrip('/')}/{repository}"
+    done = ws.git.call("remote", "get-url", "origin")
+    return source_url(done.stdout) if done.code == 0 else None
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """The tags, labels and inputs of one component image at one commit."""
+
+    component: str
+    image: ImageRef
+    commit: str
+    branch: str | None
+    version: str
+    tags: tuple[str, ...]
+    labels: Mapping[str, str]
+    timestamp: int
+    containerfile: str
+    context: str
+
+    @property
+    def refs(self) -> tuple[ImageRef, ...]:
+        """Every tag as a full reference, the immutable sha tag first."""
+        return tuple(self.image.with_tag(tag) for tag in self.tags)
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready mapping."""
+        return {
+            "component": self.component,
+            "image": self.image.name,
+            "commit": self.commit,
+            "branch": self.branch,
+            "version": self.version,
+            "tags": list(self.tags),
+            "refs": [str(ref) for ref in self.refs],
+            "labels": dict(self.labels),
+        }
+
+
+def tag_rules(ws: Workspace, component: Component) -> TagRules:
+    """The tagging rules of a component: config release tags, environments' moving tags."""
+    pairs = [
+        (env.branch, env.moving_tag)
+        for env in ws.config.environments.values()
+        if env.component == component.name
+    ]
+    return TagRules(
+        default_branch=ws.config.default_branch,
+        release_tags=component.release_tags,
+        moving_tags=moving_tags_by_branch(pairs),
+    )
+
+
+def plan_image(
+    ws: Workspace,
+    component_name: str | None = None,
+    *,
+    branch: str | None = None,
+    registry: str | None = None,
+) -> ImagePlan:
+    """Compute tags and labels for HEAD (or the Actions head) of an app component. Pure read."""
+    from dexops.pyproject_file import read_version
+
+    component = app_component(ws, component_name)
+    image = component_image(component, registry)
+    commit = build_commit(ws)
+    chosen = build_branch(ws, branch)
+    version = str(read_version(ws.root, component))
+    tags = image_tags(commit=commit, branch=chosen, version=version, rules=tag_rules(ws, component))
+    timestamp = _commit_time(ws, commit)
+    created = dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    labels = oci_labels(
+        commit=commit, source=_source(ws), version=version, created=created, title=component.name
+    )
+    containerfile = str(PurePosixPath(component.path) / component.dockerfile)
+    return ImagePlan(
+        component=component.name,
+        image=image,
+        commit=commit,
+        branch=chosen,
+        version=version,
+        tags=tags,
+        labels=labels,
+        timestamp=timestamp,
+        containerfile=containerfile,
+        context=component.path,
+    )
+
+
+# --- build and push --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Flags of image.build beyond the plan."""
+
+    push: bool = False
+    engine: str | None = None
+    platforms: tuple[str, ...] = ()
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    sbom: bool = False
+    provenance: bool = False
+    rebuild: bool = False
+
+
+def parse_build_args(values: Sequence[str]) -> dict[str, str]:
+    """KEY=VALUE flags into a mapping; keys must be identifiers."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not _BUILD_ARG.match(key):
+            raise ConfigError(f"--build-arg {value!r} must be KEY=VALUE with KEY an identifier")
+        parsed[key] = text
+    return parsed
+
+
+def parse_platforms(value: str | None) -> tuple[str, ...]:
+    """`linux/amd64,linux/arm64` into a tuple, each checked."""
+    if not value:
+        return ()
+    platforms = tuple(p.strip() for p in value.split(",") if p.strip())
+    for platform in platforms:
+        if not _PLATFORM.match(platform):
+            raise ConfigError(f"--platform {platform!r} is not os/arch[/variant]")
+    return platforms
+
+
+def _check_cache(values: Sequence[str], flag: str) -> tuple[str, ...]:
+    for value in values:
+        if not value or value.startswith("-") or any(ch.isspace() for ch in value):
+            raise ConfigError(f"{flag} {value!r} is not a buildx cache specification")
+    return tuple(values)
+
+
+def build_spec(ws: Workspace, plan: ImagePlan, options: BuildOptions) -> BuildSpec:
+    """The engine's BuildSpec for a plan (config build args first, flags override)."""
+    component = ws.config.component(plan.component)
+    containerfile = ws.root / plan.containerfile
+    if not containerfile.is_file():
+        raise ConfigError(f"{plan.containerfile} does not exist in {ws.root}")
+    cache_from = _check_cache(options.cache_from, "--cache-from")
+    cache_to = _check_cache(options.cache_to, "--cache-to")
+    if not cache_from and not cache_to and actions.active():
+        cache_from, cache_to = ("type=gha",), ("type=gha,mode=max",)
+    return BuildSpec(
+        context=ws.root / plan.context,
+        containerfile=containerfile,
+        tags=plan.refs,
+        labels=plan.labels,
+        build_args={**dict(component.build_args), **options.build_args},
+        platforms=options.platforms,
+        timestamp=plan.timestamp,
+        cache_from=cache_from,
+        cache_to=cache_to,
+        sbom=options.sbom,
+        provenance=options.provenance,
+    )
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What image.build did: the engine, and each pushed tag's digest."""
+
+    engine: str
+    built: bool
+    digests: Mapping[str, str]
+    retagged: tuple[str, ...] = ()
+
+    @property
+    def digest(self) -> str | None:
+        """The digest of the immutable tag (every tag points at it after a push)."""
+        return next(iter(self.digests.values()), None)
+
+
+def _already_pushed(plan: ImagePlan, *, dry_run: bool) -> str | None:
+    """The digest the registry holds for the immutable tag, or None."""
+    try:
+        return RegistryClient().digest(plan.refs[0])
+    except ImageNotFoundError:
+        return None
+    except RegistryError as exc:
+        if dry_run:
+            console.warn(f"could not check the registry: {exc}")
+            return None
+        raise
+
+
+def _converge_tags(
+    plan: ImagePlan, digest: str, *, dry_run: bool
+) -> tuple[dict[str, str], list[str]]:
+    """Point every other tag at the pushed immutable tag's manifest (server-side re-tag)."""
+    client = RegistryClient()
+    manifest = None
+    digests = {str(plan.refs[0]): digest}
+    retagged: list[str] = []
+    for ref in plan.refs[1:]:
+        try:
+            current = client.digest(ref)
+        except ImageNotFoundError:
+            current = None
+        if current != digest:
+            if dry_run:
+                console.would(f"point {ref} at {digest} (now {current or 'absent'})")
+            else:
+                manifest = manifest or client.manifest(plan.refs[0])
+                client.put_manifest(ref, manifest)
+            retagged.append(str(ref))
+        digests[str(ref)] = digest
+    return digests, retagged
+
+
+def build_image(
+    ws: Workspace, plan: ImagePlan, options: BuildOptions, *, dry_run: bool = False
+) -> BuildResult:
+    """Build the plan's image; with push, push every tag and return the digests.
+
+    Idempotent: when the immutable sha tag is already in the registry it is not rebuilt
+    (a rebuild could change its digest); the other tags are pointed at it instead.
+    """
+    spec = build_spec(ws, plan, options)
+    if options.push and not options.rebuild:
+        existing = _already_pushed(plan, dry_run=dry_run)
+        if existing is not None:
+            console.say(f"{plan.refs[0]} is already in the registry ({existing}); not rebuilt")
+            digests, retagged = _converge_tags(plan, existing, dry_run=dry_run)
+            return BuildResult("registry", built=False, digests=digests, retagged=tuple(retagged))
+    engine: Engine
+    try:
+        engine = select_engine(options.engine)
+    except ToolMissingError as exc:
+        if not dry_run:
+            raise
+        console.warn(f"{exc}; showing the buildah command")
+        engine = Buildah("buildah")
+    if (
+        options.engine is None
+        and engine.name != "docker"
+        and (options.sbom or options.provenance or options.cache_from or options.cache_to)
+    ):
+        console.warn(
+            f"--sbom/--provenance/--cache-* need docker buildx; {engine.name} ignores them"
+        )
+    if dry_run:
+        if isinstance(engine, Docker):
+            argv = engine.build_argv(spec, push=options.push)
+        else:
+            argv = engine.build_argv(spec)
+        console.would(f"run {shlex.join(argv)}")
+        if options.push and engine.name != "docker":
+            for ref in spec.tags:
+                console.would(f"push {ref}")
+        return BuildResult(engine.name, built=False, digests={})
+    digests = engine.build(spec, push=options.push)
+    return BuildResult(engine.name, built=True, digests=digests)
+
+
+# --- registry checks ---------------------------------------------------------------------
+
+
+def image_digest(ref: ImageRef) -> str:
+    """The digest the registry holds for `ref` (ImageNotFoundError when it has none)."""
+    return RegistryClient().digest(ref)
+
+
+# --- the scan gate ------------------------------------------------------------------------
+
+TRIVY_RETRY_DELAYS = (5.0, 15.0, 30.0)
+DEFAULT_IGNORE_FILE = ".trivyignore.yaml"
+
+
+def load_ignores(ws: Workspace, path: str | None) -> tuple[IgnoreEntry, ...]:
+    """Ignore entries from `path`, or the repository's .trivyignore.yaml when present."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    chosen = Path(path) if path else ws.root / DEFAULT_IGNORE_FILE
+    if not chosen.is_absolute():
+        chosen = (Path.cwd() / chosen) if path else chosen
+    if not chosen.is_file():
+        if path:
+            raise ConfigError(f"ignore file {path} does not exist")
+        return ()
+    try:
+        data = YAML(typ="safe").load(chosen.read_text(encoding="utf-8"))
+    except YAMLError as exc:
+        first = " ".join(str(exc).split())[:200]
+        raise ConfigError(f"ignore file {chosen} is not valid YAML: {first}") from None
+    return parse_ignores(data, source=str(chosen))
+
+
+def run_trivy(ref: ImageRef, *, sleep: Callable[[float], None] | None = None) -> str:
+    """Run Trivy on `ref` and return its JSON report; DB download errors are retried.
+
+    Any other failure, or retries running out, is a ScannerFailedError: a scan that did
+    not complete is never reported as clean.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+
+    from dexops.registry import Credentials
+
+    trivy = shutil.which("trivy")
+    if trivy is None:
+        raise ToolMissingError(
+            "trivy is not installed (https://trivy.dev/latest/getting-started/installation/); "
+            "or pass --report with a report it wrote"
+        )
+    pause = sleep or time.sleep
+    env = dict(os.environ)
+    credentials = Credentials.from_env()
+    if credentials is not None:  # Trivy reads these; never put them on the command line
+        env.update(TRIVY_USERNAME=credentials.username, TRIVY_PASSWORD=credentials.password)
+    attempts = len(TRIVY_RETRY_DELAYS) + 1
+    with tempfile.TemporaryDirectory(prefix="dexops-trivy-") as tmp:
+        output = Path(tmp) / "report.json"
+        argv = [trivy, "image", "--format", "json", "--output", str(output), "--quiet"]
+        argv += ["--scanners", "vuln"]
+        if ref.is_loopback:
+            argv.append("--insecure")
+        argv.append(str(ref))
+        for attempt in range(1, attempts + 1):
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+            if done.returncode == 0 and output.is_file():
+                return output.read_text(encoding="utf-8")
+            detail = " ".join(done.stderr.split())[-300:] or f"exit status {done.returncode}"
+            if is_db_download_error(done.stderr) and attempt < attempts:
+                delay = TRIVY_RETRY_DELAYS[attempt - 1]
+                console.warn(
+                    f"trivy could not fetch its database (attempt {attempt}); "
+                    f"retrying in {delay:.0f}s"
+                )
+                pause(delay)
+                continue
+            what = "could not fetch its database" if is_db_download_error(done.stderr) else "failed"
+            raise ScannerFailedError(f"trivy {what} after {attempt} attempt(s): {detail}")
+    raise ScannerFailedError("trivy did not run")  # pragma: no cover - the loop returns or raises
+
+
+def check_artifact(report_artifact: str, ref: ImageRef, source: str) -> None:
+    """Refuse a report written for another image (it says nothing about this one)."""
+    if not report_artifact:
+        return
+    try:
+        scanned = ImageRef.parse(report_artifact)
+    except DexopsError:
+        return  # a tarball or directory scan: nothing to compare
+    if scanned.name != ref.name or (ref.tag and scanned.tag and scanned.tag != ref.tag):
+        raise ScannerFailedError(f"{source} is a scan of {scanned}, not of {ref}")
+
+
+def scan_image(
+    ws: Workspace,
+    ref: ImageRef,
+    *,
+    report: str | None,
+    ignore_file: str | None,
+    fail_on: str | None,
+    warn_on: str | None,
+    today: dt.date | None = None,
+) -> Assessment:
+    """Read `report` (or run Trivy) for `ref` and apply the ignore file and thresholds."""
+    ignores = load_ignores(ws, ignore_file)
+    if report is not None:
+        path = Path(report)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ScannerFailedError(f"cannot read report {report}: {exc.strerror}") from None
+        source = report
+    else:
+        text, source = run_trivy(ref), "trivy's report"
+    parsed = parse_report(text, source=source)
+    check_artifact(parsed.artifact, ref, source)
+    return assess(
+        parsed,
+        ignores,
+        today=today or dt.datetime.now(dt.UTC).date(),
+        fail_on=fail_on,
+        warn_on=warn_on,
+    )

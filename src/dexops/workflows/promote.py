@@ -1,0 +1,220 @@
+"""Promotion: put the image one environment runs into the next one, behind gates, as a PR."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dexops import console, kustomize
+from dexops.errors import DexopsError
+from dexops.holds import Trailers, commit_message
+from dexops.workflows.branch_edit import Proposal, Staging, land, propose, tip
+from dexops.workflows.deploy import stage_image, unified_diff, verify_staging
+from dexops.workflows.environments import (
+    EnvironmentState,
+    drift,
+    fetch,
+    hold_message,
+    image_of,
+    read_holds,
+    read_states,
+)
+from dexops.workspace import Workspace
+
+
+class GateError(DexopsError):
+    """A promotion or rollback gate refused."""
+
+    exit_code = 2
+
+
+def registry_gate(image: str, tag: str, *, skip: bool, what: str) -> str | None:
+    """The image's digest in the registry; refuse when it is missing, warn when unreachable."""
+    if skip:
+        console.warn(f"registry check skipped for {image}:{tag} (--skip-registry-check)")
+        return None
+    from dexops.imageref import ImageRef
+    from dexops.registry import (
+        ImageNotFoundError,
+        RegistryAuthError,
+        RegistryClient,
+        RegistryUnreachableError,
+    )
+
+    ref = ImageRef.parse(f"{image}:{tag}")
+    try:
+        return RegistryClient().digest(ref)
+    except ImageNotFoundError:
+        raise GateError(f"{what}: the registry has no image {ref}") from None
+    except RegistryAuthError as exc:
+        raise GateError(
+            f"{what}: the registry refused to say whether {ref} exists ({exc}); "
+            "set REGISTRY_USERNAME/REGISTRY_PASSWORD or pass --skip-registry-check"
+        ) from None
+    except RegistryUnreachableError as exc:
+        console.warn(f"registry unreachable, {ref} not checked: {exc}")
+        return None
+
+
+@dataclass(frozen=True)
+class PromotionPlan:
+    """What `promote` would change: the target overlay's edit and the PR around it."""
+
+    source: EnvironmentState
+    target: EnvironmentState
+    tag: str
+    digest: str | None
+    branch: str
+    title: str
+    body: str
+    diff: str
+
+    @property
+    def unchanged(self) -> bool:
+        """Whether the target already runs the image."""
+        return (self.target.tag, self.target.digest) == (self.tag, self.digest)
+
+
+def promote_message(env: str, tag: str, previous: str | None, digest: str | None) -> str:
+    """The commit message of a promotion, with its trailers."""
+    trailers = Trailers("promote", env, image_tag=tag, previous_tag=previous, digest=digest)
+    return commit_message(f"chore: promote {tag} to {env}", "", [trailers])
+
+
+def _body(ws: Workspace, plan_source: EnvironmentState, target: EnvironmentState, tag: str, diff: str) -> str:
+    moved = drift(ws, tag, target.tag)
+    if not moved.known:
+        commits = f"(cannot list commits: {target.tag} or {tag} is not a sha- tag of this repository)"
+    elif not moved.commits:
+        commits = "(none)"
+    else:
+        commits = "\n".join(f"- {line}" for line in moved.commits)
+    env = target.env.name
+    return (
+        f"Promotes `{tag}` from **{plan_source.env.name}** to **{env}** "
+        f"(currently `{target.tag}`).\n\n"
+        f"### Overlay change\n\n```diff\n{diff}```\n\n"
+        f"### Commits in this promotion\n\n{commits}\n\n"
+        f"### Checklist\n\n"
+        f"- [ ] {plan_source.env.name} is healthy on `{tag}`\n"
+        f"- [ ] smoke checks passed in {plan_source.env.name}\n"
+        f"- [ ] release notes reviewed\n\n"
+        f"### Rollback\n\n```bash\ninvoke rollback --env {env} --to {target.tag} --yes\n```\n"
+    )
+
+
+def plan_promotion(
+    ws: Workspace,
+    *,
+    from_env: str | None,
+    to_env: str,
+    tag: str | None = None,
+    force: bool = False,
+    skip_registry_check: bool = False,
+) -> PromotionPlan:
+    """Fetch both branches and check every gate; each refusal has its own message."""
+    target_env = ws.config.environment(to_env)
+    source_name = from_env or target_env.promote_from
+    if source_name is None:
+        raise GateError(f"{to_env} has no promote-from; pass --from-env")
+    source_env = ws.config.environment(source_name)
+    if source_env.name == target_env.name:
+        raise GateError(f"cannot promote {to_env} to itself")
+    if target_env.promote_from not in (None, source_env.name) and not force:
+        raise GateError(
+            f"{to_env} is promoted from {target_env.promote_from}, not {source_env.name} "
+            "(--force to promote anyway)"
+        )
+    fetch(ws, [source_env, target_env])
+    states = read_states(ws, [source_env, target_env])
+    source, target = states[source_env.name], states[target_env.name]
+    chosen = kustomize.validate_tag(tag) if tag else source.tag
+    if chosen is None:
+        raise GateError(f"{source_env.name} has no image tag to promote; pass --image-tag")
+    if chosen != source.tag and not force:
+        raise GateError(
+            f"{source_env.name} runs {source.tag}, not {chosen}; promote what it runs "
+            "or pass --force"
+        )
+    # The source's pinned digest travels with its tag: the exact bytes that were tested.
+    digest = source.digest if chosen == source.tag else None
+    title = f"chore: promote {chosen} to {target_env.name}"
+    branch = f"promote-{target_env.name}-{chosen}"
+    after = kustomize.set_image(
+        target.text, target.image, tag=chosen, digest=digest, source=target_env.kustomization
+    )
+    diff = unified_diff(target.text, after, target_env.kustomization)
+    plan = PromotionPlan(
+        source, target, chosen, digest, branch, title, _body(ws, source, target, chosen, diff), diff
+    )
+    if plan.unchanged:
+        return plan
+    held = read_holds(ws, [target_env.branch]).get(target_env.name)
+    if held is not None:
+        raise GateError(hold_message(held))
+    found = registry_gate(
+        image_of(ws, target_env), chosen, skip=skip_registry_check, what=f"promote {chosen}"
+    )
+    if digest is not None and found is not None and found != digest:
+        raise GateError(
+            f"{source_env.name} pins {digest} for {chosen} but the registry now serves {found}"
+        )
+    return plan
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """What `promote` did."""
+
+    outcome: str  # "unchanged" | "pushed" | "proposed"
+    commit: str | None = None
+    proposal: Proposal | None = None
+
+
+def apply_promotion(
+    ws: Workspace, plan: PromotionPlan, *, direct: bool = False, auto_merge: bool = False
+) -> PromotionResult:
+    """Open the promotion PR (or, with `direct`, push to the target's branch)."""
+    if plan.unchanged:
+        return PromotionResult("unchanged")
+    env = plan.target.env
+    with tempfile.TemporaryDirectory(prefix="dexops-promote-") as tmp:
+
+        def build(base: str) -> str | None:
+            staging = Staging(ws.git, Path(tempfile.mkdtemp(dir=tmp)), base, sign=ws.config.sign)
+            check = stage_image(
+                ws,
+                staging,
+                env,
+                tag=plan.tag,
+                digest=plan.digest,
+                message=lambda prev: promote_message(env.name, plan.tag, prev, plan.digest),
+            )
+            if check is None:
+                return None
+            verify_staging(staging, [check])
+            return staging.head
+
+        if direct:
+            landing = land(ws.git, env.branch, build)
+            if landing.commit is None:
+                return PromotionResult("unchanged")
+            return PromotionResult("pushed", landing.commit)
+
+        def commit() -> str:
+            made = build(tip(ws.git, env.branch))
+            if made is None:
+                raise DexopsError(f"{env.name} already runs {plan.tag}")
+            return made
+
+        proposal = propose(
+            ws.git,
+            branch=plan.branch,
+            base=env.branch,
+            commit=commit,
+            title=plan.title,
+            body=plan.body,
+            auto_merge=auto_merge,
+        )
+    return PromotionResult("proposed", None, proposal)

@@ -1,0 +1,429 @@
+"""Component releases: plan (tag, notes, pushes, HTTP calls), then tag, push and publish."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from packaging.version import Version
+
+from dexops.config import Component
+from dexops.errors import ConflictError, ForgeError, PushRejectedError
+from dexops.pyproject_file import read_version
+from dexops.release_notes import Commit, changelog_section, notes_from_commits
+from dexops.versioning import ComponentTag
+from dexops.workflows.versions import previous_release
+
+if TYPE_CHECKING:
+    from dexops.forge import GitHub, Release
+    from dexops.workspace import Workspace
+
+REMOTE = "origin"
+# A release without a previous tag lists at most this many commits; older history is elided.
+MAX_NOTE_COMMITS = 100
+
+
+@dataclass(frozen=True)
+class Target:
+    """The repository state every release of one run starts from (checked once, up front)."""
+
+    branch: str
+    commit: str
+    remote_tags: dict[str, str]
+    remote_branch: str | None
+    head_on_remote: bool
+    forge: GitHub | None
+
+    @property
+    def push_branch(self) -> bool:
+        """Whether HEAD must reach origin's branch with the tags (it is not there yet)."""
+        return not self.head_on_remote
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """What releasing one component means right now; computed without changing anything."""
+
+    component: str
+    version: Version
+    tag: str
+    commit: str
+    branch: str
+    previous: str | None
+    notes: str
+    notes_source: str
+    local_tag: str | None  # commit the local tag points at, if it exists
+    remote_tag: str | None  # commit origin's tag points at, if it exists
+    sign: bool = False
+
+    @property
+    def title(self) -> str:
+        """The release's name: `component version`."""
+        return f"{self.component} {self.version}"
+
+    @property
+    def prerelease(self) -> bool:
+        """PEP 440 pre- and dev-releases are GitHub prereleases."""
+        return self.version.is_prerelease
+
+    @property
+    def released(self) -> bool:
+        """Whether the tag already stands on origin at this commit (nothing to tag or push)."""
+        return self.remote_tag == self.commit
+
+    @property
+    def create_tag(self) -> bool:
+        """Whether this run makes the local tag."""
+        return self.local_tag is None and self.remote_tag is None
+
+    @property
+    def tag_message(self) -> str:
+        """The annotated tag's message: the title, then the notes."""
+        return f"{self.title}\n\n{self.notes}\n" if self.notes else f"{self.title}\n"
+
+    def tag_command(self) -> list[str]:
+        """The git command that creates the annotated (or signed) tag."""
+        # verbatim: the default cleanup would drop `### Features` lines as comments.
+        kind = "--sign" if self.sign else "--annotate"
+        return ["tag", kind, "--cleanup=verbatim", "--file=-", self.tag, self.commit]
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready description of the plan."""
+        return {
+            "component": self.component,
+            "version": str(self.version),
+            "tag": self.tag,
+            "commit": self.commit,
+            "branch": self.branch,
+            "previous": self.previous,
+            "prerelease": self.prerelease,
+            "notes_source": self.notes_source,
+            "notes": self.notes,
+            "tag_exists_locally": self.local_tag is not None,
+            "tag_exists_on_origin": self.remote_tag is not None,
+        }
+
+
+@dataclass
+class ReleaseResult:
+    """What a release did: tag created / pushed, the GitHub release, or why nothing."""
+
+    plan: ReleasePlan
+    tag_created: bool = False
+    tag_pushed: bool = False
+    branch_pushed: bool = False
+    release_url: str | None = None
+    release_created: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        """Whether this run published anything new (a tag or a GitHub release)."""
+        return self.tag_pushed or self.release_created
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready report."""
+        return {
+            **self.plan.as_json(),
+            "tag_created": self.tag_created,
+            "tag_pushed": self.tag_pushed,
+            "branch_pushed": self.branch_pushed,
+            "release_url": self.release_url,
+            "release_created": self.release_created,
+            "created": self.created,
+            "messages": self.messages,
+        }
+
+
+# --- planning (reads only: git plumbing, ls-remote, files) -----------------------------------
+
+
+def check_target(ws: Workspace) -> Target:
+    """Check what every release needs (repo, branch, clean tree, origin) and read origin."""
+    from dexops.forge import github_from_env
+
+    git = ws.git
+    git.require_repository()
+    branch = git.current_branch()
+    git.require_clean()
+    git.remote_url(REMOTE)
+    commit = git.head()
+    remote_tags = git.remote_tags(REMOTE)
+    heads = git.run("ls-remote", "--heads", REMOTE, f"refs/heads/{branch}")
+    remote_branch = heads.split("\t", 1)[0] if heads else None
+    # HEAD may already be inside origin's branch (origin moved on); then the tag alone suffices.
+    on_remote = remote_branch is not None and (
+        remote_branch == commit
+        or (git.resolve(remote_branch) is not None and git.is_ancestor(commit, remote_branch))
+    )
+    return Target(
+        branch=branch,
+        commit=commit,
+        remote_tags=remote_tags,
+        remote_branch=remote_branch,
+        head_on_remote=on_remote,
+        forge=github_from_env(git),
+    )
+
+
+def _changelog_path(component: Component) -> str:
+    if component.changelog is not None:
+        return component.changelog
+    return str(PurePosixPath(component.path) / "CHANGELOG.md")
+
+
+def _commits(ws: Workspace, component: Component, base: str | None, head: str) -> list[Commit]:
+    revs = f"{base}..{head}" if base else head
+    out = ws.git.run(
+        "log",
+        f"--max-count={MAX_NOTE_COMMITS}",
+        "--format=%H%x1f%s%x1f%b%x1e",
+        revs,
+        "--",
+        *component.paths,
+    )
+    commits = []
+    for record in out.split("\x1e"):
+        fields = record.strip("\n").split("\x1f")
+        if len(fields) == 3:
+            commits.append(Commit(sha=fields[0], subject=fields[1], body=fields[2]))
+    return commits
+
+
+def release_notes(
+    ws: Workspace, component: Component, version: Version, previous: str | None, head: str
+) -> tuple[str, str]:
+    """The notes and where they came from: the CHANGELOG section, else grouped commits."""
+    changelog = _changelog_path(component)
+    text = ws.git.show_file(head, changelog)
+    if text is not None:
+        section = changelog_section(text, version)
+        if section is not None:
+            return section, f"{changelog} section [{version}]"
+    base = ws.git.tag_commit(previous) if previous else None
+    commits = _commits(ws, component, base, head)
+    since = f"since {previous}" if previous else "in its history"
+    if not commits:
+        return f"No changes to {component.name} {since}.", f"no commits {since}"
+    notes = notes_from_commits(commits)
+    if len(commits) == MAX_NOTE_COMMITS:
+        notes += f"\n\n(only the latest {MAX_NOTE_COMMITS} commits are listed)"
+    return notes, f"{len(commits)} commit(s) {since}"
+
+
+def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
+    """Everything one component's release would do; raises on a tag on another commit."""
+    component = ws.config.component(name)
+    version = read_version(ws.root, component)
+    tag = ComponentTag.for_version(component.tag_prefix, version).name
+    ws.git.check_ref_name(tag)
+    local = ws.git.tag_commit(tag)
+    remote = target.remote_tags.get(tag)
+    for where, commit in (("locally", local), (f"on {REMOTE}", remote)):
+        if commit is not None and commit != target.commit:
+            raise ConflictError(
+                f"tag {tag} already exists {where} on commit {commit[:12]}, not on HEAD "
+                f"({target.commit[:12]}); bump {name}'s version to release again"
+            )
+    previous = previous_release(ws, component, target.commit)
+    notes, source = release_notes(
+        ws, component, version, previous.name if previous else None, target.commit
+    )
+    return ReleasePlan(
+        component=name,
+        version=version,
+        tag=tag,
+        commit=target.commit,
+        branch=target.branch,
+        previous=previous.name if previous else None,
+        notes=notes,
+        notes_source=source,
+        local_tag=local,
+        remote_tag=remote,
+        sign=ws.config.sign,
+    )
+
+
+def plan_all(ws: Workspace, target: Target) -> tuple[list[ReleasePlan], list[str]]:
+    """Plans for every component whose version has no tag yet, and why the others are skipped."""
+    plans, skipped = [], []
+    for name, component in ws.config.components.items():
+        version = read_version(ws.root, component)
+        tag = ComponentTag.for_version(component.tag_prefix, version).name
+        existing = target.remote_tags.get(tag) or ws.git.tag_commit(tag)
+        if existing is not None and existing != target.commit:
+            skipped.append(f"{name}: {tag} was released at {existing[:12]}; nothing to release")
+            continue
+        plans.append(plan_release(ws, name, target))
+    return plans, skipped
+
+
+def push_refspecs(plans: Sequence[ReleasePlan], target: Target) -> list[str]:
+    """What one atomic push sends: every tag origin lacks, and HEAD when origin lacks it."""
+    specs = [f"refs/tags/{p.tag}:refs/tags/{p.tag}" for p in plans if not p.released]
+    if specs and target.push_branch:
+        # No `+`: the branch only fast-forwards; a diverged origin rejects the whole push.
+        specs.append(f"{target.commit}:refs/heads/{target.branch}")
+    return specs
+
+
+def git_commands(plans: Sequence[ReleasePlan], target: Target) -> list[list[str]]:
+    """The git commands a run would execute, in order."""
+    commands = [p.tag_command() for p in plans if p.create_tag]
+    specs = push_refspecs(plans, target)
+    if specs:
+        commands.append(["push", "--porcelain", "--atomic", REMOTE, *specs])
+    return commands
+
+
+def http_calls(plans: Sequence[ReleasePlan], forge: GitHub | None) -> list[str]:
+    """The GitHub calls a run would make (the token shown masked)."""
+    if forge is None:
+        return []
+    auth = "(Authorization: Bearer ***)"
+    calls = []
+    for plan in plans:
+        calls.append(f"GET {forge.api_url}{forge.release_url(plan.tag)} {auth}")
+        calls.append(
+            f"POST {forge.api_url}/repos/{forge.repository}/releases "
+            f"tag_name={plan.tag} name={plan.title!r} prerelease={str(plan.prerelease).lower()} "
+            f"{auth} (unless the release exists)"
+        )
+    return calls
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def tag_and_push(
+    ws: Workspace, plans: Sequence[ReleasePlan], target: Target
+) -> list[ReleaseResult]:
+    """Create the missing tags and push them (with HEAD if needed) in one atomic push.
+
+    On any failure the tags this call created are deleted again; origin is untouched
+    because the push is atomic.
+    """
+    results = [ReleaseResult(plan) for plan in plans]
+    created: list[str] = []
+    specs = push_refspecs(plans, target)
+    try:
+        for result in results:
+            if result.plan.create_tag:
+                ws.git.run(*result.plan.tag_command(), input_text=result.plan.tag_message)
+                created.append(result.plan.tag)
+                result.tag_created = True
+        if specs:
+            ws.git.push(REMOTE, *specs, atomic=True)
+    except PushRejectedError as exc:
+        _delete_tags(ws, created)
+        undone = f"; deleted the local tag(s) {', '.join(created)} again" if created else ""
+        hint = "; fetch, rebase onto origin and re-run" if exc.non_fast_forward else ""
+        raise PushRejectedError(
+            f"{exc}{undone}{hint}", non_fast_forward=exc.non_fast_forward
+        ) from None
+    except BaseException:
+        _delete_tags(ws, created)
+        raise
+    for result in results:
+        result.tag_pushed = not result.plan.released
+        result.branch_pushed = result.tag_pushed and target.push_branch
+    return results
+
+
+def _delete_tags(ws: Workspace, names: Sequence[str]) -> None:
+    for name in names:
+        ws.git.call("tag", "--delete", name)
+
+
+def existing_releases(
+    plans: Sequence[ReleasePlan], forge: GitHub | None
+) -> dict[str, Release | None]:
+    """Each tag's GitHub release, asked before anything changes (a bad token fails here)."""
+    if forge is None:
+        return {}
+    return {plan.tag: forge.release_for_tag(plan.tag) for plan in plans}
+
+
+def publish(result: ReleaseResult, forge: GitHub | None, existing: Release | None) -> None:
+    """Create the GitHub release of a pushed tag; an existing one is reported, not an error."""
+    plan = result.plan
+    if forge is None:
+        result.messages.append(
+            f"no GITHUB_TOKEN or GH_TOKEN: the annotated tag {plan.tag} is the release"
+        )
+        return
+    if existing is not None:
+        result.release_url = existing.url
+        result.messages.append(f"GitHub release {plan.tag} already exists: {existing.url}")
+        return
+    try:
+        release = forge.create_release(
+            plan.tag, name=plan.title, body=plan.notes, prerelease=plan.prerelease
+        )
+    except ForgeError as exc:
+        pushed = "was pushed" if result.tag_pushed else "is on origin"
+        raise ForgeError(
+            f"{plan.tag} {pushed}, but the GitHub release failed: {exc}; re-run to retry"
+        ) from None
+    result.release_url = release.url
+    result.release_created = release.created
+    if not release.created:
+        result.messages.append(f"GitHub release {plan.tag} already exists: {release.url}")
+
+
+def release(ws: Workspace, plans: Sequence[ReleasePlan], target: Target) -> list[ReleaseResult]:
+    """Check GitHub, tag, push, then publish every plan; say exactly what was done on failure."""
+    existing = existing_releases(plans, target.forge)
+    results = tag_and_push(ws, plans, target)
+    done: list[str] = []
+    for result in results:
+        try:
+            publish(result, target.forge, existing.get(result.plan.tag))
+        except ForgeError as exc:
+            if done:
+                raise ForgeError(f"{exc} (released before it: {', '.join(done)})") from None
+            raise
+        done.append(result.plan.tag)
+    return results
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    """One `release.*` run: the plans, what was skipped, and (unless dry) the results."""
+
+    target: Target
+    plans: list[ReleasePlan]
+    skipped: list[str]
+    commands: list[list[str]]
+    calls: list[str]
+    results: list[ReleaseResult]
+    dry_run: bool
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready report of the run."""
+        return {
+            "dry_run": self.dry_run,
+            "commit": self.target.commit,
+            "branch": self.target.branch,
+            "releases": [r.as_json() for r in self.results]
+            if not self.dry_run
+            else [p.as_json() for p in self.plans],
+            "skipped": self.skipped,
+            "git_commands": [["git", *c] for c in self.commands],
+            "http_calls": self.calls,
+        }
+
+
+def release_components(ws: Workspace, name: str | None, *, dry_run: bool) -> ReleaseRun:
+    """Release one component (`name`) or every untagged one (None); dry_run only plans."""
+    target = check_target(ws)
+    if name is None:
+        plans, skipped = plan_all(ws, target)
+    else:
+        plans, skipped = [plan_release(ws, name, target)], []
+    commands = git_commands(plans, target)
+    calls = http_calls(plans, target.forge)
+    results = [] if dry_run else release(ws, plans, target)
+    return ReleaseRun(target, plans, skipped, commands, calls, results, dry_run)
