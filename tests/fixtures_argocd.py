@@ -1,10 +1,10 @@
 """An Argo CD API fake on its own pytest-httpserver: each GET shows the next scripted state.
 
 Use the `argocd_fake` fixture: `fake.script(app, *steps)` queues what successive
-`GET /api/v1/applications/{app}` answer (a document from `application(...)`, or an HTTP
-status to fail with, 400 being "another operation is already in progress"); the last
-step repeats. `fake.syncs` records sync requests and
-`fake.sync_answers` queues their answers. `ARGOCD_SERVER`/`ARGOCD_AUTH_TOKEN` point at it.
+`GET /api/v1/applications/{app}` answer — a document from `application(...)`, or an HTTP
+status to fail with (400 being "another operation is already in progress") — and the last
+step repeats. `fake.syncs` records sync requests, `fake.sync_answers` queues their answers,
+and `ARGOCD_SERVER`/`ARGOCD_AUTH_TOKEN` point at the fake.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class ArgoCDFake:
     def _answer(self, step: Step) -> Response:
         return self._error(step) if isinstance(step, int) else _json(200, step)
 
-    def handle(self, request: Request) -> Response:
+    def handle(self, request: Request) -> Response:  # noqa: PLR0911 - one branch per answer
         """Answer one request the way Argo CD's API server would."""
         header = request.headers.get("Authorization", "")
         self.authorizations.append(header)
@@ -169,9 +169,7 @@ class ArgoCDFake:
             return self._answer(queued.pop(0))
         steps = self.scripts[name]
         current = steps[min(self.polls.get(name, 0), len(steps) - 1)]
-        revision = (
-            current["status"]["sync"]["revision"] if isinstance(current, dict) else "0" * 40
-        )
+        revision = current["status"]["sync"]["revision"] if isinstance(current, dict) else "0" * 40
         return _json(200, application(name, revision=revision, phase="Running"))
 
 

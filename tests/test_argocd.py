@@ -89,6 +89,21 @@ def test_server_from_the_environment_reads_the_cli_options() -> None:
         ArgoCDServer.from_env({})
 
 
+def test_an_insecure_server_is_announced_once(capsys: pytest.CaptureFixture[str]) -> None:
+    client = ArgoCD.from_env(
+        {
+            "ARGOCD_SERVER": "https://argocd.internal",
+            "ARGOCD_INSECURE": "1",
+            "ARGOCD_AUTH_TOKEN": "x" * 20,
+        }
+    )
+    assert client.session.verify is False
+    assert client.session.headers["Authorization"] == "Bearer " + "x" * 20
+    assert capsys.readouterr().err == (
+        "warning: TLS certificate of https://argocd.internal is not verified (ARGOCD_INSECURE)\n"
+    )
+
+
 def test_application_document_is_read_as_documented() -> None:
     started = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     doc = application("dex-dev", revision=OLD, health="Degraded", started=started)
@@ -106,7 +121,7 @@ def test_application_document_is_read_as_documented() -> None:
     assert app_state(doc).sync_revisions == (OLD, "f" * 40)
     assert app_state({}).sync_status == "Unknown"
     doc["status"]["operationState"]["finishedAt"] = "yesterday"
-    with pytest.raises(ArgoCDError, match="unreadable operationState.finishedAt"):
+    with pytest.raises(ArgoCDError, match=r"unreadable operationState\.finishedAt"):
         app_state(doc)
 
 
@@ -167,15 +182,22 @@ def test_wait_does_not_finish_on_the_old_revision(
 
 
 def test_wait_for_a_given_revision_and_push_time(
-    dex_repo: GitRepo, cli: Cli, argocd_fake: ArgoCDFake
+    dex_repo: GitRepo,
+    cli: Cli,
+    argocd_fake: ArgoCDFake,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    before, after = times()
+    outputs = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    _, after = times()
     argocd_fake.script("dex-dev", application("dex-dev", revision=OLD, finished=after))
     pushed = (after - timedelta(seconds=5)).isoformat()
     argv = ("argocd.wait", "--env", "dev", "--revision", OLD, "--pushed-at", pushed)
     result = cli(*argv, "--healthy-polls", "1", *FAST, cwd=dex_repo.path)
     assert result.code == 0, result.err
     assert argocd_fake.polls["dex-dev"] == 1
+    assert outputs.read_text() == f"revision={OLD}\nhealth=Healthy\n"
     # The same state is not done when the push came after its last operation.
     later = (after + timedelta(seconds=5)).isoformat()
     argv = ("argocd.wait", "--env", "dev", "--revision", OLD, "--pushed-at", later)
@@ -184,7 +206,7 @@ def test_wait_for_a_given_revision_and_push_time(
     assert "before the push" in result.err
 
 
-def test_wait_fails_with_exit_5_when_degraded(
+def test_wait_fails_with_exit_21_when_degraded(
     dex_repo: GitRepo, cli: Cli, argocd_fake: ArgoCDFake
 ) -> None:
     new = pushed_to_dev(dex_repo)
@@ -204,7 +226,7 @@ def test_wait_fails_with_exit_5_when_degraded(
     )
 
 
-def test_wait_fails_with_exit_6_when_the_sync_fails(
+def test_wait_fails_with_exit_22_when_the_sync_fails(
     dex_repo: GitRepo, cli: Cli, argocd_fake: ArgoCDFake
 ) -> None:
     new = pushed_to_dev(dex_repo)
@@ -229,7 +251,7 @@ def test_wait_fails_with_exit_6_when_the_sync_fails(
     )
 
 
-def test_wait_times_out_with_exit_4(dex_repo: GitRepo, cli: Cli, argocd_fake: ArgoCDFake) -> None:
+def test_wait_times_out_with_exit_20(dex_repo: GitRepo, cli: Cli, argocd_fake: ArgoCDFake) -> None:
     new = pushed_to_dev(dex_repo)
     before, _ = times()
     argocd_fake.script("dex-dev", application("dex-dev", revision=OLD, finished=before))
@@ -387,3 +409,21 @@ def test_task_modules_import_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd()
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_live_progress_on_a_terminal_also_prints_the_changes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dexops.rollout_wait import RolloutGoal, RolloutProgress, advance
+    from dexops.workflows.argocd import RolloutReporter
+
+    goal = RolloutGoal(OLD, datetime.now(UTC), deadline=1e9)
+    reporter = RolloutReporter("dex-dev", live=True)
+    progress = RolloutProgress()
+    for doc in (application("dex-dev", revision=OLD, health="Progressing"),) * 2:
+        progress = advance(goal, progress, app_state(doc), 0.0)
+        reporter.poll(progress, 1.0)
+    reporter.close()
+    reporter.close()  # closing twice is harmless
+    out = capsys.readouterr().out
+    assert out.count("dex-dev: sync=Synced health=Progressing") == 1

@@ -61,9 +61,7 @@ def test_success_posts_the_message(slack: HTTPServer, cli: Cli, tmp_path: Path) 
 
 
 def test_server_error_warns_and_exits_zero(slack: HTTPServer, cli: Cli, tmp_path: Path) -> None:
-    slack.expect_request(HOOK_PATH, method="POST").respond_with_data(
-        "internal error", status=500
-    )
+    slack.expect_request(HOOK_PATH, method="POST").respond_with_data("internal error", status=500)
     result = cli("notify", "--event", "deploy", "--status", "failure", "--env", "dev", cwd=tmp_path)
     assert result.code == 0
     assert result.err == "warning: notification not sent: Slack answered HTTP 500: internal error\n"

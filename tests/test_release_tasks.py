@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ def test_release_tags_pushes_and_says_the_tag_is_the_release(dex_repo: GitRepo, 
     assert dex_repo.origin_git("rev-parse", "dataenginex-v0.4.10^{commit}") == head
     # The CHANGELOG section is the notes; `###` lines survive (no comment cleanup).
     assert _tag_message(dex_repo, "dataenginex-v0.4.10") == (
-        "dataenginex 0.4.10\n\n### Fixed\n\n- `batched` no longer drops the last partial batch.\n"
+        "dataenginex 0.4.10\n\n### Fixed\n\n- `batched` no longer drops the last partial batch."
     )
 
 
@@ -69,7 +71,7 @@ def test_local_tag_at_head_is_pushed_not_recreated(dex_repo: GitRepo, cli: Cli) 
     assert result.code == 0, result.err
     assert "tag dataenginex-v0.4.10 already exists at HEAD" in result.out
     assert "refs/tags/dataenginex-v0.4.10" in dex_repo.remote_refs()
-    assert _tag_message(dex_repo, "dataenginex-v0.4.10") == "by hand\n"
+    assert _tag_message(dex_repo, "dataenginex-v0.4.10") == "by hand"
 
 
 def test_notes_from_commits_since_the_previous_release(dex_repo: GitRepo, cli: Cli) -> None:
@@ -214,7 +216,7 @@ def test_conflicting_tag_only_on_origin(dex_repo: GitRepo, cli: Cli) -> None:
 
 
 def _dirty(repo: GitRepo) -> None:
-    repo.write("README.md", "changed\n")
+    repo.write("Dockerfile", "changed\n")
 
 
 def _detached(repo: GitRepo) -> None:
@@ -249,7 +251,7 @@ def _unreachable_origin(repo: GitRepo) -> None:
 @pytest.mark.parametrize(
     ("spoil", "message"),
     [
-        (_dirty, "uncommitted changes (README.md)"),
+        (_dirty, "uncommitted changes (Dockerfile)"),
         (_detached, "HEAD is detached"),
         (_no_origin, "no remote 'origin'"),
         (_bad_version, "'banana' is not a valid PEP 440 version"),
@@ -259,9 +261,9 @@ def _unreachable_origin(repo: GitRepo) -> None:
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(
-    dex_repo: GitRepo, cli: Cli, spoil: object, message: str
+    dex_repo: GitRepo, cli: Cli, spoil: Callable[[GitRepo], None], message: str
 ) -> None:
-    spoil(dex_repo)  # type: ignore[operator]
+    spoil(dex_repo)
     snapshot = RepoSnapshot.take(dex_repo)
     for argv in (("release.dataenginex",), ("release.all",), ("release.all", "--dry-run")):
         result = cli(*argv, cwd=dex_repo.path)
@@ -286,7 +288,9 @@ def test_not_a_git_repository(tmp_path: Path, cli: Cli) -> None:
 
 def test_invalid_tag_name_is_refused(dex_repo: GitRepo, cli: Cli) -> None:
     text = (dex_repo.path / "pyproject.toml").read_text()
-    dex_repo.write("pyproject.toml", text.replace('tag-prefix = "careerdex-v"', 'tag-prefix = "a..b"'))
+    dex_repo.write(
+        "pyproject.toml", text.replace('tag-prefix = "careerdex-v"', 'tag-prefix = "a..b"')
+    )
     dex_repo.commit("chore: odd prefix")
     snapshot = RepoSnapshot.take(dex_repo)
     result = cli("release.careerdex", cwd=dex_repo.path)
@@ -297,8 +301,8 @@ def test_invalid_tag_name_is_refused(dex_repo: GitRepo, cli: Cli) -> None:
 
 def test_unknown_component_task(dex_repo: GitRepo, cli: Cli) -> None:
     result = cli("release.nosuch", cwd=dex_repo.path)
-    assert result.code == 1
-    assert "release.nosuch" in result.err
+    assert result.code == 2  # invoke's own usage error
+    assert result.err == "error: No idea what 'release.nosuch' is!\n"
 
 
 def test_release_all_releases_only_untagged_versions(dex_repo: GitRepo, cli: Cli) -> None:
@@ -309,9 +313,9 @@ def test_release_all_releases_only_untagged_versions(dex_repo: GitRepo, cli: Cli
     assert result.code == 0, result.err
     report = json.loads(result.out)
     assert [r["tag"] for r in report["releases"]] == ["dataenginex-v0.5.0"]
+    tagged = dex_repo.git("rev-parse", "HEAD~1")[:12]
     assert report["skipped"] == [
-        f"careerdex: careerdex-v0.3.5 was released at {dex_repo.git('rev-parse', 'HEAD~1')[:12]}; "
-        "nothing to release"
+        f"careerdex: careerdex-v0.3.5 was released at {tagged}; nothing to release"
     ]
     assert "refs/tags/dataenginex-v0.5.0" in dex_repo.remote_refs()
     again = cli("release.all", cwd=dex_repo.path)
@@ -356,3 +360,15 @@ def test_github_actions_outputs_and_summary(
     output.write_text("")
     assert cli("release.dataenginex", cwd=dex_repo.path).code == 0
     assert "created=false" in output.read_text().splitlines()
+
+
+def test_repo_flag_names_the_repository_whose_components_become_tasks(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    argv = ["dexops", "release.dataenginex", "--dry-run", "--repo", str(dex_repo.path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    result = cli(*argv[1:], cwd=elsewhere)
+    assert result.code == 0, result.err
+    assert "tag:      dataenginex-v0.4.10 (new)" in result.out

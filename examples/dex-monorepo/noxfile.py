@@ -45,3 +45,19 @@ def package(session: nox.Session) -> None:
     # Adopters pin dexops here; dexops' own tests point this at their checkout.
     session.install(os.environ.get("DEXOPS_SPEC", "dexops"))
     session.run("invoke", "package.validate", "dataenginex")
+
+
+@nox.session
+def semgrep(session: nox.Session) -> None:
+    """Scan with Semgrep's OWASP Top 10 and Python rules; write semgrep.sarif for code scanning."""
+    session.install("semgrep")
+    session.run(
+        "semgrep",
+        "scan",
+        "--config=p/owasp-top-ten",
+        "--config=p/python",
+        "--sarif",
+        "--output=semgrep.sarif",
+        "--error",
+        ".",
+    )

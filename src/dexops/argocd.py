@@ -167,6 +167,11 @@ class ArgoCD:
         self._token = token
         self.session = session or make_session(retries=RETRIES, backoff=BACKOFF, timeout=TIMEOUT)
         self.session.verify = server.verify_tls
+        if not server.verify_tls:
+            import urllib3
+
+            # Asked for explicitly: say it once, not in a warning per request.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
@@ -178,7 +183,12 @@ class ArgoCD:
         env = os.environ if environ is None else environ
         token = env.get(TOKEN_ENV, "").strip() or None
         secrets.register(token)
-        return cls(ArgoCDServer.from_env(env), token)
+        server = ArgoCDServer.from_env(env)
+        if not server.verify_tls:
+            from dexops import console
+
+            console.warn(f"TLS certificate of {server.base_url} is not verified ({INSECURE_ENV})")
+        return cls(server, token)
 
     def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:  # noqa: ANN401 - parsed JSON
         import requests

@@ -299,9 +299,7 @@ def environment_metrics(
         target = graph.image_commit(rev.image_tag)
         new = graph.reach(target, reached) if target is not None else []
         if rev.action in DEPLOY_ACTIONS:
-            lead = tuple(
-                rev.time - graph.times[c] for c in new if graph.is_change(c, skip)
-            )
+            lead = tuple(rev.time - graph.times[c] for c in new if graph.is_change(c, skip))
             deployments.append(
                 Deployment(rev.commit, rev.time, rev.action, rev.image_tag, target, lead)
             )

@@ -78,16 +78,19 @@ def stream(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Ran:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             text=True,
+            errors="replace",
             env={**os.environ, **(env or {})},
         )
     except FileNotFoundError:
         raise ToolMissingError(f"{argv[0]} is not installed") from None
-    assert proc.stdout is not None  # noqa: S101 - PIPE was requested
-    for line in proc.stdout:
-        sys.stderr.write(line)
-        tail.append(line.rstrip("\n"))
-    sys.stderr.flush()
-    return Ran(proc.wait(), "\n".join(tail))
+    with proc:
+        assert proc.stdout is not None  # noqa: S101 - PIPE was requested
+        for line in proc.stdout:
+            sys.stderr.write(line)
+            tail.append(line.rstrip("\n"))
+        sys.stderr.flush()
+        code = proc.wait()
+    return Ran(code, "\n".join(tail))
 
 
 def _reason(tail: str) -> str:

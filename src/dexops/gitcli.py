@@ -260,3 +260,11 @@ class Git:
     def fetch(self, remote: str = "origin", *refspecs: str) -> None:
         """Fetch from a remote (tags included)."""
         self.run("fetch", "--quiet", "--tags", remote, *refspecs)
+
+
+def signing_args(*, sign: bool) -> tuple[str, ...]:
+    """`-S` for `git commit`/`commit-tree` when the repository signs (`sign = true`).
+
+    git's own `gpg.format` (openpgp, x509 or ssh) and `user.signingkey` decide how.
+    """
+    return ("-S",) if sign else ()

@@ -60,10 +60,21 @@ def credentials_for(
         username = env.get("TWINE_USERNAME") or "__token__"
         found = Credentials(username, env["TWINE_PASSWORD"], "TWINE_USERNAME/TWINE_PASSWORD")
     if found is not None:
-        secrets.register(found.password)
+        _register(found.password)
         if found.username != "__token__":
-            secrets.register(found.username)
+            _register(found.username)
     return found
+
+
+def _register(value: str) -> None:
+    """Mask a credential from now on, and tell the Actions runner if it did not know it."""
+    from dexops import actions
+
+    known = value in secrets.known_secrets()
+    secrets.register(value)
+    if actions.active() and not known and value in secrets.known_secrets():
+        sys.stdout.write(f"::add-mask::{value}\n")
+        sys.stdout.flush()
 
 
 def missing_credentials_hint(index: PackageIndex) -> str:

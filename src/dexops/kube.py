@@ -98,7 +98,7 @@ def containers(manifests: str) -> list[Container]:
     return found
 
 
-def _repository(image: str) -> str:
+def image_repository(image: str) -> str:
     """An image reference without its tag and digest."""
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
@@ -109,7 +109,7 @@ def _repository(image: str) -> str:
 
 def check_images(manifests: str, repository: str, expected: str, source: str) -> list[Container]:
     """The containers running `repository`; an error unless some do and all run `expected`."""
-    using = [c for c in containers(manifests) if _repository(c.image) == repository]
+    using = [c for c in containers(manifests) if image_repository(c.image) == repository]
     if not using:
         raise KubeError(f"{source}: no workload in the render uses image {repository}")
     wrong = [c for c in using if c.image != expected]

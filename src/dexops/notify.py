@@ -46,9 +46,7 @@ class Outcome:
         if self.event not in EVENTS:
             raise NotifyError(f"unknown --event {self.event!r}; use one of {', '.join(EVENTS)}")
         if self.status not in STATUSES:
-            raise NotifyError(
-                f"unknown --status {self.status!r}; use one of {', '.join(STATUSES)}"
-            )
+            raise NotifyError(f"unknown --status {self.status!r}; use one of {', '.join(STATUSES)}")
         if self.url is not None and urlsplit(self.url).scheme not in ("http", "https"):
             raise NotifyError(f"--url {self.url!r} is not an http(s) URL")
 

@@ -105,9 +105,7 @@ def wheel_metadata(wheel: Path) -> tuple[str, str, str, list[str]]:
     """Name, version, summary and unconditional Requires-Dist of a wheel's METADATA."""
     try:
         with zipfile.ZipFile(wheel) as archive:
-            name = next(
-                (n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None
-            )
+            name = next((n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None)
             if name is None:
                 raise PackageError(f"{wheel.name} has no .dist-info/METADATA")
             text = archive.read(name).decode("utf-8")

@@ -169,7 +169,9 @@ class RunsReader:
                     f"cannot reach GitHub at {self.api_url} ({type(exc).__name__})"
                 ) from None
             if response.status_code != 200:
-                raise ForgeError(f"GitHub refused {shown}: {response.status_code} {_reason(response)}")
+                raise ForgeError(
+                    f"GitHub refused {shown}: {response.status_code} {_reason(response)}"
+                )
             try:
                 data = response.json()
                 items = data["workflow_runs"]
@@ -200,5 +202,7 @@ def reader_from_env(git: Git) -> RunsReader | None:
         return None
     repository = os.environ.get("GITHUB_REPOSITORY") or repository_from_url(git.remote_url())
     if repository is None:
-        raise ForgeError("cannot tell the GitHub repository from origin's URL; set GITHUB_REPOSITORY")
+        raise ForgeError(
+            "cannot tell the GitHub repository from origin's URL; set GITHUB_REPOSITORY"
+        )
     return RunsReader(repository, token, os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL)

@@ -11,8 +11,8 @@ from dexops.tasks._edge import task
 @task(
     help={
         "env": "environment whose Argo CD application to wait for",
-        "timeout": "give up after this many seconds (default 600)",
-        "interval": "seconds between polls (default 5)",
+        "timeout": "SECONDS to wait before giving up (a number; default 600)",
+        "interval": "SECONDS between polls (a number; default 5)",
         "revision": "commit to wait for (default: tip of origin/<env branch> after a fetch)",
         "pushed_at": "ISO 8601 time of the push (default: the commit's committer date)",
         "healthy_polls": "consecutive Healthy polls needed (default 3)",
@@ -34,7 +34,7 @@ def wait(
     from dexops.workflows.argocd import sigterm_raises, wait_for_environment
     from dexops.workspace import Workspace
 
-    with sigterm_raises(f"argocd.wait --env {env} before polling began: nothing was changed"):
+    with sigterm_raises(f"argocd.wait --env {env}: nothing was changed (it only reads)"):
         result = wait_for_environment(
             Workspace.open(repo),
             env,
@@ -68,7 +68,7 @@ def sync(
     from dexops.workflows.argocd import sigterm_raises, trigger_sync
     from dexops.workspace import Workspace
 
-    with sigterm_raises(f"argocd.sync --env {env}: no sync was requested"):
+    with sigterm_raises(f"argocd.sync --env {env} before its request: nothing was done"):
         outcome = trigger_sync(Workspace.open(repo), env, prune=prune, dry_run=dry_run)
     state = outcome.state
     if outcome.action == "running":
@@ -89,8 +89,8 @@ def sync(
         "env": "environment to check",
         "url": "URL to GET (default: the environment's health-url)",
         "status": "HTTP status that counts as healthy (default 200)",
-        "timeout": "keep trying for this many seconds (default 120)",
-        "interval": "seconds between attempts (default 5)",
+        "timeout": "SECONDS to keep trying (a number; default 120)",
+        "interval": "SECONDS between attempts (a number; default 5)",
         "rollback_on_failure": "roll the environment back when the check fails",
         "dry_run": "check, but only describe the rollback a failure would do",
         "repo": "target repository root",

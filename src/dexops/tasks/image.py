@@ -47,7 +47,7 @@ def tags(
 @task(
     iterable=["build_arg", "cache_from", "cache_to"],
     help={
-        "component": "app component to build (default: the only app)",
+        "component": "app component to build",
         "push": "push every tag and print the pushed digest",
         "platform": "target platform(s), comma separated, e.g. linux/amd64,linux/arm64",
         "engine": "docker | buildah | podman (default: docker with a daemon, else buildah, podman)",
@@ -66,7 +66,7 @@ def tags(
 )
 def build(
     c: Context,
-    component: str | None = None,
+    component: str,
     push: bool = False,
     platform: str | None = None,
     engine: str | None = None,

@@ -10,7 +10,7 @@ from dexops.tasks._edge import task
 
 @task(
     help={
-        "component": "library component to validate (default: every library)",
+        "component": "library component to validate, or `all` for every library",
         "out": "keep the built files in this folder (default: a temporary one, removed)",
         "json": "print the report as JSON",
         "repo": "target repository root",
@@ -18,7 +18,7 @@ from dexops.tasks._edge import task
 )
 def validate(
     c: Context,
-    component: str | None = None,
+    component: str,
     out: str | None = None,
     json: bool = False,
     repo: str | None = None,
@@ -33,7 +33,8 @@ def validate(
     from dexops.workspace import Workspace
 
     ws = Workspace.open(repo)
-    components = [ws.config.component(component)] if component else ws.config.libraries()
+    # invoke has no optional positionals; `all` names every library, as in `release.all`.
+    components = ws.config.libraries() if component == "all" else [ws.config.component(component)]
     if not components:
         raise ConfigError(f"{ws.config.file}: no library component is configured")
     reports = []

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from dexops import console
 from dexops.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
 from dexops.config import Environment
-from dexops.errors import ConfigError, GitError
+from dexops.errors import ConfigError, DexopsError, GitError
 from dexops.rollout_wait import (
     AppState,
     RolloutDegradedError,
@@ -30,6 +30,7 @@ from dexops.rollout_wait import (
     advance,
     expire,
 )
+from dexops.workflows.branch_edit import fetch_branches, tip
 from dexops.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -80,23 +81,20 @@ def pushed_commit(
     than the push itself, so an operation after the push is also after it.
     """
     git = ws.git
-    git.check_ref_name(env.branch)
     if revision is None:
-        git.fetch("origin", f"+refs/heads/{env.branch}:refs/remotes/origin/{env.branch}")
-        rev, source = f"refs/remotes/origin/{env.branch}", f"tip of origin/{env.branch}"
+        fetch_branches(git, [env.branch])
+        commit, source = tip(git, env.branch), f"tip of origin/{env.branch}"
     else:
-        rev, source = revision, "--revision"
-    commit = git.resolve(rev)
-    if commit is None:
-        if revision is None:
-            raise GitError(f"origin has no branch {env.branch!r} for environment {env.name!r}")
-        if pushed_at is None:
-            raise GitError(
-                f"--revision {revision!r} is not a commit in {ws.root}; "
-                "fetch it or give --pushed-at"
-            )
-        # A commit we cannot see locally: compare it as given (a full or 7+ digit hash).
-        return PushedCommit(revision.lower(), _parse_time(pushed_at, "--pushed-at"), source)
+        resolved, source = git.resolve(revision), "--revision"
+        if resolved is None:
+            if pushed_at is None:
+                raise GitError(
+                    f"--revision {revision!r} is not a commit in {ws.root}; "
+                    "fetch it or give --pushed-at"
+                )
+            # A commit we cannot see locally: compare it as given (a full or 7+ digit hash).
+            return PushedCommit(revision.lower(), _parse_time(pushed_at, "--pushed-at"), source)
+        commit = resolved
     if pushed_at is not None:
         return PushedCommit(commit, _parse_time(pushed_at, "--pushed-at"), source)
     committed = git.run("show", "-s", "--format=%cI", commit)
@@ -120,6 +118,7 @@ class RolloutReporter:
 
         self.app = app
         self._last_line: str | None = None
+        self._last_problem: str | None = None
         self._status: Status | None = None
         if live is None:
             live = sys.stdout.isatty() and not actions.active() and not os.environ.get("CI")
@@ -135,6 +134,7 @@ class RolloutReporter:
         if state is None:
             return
         shown = _describe(state)
+        self._last_problem = None
         if shown != self._last_line:
             self._last_line = shown
             console.say(f"[{elapsed:5.0f}s] {self.app}: {shown} ({progress.reason})")
@@ -144,7 +144,10 @@ class RolloutReporter:
             self._status.update(mask(f"{self.app}: {shown} — {progress.reason} [{elapsed:.0f}s]"))
 
     def problem(self, message: str, elapsed: float) -> None:
-        """Report a poll that failed but may succeed next time."""
+        """Report a poll that failed but may succeed next time (once while it repeats)."""
+        if message == self._last_problem:
+            return
+        self._last_problem = message
         console.warn(f"[{elapsed:5.0f}s] {self.app}: {message}; polling again")
 
     def close(self) -> None:
@@ -165,7 +168,7 @@ class RolloutResult:
     polls: int
 
 
-def _failure(app: str, goal: RolloutGoal, progress: RolloutProgress, waited: float) -> Exception:
+def _failure(app: str, goal: RolloutGoal, progress: RolloutProgress, waited: float) -> DexopsError:
     want = goal.commit[:12]
     if progress.verdict is Verdict.DEGRADED:
         return RolloutDegradedError(f"{app} is Degraded on {want}: {progress.reason}")
@@ -224,9 +227,8 @@ def wait_for_rollout(
     finally:
         reporter.close()
     waited = clock() - start
-    if progress.verdict is not Verdict.DONE:
+    if progress.verdict is not Verdict.DONE or progress.last is None:
         raise _failure(app, goal, progress, waited)
-    assert progress.last is not None  # noqa: S101 - DONE is only reached from a poll
     return RolloutResult(app, goal.commit, progress.last, waited, progress.polls)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -123,6 +124,10 @@ def deploy_message(env: str, tag: str, previous: str | None, digest: str | None)
     return commit_message(f"chore: update {env} image to {tag} [skip ci]", "", [trailers])
 
 
+def _deploy_message_for(env: str, tag: str, digest: str | None, previous: str | None) -> str:
+    return deploy_message(env, tag, previous, digest)
+
+
 @dataclass(frozen=True)
 class EnvUpdate:
     """One overlay the CD step changes."""
@@ -180,6 +185,9 @@ def plan_update(
             updates.append(
                 EnvUpdate(env, state.tag, unified_diff(state.text, after, env.kustomization))
             )
+    if held and not updates and not current:
+        # Every environment of the branch is held: the CD step has nothing it may do.
+        raise HoldError(hold_message(held[0]))
     return UpdatePlan(branch, tag, digest, tip(ws.git, branch), updates, current, held)
 
 
@@ -221,7 +229,7 @@ def builder(
                 env,
                 tag=tag,
                 digest=digest,
-                message=lambda prev, name=env.name: deploy_message(name, tag, prev, digest),
+                message=functools.partial(_deploy_message_for, env.name, tag, digest),
             )
             if check is not None:
                 checks.append(check)
@@ -248,8 +256,6 @@ def apply_update(
 ) -> UpdateResult:
     """Commit the update on the branch (and push it, retrying lost races; PR when protected)."""
     if not plan.updates:
-        if plan.held and not plan.current:
-            raise HoldError(hold_message(plan.held[0]))
         return UpdateResult("unchanged")
     envs = [u.env for u in plan.updates]
     with tempfile.TemporaryDirectory(prefix="dexops-deploy-") as tmp:
@@ -268,7 +274,7 @@ def apply_update(
                     ws.git,
                     branch=f"dexops/deploy-{env.name}-{plan.tag}",
                     base=plan.branch,
-                    commit=lambda env=env: _single(ws, env, plan, Path(tmp)),
+                    commit=functools.partial(_single, ws, env, plan, Path(tmp)),
                     title=f"chore: update {env.name} image to {plan.tag}",
                     body=f"The branch {plan.branch} refused a direct push; this pull request "
                     f"updates {env.kustomization} to `{plan.tag}`.\n",

@@ -68,9 +68,7 @@ def read_refs(ws: Workspace) -> RepositoryRefs:
 
 def read_graph(ws: Workspace) -> CommitGraph:
     """Every commit reachable from a branch or tag, with its parents and committer time."""
-    out = ws.git.run(
-        "rev-list", "--parents", "--timestamp", "--branches", "--remotes", "--tags"
-    )
+    out = ws.git.run("rev-list", "--parents", "--timestamp", "--branches", "--remotes", "--tags")
     parents: dict[str, tuple[str, ...]] = {}
     times: dict[str, int] = {}
     for line in out.splitlines():
@@ -116,9 +114,7 @@ class MetricsReport:
             "window": {"start": self.window.start, "end": self.window.end},
             "environments": [e.as_json() for e in self.environments],
             "components": [c.as_json() for c in self.components],
-            "workflows": None
-            if self.workflows is None
-            else [w.as_json() for w in self.workflows],
+            "workflows": None if self.workflows is None else [w.as_json() for w in self.workflows],
         }
 
 

@@ -82,10 +82,14 @@ def promote_message(env: str, tag: str, previous: str | None, digest: str | None
     return commit_message(f"chore: promote {tag} to {env}", "", [trailers])
 
 
-def _body(ws: Workspace, plan_source: EnvironmentState, target: EnvironmentState, tag: str, diff: str) -> str:
+def _body(
+    ws: Workspace, plan_source: EnvironmentState, target: EnvironmentState, tag: str, diff: str
+) -> str:
     moved = drift(ws, tag, target.tag)
     if not moved.known:
-        commits = f"(cannot list commits: {target.tag} or {tag} is not a sha- tag of this repository)"
+        commits = (
+            f"(cannot list commits: {target.tag} or {tag} is not a sha- tag of this repository)"
+        )
     elif not moved.commits:
         commits = "(none)"
     else:

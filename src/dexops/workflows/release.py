@@ -18,6 +18,7 @@ from dexops.workflows.versions import previous_release
 
 if TYPE_CHECKING:
     from dexops.forge import GitHub, Release
+    from dexops.gitcli import Git
     from dexops.workspace import Workspace
 
 REMOTE = "origin"
@@ -151,13 +152,12 @@ def check_target(ws: Workspace) -> Target:
     git.remote_url(REMOTE)
     commit = git.head()
     remote_tags = git.remote_tags(REMOTE)
-    heads = git.run("ls-remote", "--heads", REMOTE, f"refs/heads/{branch}")
-    remote_branch = heads.split("\t", 1)[0] if heads else None
-    # HEAD may already be inside origin's branch (origin moved on); then the tag alone suffices.
-    on_remote = remote_branch is not None and (
-        remote_branch == commit
-        or (git.resolve(remote_branch) is not None and git.is_ancestor(commit, remote_branch))
-    )
+    heads: dict[str, str] = {}
+    for line in git.run("ls-remote", "--heads", REMOTE).splitlines():
+        sha, _, ref = line.partition("\t")
+        heads[ref] = sha
+    remote_branch = heads.get(f"refs/heads/{branch}")
+    on_remote = _reachable_from(git, commit, [*heads.values(), *remote_tags.values()])
     return Target(
         branch=branch,
         commit=commit,
@@ -166,6 +166,20 @@ def check_target(ws: Workspace) -> Target:
         head_on_remote=on_remote,
         forge=github_from_env(git),
     )
+
+
+def _reachable_from(git: Git, commit: str, tips: Sequence[str]) -> bool:
+    """Whether origin already has `commit`: it is an ancestor of a tip we have locally."""
+    if commit in tips:
+        return True
+    if not tips:
+        return False
+    # Tips origin has but we never fetched are unknown objects here; --ignore-missing skips them.
+    done = git.call(
+        "rev-list", "--count", "--ignore-missing", "--stdin", commit,
+        input_text="".join(f"^{tip}\n" for tip in tips),
+    )  # fmt: skip
+    return done.code == 0 and done.stdout.strip() == "0"
 
 
 def _changelog_path(component: Component) -> str:

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from dexops import console
 from dexops.config import Environment
 from dexops.errors import ConfigError, DexopsError
+from dexops.rollout_wait import WaitTerminatedError
+from dexops.workspace import Workspace
 
 if TYPE_CHECKING:
     import requests
@@ -95,10 +97,12 @@ def smoke_check(
         elapsed = clock() - start
         if status == expect_status:
             console.say(f"[{elapsed:5.0f}s] {url}: {last} (attempt {attempts}) — passed")
-            return SmokeResult(url, True, attempts, elapsed, last)
-        console.say(f"[{elapsed:5.0f}s] {url}: {last}, expected {expect_status} (attempt {attempts})")
+            return SmokeResult(url, passed=True, attempts=attempts, seconds=elapsed, last=last)
+        console.say(
+            f"[{elapsed:5.0f}s] {url}: {last}, expected {expect_status} (attempt {attempts})"
+        )
         if clock() >= deadline:
-            return SmokeResult(url, False, attempts, elapsed, last)
+            return SmokeResult(url, passed=False, attempts=attempts, seconds=elapsed, last=last)
         sleep(max(0.0, min(interval, deadline - clock())))
 
 
@@ -132,6 +136,43 @@ def verify_environment(
     console.warn(f"{failed}; rolling back")
     try:
         done = rollback()
+    except WaitTerminatedError:
+        raise WaitTerminatedError(
+            f"terminated by SIGTERM during the rollback of {env.name} after its failed smoke "
+            f"check; `invoke history --env {env.name}` shows whether the rollback was pushed"
+        ) from None
     except DexopsError as exc:
         raise RollbackAfterFailureError(f"{failed}; the rollback failed too: {exc}") from None
     raise SmokeCheckError(f"{failed}; {done}")
+
+
+def rollback_action(ws: Workspace, env: str, *, dry_run: bool = False) -> Callable[[], str]:
+    """The rollback `--rollback-on-failure` runs: the default target of `invoke rollback`.
+
+    It commits the rollback with a hold on the environment's branch and pushes it
+    (under `dry_run` it shows the diff and changes nothing), and returns one line.
+    """
+
+    def run() -> str:
+        from dexops.workflows.rollback import apply_rollback, plan_rollback
+
+        plan = plan_rollback(ws, env=env)
+        current = plan.state.tag or "(none)"
+        branch = plan.state.env.branch
+        if plan.unchanged:
+            return f"{env} already runs {plan.tag}; nothing was rolled back"
+        if dry_run:
+            console.say(plan.diff.rstrip("\n"))
+            console.would(
+                f"commit `fix: rollback {env} to {plan.tag}` with a hold on {branch} and push it"
+            )
+            return f"would roll {env} back from {current} to {plan.tag} (dry run: nothing changed)"
+        result = apply_rollback(ws, plan)
+        if result.outcome == "pushed" and result.commit is not None:
+            return (
+                f"rolled {env} back from {current} to {plan.tag}: {result.commit[:12]} pushed "
+                f"to {branch}, held until `invoke hold.release --env {env}`"
+            )
+        return f"{env} already ran {plan.tag} when the rollback landed; nothing was pushed"
+
+    return run

@@ -200,7 +200,10 @@ def commit_bump(ws: Workspace, plan: BumpPlan) -> str:
     apply_bump(ws, plan)
     try:
         message = f"chore: bump {plan.component} to {plan.new}"
-        ws.git.run("commit", "--quiet", "-m", message, "--", plan.file)
+        from dexops.gitcli import signing_args
+
+        sign = signing_args(sign=ws.config.sign)
+        ws.git.run("commit", "--quiet", *sign, "-m", message, "--", plan.file)
     except Exception:
         path.write_bytes(original)
         raise

@@ -1,0 +1,116 @@
+"""`deploy.*` tasks: set-image (working tree), update (the CD step), verify (smoke checks)."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+
+from dexops.tasks._edge import task
+
+
+@task(
+    help={
+        "env": "environment whose overlay to edit",
+        "image_tag": "image tag to set (newTag)",
+        "digest": "also pin this digest (sha256:…); without it a pinned digest is removed",
+        "create": "add an images: entry for the image when the overlay has none",
+        "dry_run": "show the diff, write nothing",
+        "repo": "target repository root",
+    }
+)
+def set_image(
+    c: Context,
+    env: str,
+    image_tag: str,
+    digest: str | None = None,
+    create: bool = False,
+    dry_run: bool = False,
+    repo: str | None = None,
+) -> None:
+    """Set ENV's image in its overlay in the working tree and show the diff (no commit)."""
+    from dexops import console
+    from dexops.workflows.deploy import apply_set_image, plan_set_image
+    from dexops.workspace import Workspace
+
+    ws = Workspace.open(repo)
+    plan = plan_set_image(ws, env, tag=image_tag, digest=digest, create=create)
+    if plan.before == plan.after:
+        console.say(f"{env}: {plan.env.kustomization} already holds {image_tag}")
+        return
+    console.say(plan.diff.rstrip("\n"))
+    if dry_run:
+        console.would(f"write {plan.env.kustomization}")
+        return
+    apply_set_image(ws, plan)
+    console.say(f"{env}: {plan.env.kustomization} now holds {image_tag} (not committed)")
+
+
+@task(
+    help={
+        "branch": "branch whose environments to update (each environment's `branch`)",
+        "image_tag": "image tag to deploy",
+        "digest": "also pin this digest (sha256:…)",
+        "env": "only this environment of the branch (repeatable)",
+        "push": "push to origin (retrying lost races; a PR when the branch is protected)",
+        "auto_merge": "enable auto-merge on a pull request opened for a protected branch",
+        "dry_run": "show the diffs, change nothing",
+        "repo": "target repository root",
+    },
+    iterable=["env"],
+)
+def update(
+    c: Context,
+    branch: str,
+    image_tag: str,
+    digest: str | None = None,
+    env: list[str] | None = None,
+    push: bool = False,
+    auto_merge: bool = False,
+    dry_run: bool = False,
+    repo: str | None = None,
+) -> None:
+    """The CD step: point every environment on BRANCH at the image tag, commit, push."""
+    from dexops import actions, console
+    from dexops.workflows.deploy import apply_update, plan_update
+    from dexops.workflows.environments import hold_message
+    from dexops.workspace import Workspace
+
+    ws = Workspace.open(repo)
+    plan = plan_update(ws, branch=branch, tag=image_tag, digest=digest, only=env or None)
+    for name in plan.current:
+        console.say(f"{name}: already runs {image_tag} on origin/{branch}")
+    for record in plan.held:
+        console.warn(f"not updated: {hold_message(record)}")
+    for change in plan.updates:
+        console.say(change.diff.rstrip("\n"))
+    if dry_run:
+        for change in plan.updates:
+            console.would(
+                f"commit 'chore: update {change.env.name} image to {image_tag} [skip ci]' "
+                f"on {branch}" + (" and push it" if push else "")
+            )
+        return
+    result = apply_update(ws, plan, push=push, auto_merge=auto_merge)
+    actions.set_output("outcome", result.outcome)
+    actions.set_output("commit", result.commit or "")
+    if result.outcome == "pushed":
+        console.say(f"pushed {result.commit} to {branch}: {', '.join(result.updated)}")
+    elif result.outcome == "committed":
+        console.say(f"committed {result.commit} on {branch} (not pushed; use --push)")
+    elif result.outcome == "proposed":
+        console.say(f"{branch} refused a direct push (protected); proposed instead:")
+        for proposal in result.proposals:
+            console.say(f"  {proposal.describe()}")
+    else:
+        console.say(f"nothing to do: origin/{branch} already runs {image_tag}")
+
+
+def collection() -> Collection:
+    """The `deploy` collection (`verify` comes from the Argo CD tasks)."""
+    from dexops.tasks import argocd
+
+    deploy = Collection("deploy", set_image, update)
+    verify = getattr(argocd, "verify", None)
+    if verify is not None:
+        deploy.add_task(verify)
+    return deploy

@@ -1,0 +1,164 @@
+"""`publish.<component>` tasks: one per library component of the configuration."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+from invoke.collection import Collection
+from invoke.context import Context
+
+from dexops.tasks._edge import task
+
+if TYPE_CHECKING:
+    from dexops.workflows.publish import PublishPlan
+
+HELP = {
+    "tag": "the release tag to publish (default: the component's tag at HEAD)",
+    "dry_run": "build, check and read the indexes; show each index's decision; upload nothing",
+    "json": "print the plan as JSON",
+    "build_only": "build, check, read the indexes and leave the missing files for another "
+    "uploader (trusted publishing) in OUT/<index>/; upload nothing",
+    "out": "with --build-only: where to leave the files (default: dist/<component>)",
+    "repo": "target repository root",
+}
+
+
+def _run(
+    name: str,
+    *,
+    tag: str | None,
+    dry_run: bool,
+    json: bool,
+    build_only: bool,
+    out: str | None,
+    repo: str | None,
+) -> None:
+    from pathlib import Path
+
+    from dexops import console
+    from dexops.workflows.publish import plan_and_publish
+    from dexops.workspace import Workspace
+
+    plan = plan_and_publish(
+        Workspace.open(repo),
+        name,
+        tag=tag,
+        dry_run=dry_run,
+        build_only=build_only,
+        out=Path(out).resolve() if out else None,
+    )
+    _report_to_actions(plan)
+    if json:
+        console.emit_json(plan.as_json())
+    else:
+        _print(plan)
+
+
+def _print(plan: PublishPlan) -> None:
+    from dexops import console
+    from dexops.workflows.package import TABLE_HEADERS
+
+    tag = plan.tag
+    if tag is not None:
+        console.say(f"{plan.component} {tag.version} (tag {tag.name} at {tag.commit[:12]})")
+    if plan.decision == "skip":
+        console.say(f"skip: {plan.reason}")
+        return
+    if plan.report is not None:
+        console.table(TABLE_HEADERS, plan.report.rows())
+    for target in plan.targets:
+        label = f"{target.index.name} ({target.index.role})"
+        if target.action == "not-eligible":
+            console.say(f"{label}: not published: {target.reason}")
+            continue
+        for comparison in target.files:
+            name = comparison.file.filename
+            if comparison.status == "present":
+                console.say(f"{label}: skip {name}: already there, same sha256")
+            elif name in target.uploaded:
+                console.say(f"{label}: uploaded {name}")
+            elif plan.build_only:
+                where = target.dist_dir or "(dry run: not copied)"
+                console.say(f"{label}: {name} left for upload in {where}")
+            else:
+                console.would(f"upload {name} to {label} at {target.index.upload_url}")
+    console.say(f"publish: {plan.reason}")
+
+
+def _report_to_actions(plan: PublishPlan) -> None:
+    from dexops import actions, console
+
+    actions.set_output("decision", plan.decision)
+    actions.set_output("reason", plan.reason)
+    actions.set_output("tag", plan.tag.name if plan.tag else "")
+    actions.set_output("version", str(plan.tag.version) if plan.tag else "")
+    actions.set_output("stable", "true" if plan.stable else "false")
+    for target in plan.targets:
+        role = target.index.role
+        actions.set_output(f"{role}-upload", "true" if target.action == "upload" else "false")
+        actions.set_output(f"{role}-dist-dir", str(target.dist_dir or ""))
+    actions.set_output("plan", plan.as_json())
+    rows = [[t.index.name, t.index.role, t.action, t.reason] for t in plan.targets] or [
+        ["-", "-", plan.decision, plan.reason]
+    ]
+    title = f"### Publish {plan.component} {plan.tag.version if plan.tag else ''}".rstrip()
+    decision = f"**{plan.decision}**: {plan.reason}\n\n"
+    actions.add_summary(
+        f"{title}\n\n{decision}"
+        + console.markdown_table(["index", "role", "action", "reason"], rows)
+    )
+
+
+def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
+    def body(
+        c: Context,
+        tag: str | None = None,
+        dry_run: bool = False,
+        json: bool = False,
+        build_only: bool = False,
+        out: str | None = None,
+        repo: str | None = None,
+    ) -> None:
+        _run(
+            name,
+            tag=tag,
+            dry_run=dry_run,
+            json=json,
+            build_only=build_only,
+            out=out,
+            repo=repo,
+        )
+
+    body.__name__ = name
+    body.__doc__ = (
+        f"Publish {name}'s release tag: test index first, production for stable versions."
+    )
+    return task(help=HELP)(body)
+
+
+def _repo_from_argv(argv: list[str]) -> str | None:
+    """A `--repo` given on the command line: the tasks it names must exist before parsing."""
+    for index, arg in enumerate(argv):
+        if arg == "--repo" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--repo="):
+            return arg.removeprefix("--repo=")
+    return None
+
+
+def collection() -> Collection:
+    """The `publish` collection: one task per library component of the configuration."""
+    from dexops.errors import DexopsError
+    from dexops.workspace import Workspace
+
+    coll = Collection("publish")
+    try:
+        config = Workspace.open(_repo_from_argv(sys.argv[1:])).config
+    except DexopsError:
+        # `invoke --list` must work anywhere; the other tasks report the configuration error.
+        return coll
+    for component in config.libraries():
+        # A dot would make invoke read the name as a sub-collection.
+        coll.add_task(_component_task(component.name), name=component.name.replace(".", "-"))
+    return coll

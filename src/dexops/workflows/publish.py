@@ -1,0 +1,381 @@
+"""Publishing a library release: which tag, whether it changed, where its files must go.
+
+The plan is computed without uploading anything: tag, change detection, build and checks,
+and each index's current files. Uploads happen only after every index was read and no
+conflict was found, test index first, and each upload is verified by reading again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from packaging.version import Version
+
+from dexops.config import Component, PackageIndex
+from dexops.distributions import FileComparison, compare_with_index
+from dexops.errors import ConfigError, ConflictError, GitError, PackageError, PackageIndexError
+from dexops.index import Credentials, IndexClient, credentials_for, missing_credentials_hint
+from dexops.pyproject_file import version_from_module_text, version_text_from_pyproject
+from dexops.versioning import ComponentTag, is_stable, parse_version
+from dexops.workflows.package import PackageReport, package_component
+from dexops.workflows.versions import previous_release
+from dexops.workspace import Workspace
+
+Decision = Literal["publish", "skip"]
+IndexAction = Literal["upload", "skip", "not-eligible"]
+
+
+@dataclass(frozen=True)
+class ResolvedTag:
+    """The release tag being published and the commit it names."""
+
+    name: str
+    version: Version
+    commit: str
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed under the component between the previous release tag and this one."""
+
+    previous: str | None
+    paths: list[str]
+
+    @property
+    def any(self) -> bool:
+        """Whether there is something new to publish (always, without a previous tag)."""
+        return self.previous is None or bool(self.paths)
+
+
+@dataclass
+class IndexTarget:
+    """One index's part of the plan: whether it gets this release and which files."""
+
+    index: PackageIndex
+    action: IndexAction
+    reason: str
+    files: list[FileComparison] = field(default_factory=list)
+    uploaded: list[str] = field(default_factory=list)
+    dist_dir: Path | None = None
+
+    @property
+    def to_upload(self) -> list[FileComparison]:
+        """Built files the index does not have yet."""
+        return [f for f in self.files if f.status == "upload"]
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready mapping (URLs carry no credentials: config refuses them)."""
+        return {
+            "name": self.index.name,
+            "role": self.index.role,
+            "upload_url": self.index.upload_url,
+            "simple_url": self.index.simple_url,
+            "action": self.action,
+            "reason": self.reason,
+            "files": [
+                {
+                    "filename": f.file.filename,
+                    "status": "uploaded" if f.file.filename in self.uploaded else f.status,
+                    "sha256": f.file.sha256,
+                }
+                for f in self.files
+            ],
+            "dist_dir": str(self.dist_dir) if self.dist_dir else None,
+        }
+
+
+@dataclass
+class PublishPlan:
+    """The whole decision for one component and tag, as CI reads it with --json."""
+
+    component: str
+    decision: Decision
+    reason: str
+    tag: ResolvedTag | None = None
+    changes: Changes | None = None
+    report: PackageReport | None = None
+    targets: list[IndexTarget] = field(default_factory=list)
+    dry_run: bool = False
+    build_only: bool = False
+
+    @property
+    def stable(self) -> bool | None:
+        """Whether the version may reach the production index."""
+        return None if self.tag is None else is_stable(self.tag.version)
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready mapping."""
+        tag = self.tag
+        return {
+            "component": self.component,
+            "decision": self.decision,
+            "reason": self.reason,
+            "tag": tag.name if tag else None,
+            "version": str(tag.version) if tag else None,
+            "commit": tag.commit if tag else None,
+            "stable": self.stable,
+            "previous_tag": self.changes.previous if self.changes else None,
+            "changed": self.changes.paths if self.changes else [],
+            "files": [f.as_json() for f in self.report.files] if self.report else [],
+            "indexes": [t.as_json() for t in self.targets],
+            "dry_run": self.dry_run,
+            "build_only": self.build_only,
+        }
+
+
+# --- step 1: the tag --------------------------------------------------------------------------
+
+
+def resolve_tag(ws: Workspace, component: Component, tag: str | None) -> ResolvedTag | None:
+    """The tag to publish: `tag`, else the component's highest tag at HEAD (None if none)."""
+    if tag is None:
+        head = ws.git.require_commit("HEAD")
+        at_head = [
+            parsed
+            for name, commit in ws.git.tags_with_commits(f"{component.tag_prefix}*").items()
+            if commit == head and (parsed := _parse_tag(component, name)) is not None
+        ]
+        if not at_head:
+            return None
+        name, version = max(at_head, key=lambda item: item[1])
+        return ResolvedTag(name, version, head)
+    ws.git.check_ref_name(tag)
+    parsed = _parse_tag(component, tag)
+    if parsed is None:
+        for other in ws.config.components.values():
+            if other.name != component.name and _parse_tag(other, tag) is not None:
+                raise ConfigError(f"tag {tag!r} belongs to {other.name}, not {component.name}")
+        raise ConfigError(
+            f"tag {tag!r} is not a {component.name} tag "
+            f"(expected {component.tag_prefix}<PEP 440 version>)"
+        )
+    commit = ws.git.tag_commit(tag)
+    if commit is None:
+        raise GitError(f"tag {tag!r} does not exist in {ws.root} (git fetch --tags?)")
+    return ResolvedTag(tag, parsed[1], commit)
+
+
+def _parse_tag(component: Component, name: str) -> tuple[str, Version] | None:
+    parsed = ComponentTag.parse(component.tag_prefix, name)
+    return None if parsed is None else (name, parsed.version)
+
+
+def version_at(ws: Workspace, component: Component, commit: str) -> Version:
+    """The component's version as its files say at `commit` (read from git objects)."""
+    where = f"{component.pyproject} at {commit[:12]}"
+    text = ws.git.show_file(commit, component.pyproject)
+    if text is None:
+        raise ConfigError(f"{where} does not exist")
+    literal = version_text_from_pyproject(text, file=where, version_file=component.version_file)
+    if literal is None and component.version_file is not None:
+        module = ws.git.show_file(commit, component.version_file)
+        if module is None:
+            raise ConfigError(f"{component.version_file} at {commit[:12]} does not exist")
+        literal = version_from_module_text(module, file=f"{component.version_file}")
+    return parse_version(literal or "")
+
+
+def check_tag_version(ws: Workspace, component: Component, tag: ResolvedTag) -> None:
+    """Refuse a tag whose version differs from the pyproject at the tagged commit."""
+    declared = version_at(ws, component, tag.commit)
+    if declared != tag.version:
+        raise ConfigError(
+            f"tag {tag.name} is version {tag.version} but {component.pyproject} at that tag "
+            f"says {declared}"
+        )
+
+
+# --- step 2: change detection ---------------------------------------------------------------
+
+
+def detect_changes(ws: Workspace, component: Component, tag: ResolvedTag) -> Changes:
+    """Files under the component's paths changed since the previous release tag (PEP 440)."""
+    previous = previous_release(ws, component, tag.commit)
+    if previous is None:
+        return Changes(None, [])
+    base = ws.git.require_commit(f"refs/tags/{previous.name}")
+    return Changes(previous.name, ws.git.changed_paths(base, tag.commit, component.paths))
+
+
+# --- steps 4 and 5: indexes -------------------------------------------------------------------
+
+
+def target_indexes(ws: Workspace, version: Version) -> list[tuple[PackageIndex, str | None]]:
+    """Indexes in upload order, each with the reason it is left out (None: it takes part)."""
+    test = ws.config.index_for("test")
+    production = ws.config.index_for("production")
+    chosen: list[tuple[PackageIndex, str | None]] = []
+    if test is not None:
+        chosen.append((test, None))
+    if production is not None:
+        left_out = (
+            None
+            if is_stable(version)
+            else f"{version} is a pre-release; {production.name} takes stable versions only"
+        )
+        chosen.append((production, left_out))
+    return chosen
+
+
+def read_target(client: IndexClient, report: PackageReport, left_out: str | None) -> IndexTarget:
+    """Compare the build with what the index has for this version; refuse other bytes."""
+    index = client.index
+    if left_out is not None:
+        return IndexTarget(index, "not-eligible", left_out)
+    listed = client.release_files(report.project, report.version)
+    files = compare_with_index(report.files, listed)
+    conflicts = [f for f in files if f.status == "conflict"]
+    if conflicts:
+        first = conflicts[0]
+        raise ConflictError(
+            f"{index.name} already has {first.file.filename} with sha256 "
+            f"{(first.index_sha256 or '?')[:16]}…, the build has {first.file.sha256[:16]}…; "
+            "a published file is never replaced — release a new version"
+        )
+    extra = sorted({f.filename for f in listed} - {f.filename for f in report.files})
+    missing = [f.file.filename for f in files if f.status == "upload"]
+    if not missing:
+        reason = "every file is already there with the same sha256"
+        return IndexTarget(index, "skip", reason, files)
+    reason = f"{len(missing)} of {len(files)} files missing"
+    if extra:
+        reason += f" (the index also has {', '.join(extra)})"
+    return IndexTarget(index, "upload", reason, files)
+
+
+def _verify(client: IndexClient, target: IndexTarget, report: PackageReport) -> None:
+    listed = {f.filename: f.sha256 for f in client.release_files(report.project, report.version)}
+    for comparison in target.files:
+        name = comparison.file.filename
+        if listed.get(name) != comparison.file.sha256:
+            raise PackageIndexError(
+                f"{target.index.name} does not list {name} with the uploaded sha256 after upload"
+            )
+
+
+# --- the whole run ----------------------------------------------------------------------------
+
+
+def plan_and_publish(
+    ws: Workspace,
+    name: str,
+    *,
+    tag: str | None = None,
+    dry_run: bool = False,
+    build_only: bool = False,
+    out: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> PublishPlan:
+    """Plan the publication of a library component's tag, then (unless told not to) do it.
+
+    Re-running after success converges: files already on an index with the same sha256
+    are skipped; a partial earlier upload is completed. With `build_only` the files each
+    index lacks are left in `out/<index>/` for another uploader (trusted publishing).
+    """
+    component = ws.config.component(name)
+    if component.kind != "library":
+        raise ConfigError(f"{name} is an {component.kind} component; only libraries are published")
+    plan = PublishPlan(name, "skip", "", dry_run=dry_run, build_only=build_only)
+    resolved = resolve_tag(ws, component, tag)
+    if resolved is None:
+        plan.reason = f"HEAD has no {component.tag_prefix}<version> tag; nothing to publish"
+        return plan
+    plan.tag = resolved
+    plan.changes = detect_changes(ws, component, resolved)
+    if not plan.changes.any:
+        shown = ", ".join(component.paths)
+        plan.reason = f"nothing under {shown} changed since {plan.changes.previous}"
+        return plan
+    check_tag_version(ws, component, resolved)
+    clients = {
+        index.name: IndexClient(index, credentials=credentials_for(index, environ))
+        for index, _ in target_indexes(ws, resolved.version)
+    }
+    if not clients:
+        raise ConfigError(f"{ws.config.file}: no package index is configured")
+    with tempfile.TemporaryDirectory(prefix="dexops-publish-") as scratch:
+        report = package_component(
+            ws, component, Path(scratch) / "dist", commit=resolved.commit, version=resolved.version
+        )
+        plan.report = report
+        if report.problems:
+            more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+            raise PackageError(f"{resolved.name} does not validate: {report.problems[0]}{more}")
+        # Read every index before touching any: a conflict anywhere stops everything.
+        for index, left_out in target_indexes(ws, resolved.version):
+            plan.targets.append(read_target(clients[index.name], report, left_out))
+        plan.decision = "publish"
+        plan.reason = _reason(plan)
+        if build_only:
+            if not dry_run:
+                _leave_for_uploader(plan, report, out or ws.root / "dist" / component.name)
+            return plan
+        if dry_run:
+            return plan
+        _upload(plan, clients, report)
+    return plan
+
+
+def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageReport) -> None:
+    """Upload in plan order; a failure says which indexes already have the files."""
+    pending = [t for t in plan.targets if t.action == "upload"]
+    for target in pending:
+        if clients[target.index.name].credentials is None:
+            raise PackageIndexError(
+                f"no credentials for {target.index.name}: "
+                f"{missing_credentials_hint(target.index)}; nothing was uploaded"
+            )
+    done: list[str] = []
+    for target in pending:
+        client = clients[target.index.name]
+        files = [report.outdir / f.file.filename for f in target.to_upload]
+        try:
+            client.upload(files)
+            target.uploaded = [f.name for f in files]
+            _verify(client, target, report)
+        except PackageIndexError as exc:
+            if done:
+                raise PackageIndexError(
+                    f"{exc} ({', '.join(done)} already has the files; re-run to complete)"
+                ) from None
+            raise
+        done.append(target.index.name)
+
+
+def _reason(plan: PublishPlan) -> str:
+    assert plan.changes is not None  # noqa: S101 - set before any index is read
+    since = (
+        f"{len(plan.changes.paths)} files changed since {plan.changes.previous}"
+        if plan.changes.previous
+        else "first release of this component"
+    )
+    uploads = [t.index.name for t in plan.targets if t.action == "upload"]
+    if not uploads:
+        return f"{since}; already published to every eligible index"
+    return f"{since}; upload to {', '.join(uploads)}"
+
+
+def _leave_for_uploader(plan: PublishPlan, report: PackageReport, out: Path) -> None:
+    """Copy each index's missing files to `out/<index>/` (replacing what dexops left there)."""
+    for target in plan.targets:
+        folder = out / target.index.name
+        shutil.rmtree(folder, ignore_errors=True)
+        if target.action != "upload":
+            continue
+        folder.mkdir(parents=True)
+        for comparison in target.to_upload:
+            shutil.copy2(report.outdir / comparison.file.filename, folder)
+        target.dist_dir = folder
+
+
+def credentials_report(ws: Workspace, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Where each index's credentials would come from ("missing" when nowhere)."""
+    found: dict[str, str] = {}
+    for index in ws.config.indexes:
+        creds: Credentials | None = credentials_for(index, environ)
+        found[index.name] = creds.source if creds else "missing"
+    return found

@@ -1,0 +1,140 @@
+"""Status of every environment: image, when and by which commit, hold, drift, Argo CD state."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+
+from dexops.config import Environment
+from dexops.deploy_history import Revision, deployed_by
+from dexops.errors import DexopsError
+from dexops.workflows.environments import (
+    EnvironmentState,
+    drift,
+    environments,
+    fetch,
+    read_history,
+    read_holds,
+    read_states,
+)
+from dexops.workspace import Workspace
+
+# Revisions read first when looking for the commit that deployed the current tag; the whole
+# history is read only when the tag is older than that.
+_RECENT = 50
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    """One row of `status`."""
+
+    env: str
+    branch: str
+    tag: str | None
+    digest: str | None
+    deployed_at: str | None
+    deployed_by: str | None
+    commit: str | None
+    kind: str | None
+    hold: str | None
+    source: str | None
+    drift: str | None
+    drift_commits: list[str]
+    sync: str | None
+    health: str | None
+
+    def as_json(self) -> dict[str, object]:
+        """A JSON-ready mapping."""
+        return {
+            "environment": self.env,
+            "branch": self.branch,
+            "tag": self.tag,
+            "digest": self.digest,
+            "deployed_at": self.deployed_at,
+            "deployed_by": self.deployed_by,
+            "commit": self.commit,
+            "kind": self.kind,
+            "hold": self.hold,
+            "promote_from": self.source,
+            "drift": self.drift,
+            "drift_commits": self.drift_commits,
+            "sync": self.sync,
+            "health": self.health,
+        }
+
+
+def _deployment(ws: Workspace, env: Environment, tag: str | None) -> Revision | None:
+    if tag is None:
+        return None
+    recent = read_history(ws, env, max_count=_RECENT)
+    found = deployed_by(recent, tag)
+    if found is None and len(recent) == _RECENT:
+        found = deployed_by(read_history(ws, env), tag)
+    return found
+
+
+def _argocd_states(envs: list[Environment]) -> dict[str, tuple[str, str]]:
+    """Sync and health per environment when Argo CD is configured (ARGOCD_SERVER set)."""
+    apps = {e.name: e.argocd_app for e in envs if e.argocd_app}
+    if not apps or importlib.util.find_spec("dexops.argocd") is None:
+        return {}
+    from dexops import argocd
+
+    if not os.environ.get(argocd.SERVER_ENV):
+        return {}
+    client = argocd.ArgoCD.from_env()
+    states = {}
+    for env, app in apps.items():
+        try:
+            state = client.application(app)
+        except DexopsError as exc:
+            states[env] = ("error", str(exc))
+            continue
+        states[env] = (state.sync_status, state.health_status)
+    return states
+
+
+def environment_status(ws: Workspace, names: list[str] | None = None) -> list[EnvironmentStatus]:
+    """Rows for the environments (all, in promotion order, or the named ones)."""
+    envs = environments(ws, names)
+    if not envs:
+        raise DexopsError("no environments are configured in [tool.dexops.environments]")
+    fetch(ws, envs)
+    states: dict[str, EnvironmentState] = read_states(ws, envs)
+    # A source outside `names` still counts for drift.
+    sources = [
+        ws.config.environment(e.promote_from)
+        for e in envs
+        if e.promote_from and e.promote_from not in states
+    ]
+    if sources:
+        states.update(read_states(ws, sources))
+    holds = read_holds(ws, [e.branch for e in envs])
+    argo = _argocd_states(envs)
+    rows = []
+    for env in envs:
+        state = states[env.name]
+        revision = _deployment(ws, env, state.tag)
+        hold = holds.get(env.name)
+        moved = drift(ws, states[env.promote_from].tag, state.tag) if env.promote_from else None
+        sync, health = argo.get(env.name, (None, None))
+        rows.append(
+            EnvironmentStatus(
+                env=env.name,
+                branch=env.branch,
+                tag=state.tag,
+                digest=state.digest,
+                deployed_at=revision.date if revision else None,
+                deployed_by=revision.author if revision else None,
+                commit=revision.commit if revision else None,
+                kind=revision.kind if revision else None,
+                hold=f"held by {hold.commit[:8]}" if hold else None,
+                source=env.promote_from,
+                drift=moved.describe() if moved else None,
+                drift_commits=moved.commits if moved else [],
+                sync=sync,
+                health=health,
+            )
+        )
+    return rows

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import Cli, require_tool
+from tests.fixtures_github import GitHubFake
+from tests.fixtures_gitops import GitOpsRepo
+from tests.snapshot import RepoSnapshot
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _tools() -> None:
+    require_tool("git", "apt-get install git")
+    require_tool("kubectl", "kubectl with built-in kustomize renders the overlays")
+
+
+def ok(cli: Cli, gitops: GitOpsRepo, *argv: str) -> str:
+    result = cli(*argv, cwd=gitops.path)
+    assert result.code == 0, result.err
+    return result.out
+
+
+def test_promotion_pull_request_and_rerun(
+    gitops: GitOpsRepo, cli: Cli, github_fake: GitHubFake
+) -> None:
+    github_fake.setenv()
+    a, b = gitops.make_tags(2)
+    ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", a, "--push")
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", b, "--push")
+    main_tip = gitops.repo.origin_git("rev-parse", "main")
+    out = ok(cli, gitops, "promote", "--to-env", "stage", "--yes", "--auto-merge")
+    assert "pull request opened #1" in out
+    assert gitops.repo.origin_git("rev-parse", "main") == main_tip  # reviewed, not pushed
+    branch = f"promote-stage-{b}"
+    assert gitops.repo.origin_git("log", "-1", "--format=%s", branch) == (
+        f"chore: promote {b} to stage"
+    )
+    assert f"newTag: {b}" in gitops.overlay("stage", ref=branch)
+    (post,) = [r for r in github_fake.requests if r.method == "POST" and r.path.endswith("/pulls")]
+    body = post.body["body"]
+    assert post.body["title"] == f"chore: promote {b} to stage"
+    assert f"+    newTag: {b}" in body
+    assert f"- {b[4:11]} feat: change 2" in body  # the commit between the two images
+    assert "- [ ] dev is healthy" in body
+    assert f"invoke rollback --env stage --to {a} --yes" in body
+    assert any("graphql" in r.path for r in github_fake.requests)  # auto-merge asked
+
+    posts = len(github_fake.requests)
+    again = ok(cli, gitops, "promote", "--to-env", "stage", "--yes")
+    assert "already open: #1" in again
+    assert not [r for r in github_fake.requests[posts:] if r.method == "POST"]
+
+
+def test_gates_each_refuse_with_their_own_message(gitops: GitOpsRepo, cli: Cli) -> None:
+    a, b = gitops.make_tags(2)
+    (unknown,) = gitops.make_tags(1, register=False)
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", a, "--push")
+    snapshot = RepoSnapshot.take(gitops.repo)
+
+    def refused(*argv: str) -> str:
+        result = cli("promote", "--yes", "--direct", *argv, cwd=gitops.path)
+        assert result.code == 2, (argv, result.out, result.err)
+        assert result.err.startswith("error: ") and result.err.count("\n") == 1
+        return result.err
+
+    assert f"dev runs {a}, not {b}" in refused("--to-env", "stage", "--image-tag", b)
+    assert "the registry has no image" in refused(
+        "--to-env", "stage", "--image-tag", unknown, "--force"
+    )
+    assert "prod is promoted from stage, not dev" in refused("--from-env", "dev", "--to-env", "prod")
+    snapshot.assert_same(gitops.repo)
+    # The target already runs it: nothing to do, said plainly.
+    ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", a, "--push")
+    same = ok(cli, gitops, "promote", "--to-env", "stage", "--yes", "--direct")
+    assert f"stage already runs {a}; nothing to promote" in same
+    # A held target refuses.
+    ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", b, "--push")
+    ok(cli, gitops, "rollback", "--env", "stage", "--yes")
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", b, "--push")
+    snapshot = RepoSnapshot.take(gitops.repo)
+    assert "stage is on hold since rollback" in refused("--to-env", "stage")
+    snapshot.assert_same(gitops.repo)
+
+
+def test_registry_unreachable_skips_the_gate_with_a_warning(gitops: GitOpsRepo, cli: Cli) -> None:
+    (a,) = gitops.make_tags(1)
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", a, "--push")
+    gitops.registry.server.stop()
+    try:
+        result = cli("promote", "--to-env", "stage", "--direct", "--yes", cwd=gitops.path)
+    finally:
+        gitops.registry.server.start()
+    assert result.code == 0, result.err
+    assert "warning: registry unreachable" in result.err
+    assert gitops.tag("stage") == a
+    skipped = cli(
+        "promote", "--to-env", "prod", "--direct", "--yes", "--skip-registry-check",
+        cwd=gitops.path,
+    )  # fmt: skip
+    assert skipped.code == 0, skipped.err
+    assert "registry check skipped" in skipped.err
+
+
+def test_a_new_user_walks_dev_stage_prod_rollback_and_hold(gitops: GitOpsRepo, cli: Cli) -> None:
+    """The issue's 'done when': deploy, promote twice, status, rollback, hold, release."""
+    old, new, later = gitops.make_tags(3)
+    ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", old, "--push")
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", new, "--push")
+    # Promotions write main while main is checked out locally: the checkout is not touched.
+    ok(cli, gitops, "promote", "--from-env", "dev", "--to-env", "stage", "--direct", "--yes")
+    ok(cli, gitops, "promote", "--from-env", "stage", "--to-env", "prod", "--direct", "--yes")
+    rows = {r["environment"]: r for r in json.loads(ok(cli, gitops, "status", "--json"))}
+    assert {env: rows[env]["tag"] for env in rows} == {"dev": new, "stage": new, "prod": new}
+    assert rows["prod"]["kind"] == "promote"
+    assert rows["prod"]["drift"] == "in sync"
+    table = ok(cli, gitops, "status")
+    assert all(env in table for env in ("dev", "stage", "prod"))
+
+    out = ok(cli, gitops, "rollback", "--env", "prod", "--yes")
+    assert f"prod: {new} -> {old}" in out
+    update = cli(
+        "deploy.update", "--branch", "main", "--image-tag", later, "--push", cwd=gitops.path
+    )
+    assert update.code == 0, update.err
+    assert "not updated: prod is on hold" in update.err
+    assert (gitops.tag("stage"), gitops.tag("prod")) == (later, old)
+    rows = {r["environment"]: r for r in json.loads(ok(cli, gitops, "status", "--json"))}
+    assert rows["prod"]["hold"] is not None
+    assert rows["prod"]["drift"] == "2 commit(s) behind"  # new and later
+
+    ok(cli, gitops, "hold.release", "--env", "prod")
+    ok(cli, gitops, "promote", "--to-env", "prod", "--direct", "--yes")
+    assert gitops.tag("prod") == later
+    assert gitops.repo.git("status", "--porcelain") == ""
