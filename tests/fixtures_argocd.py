@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,6 +121,7 @@ class ArgoCDFake:
     syncs: list[dict[str, Any]] = field(default_factory=list)
     sync_answers: dict[str, list[Step]] = field(default_factory=dict)
     authorizations: list[str] = field(default_factory=list)
+    on_poll: Callable[[str, int], None] | None = None  # called with (app, poll number)
 
     @property
     def url(self) -> str:
@@ -160,6 +161,8 @@ class ArgoCDFake:
             return self._error(404)
         index = self.polls.get(name, 0)
         self.polls[name] = index + 1
+        if self.on_poll is not None:
+            self.on_poll(name, index + 1)
         return self._answer(steps[min(index, len(steps) - 1)])
 
     def _sync(self, name: str, request: Request) -> Response:

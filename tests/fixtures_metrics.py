@@ -10,6 +10,7 @@ deployment, failure and restore time, computed from how the history was built.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -95,9 +96,10 @@ class DeliveryHistory:
             cwd=path,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(path)},
+            env={**os.environ, **GIT_ENV},
         )
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
         self._in: IO[bytes] = self._proc.stdin
         self._out: IO[bytes] = self._proc.stdout
         self._mark = 0

@@ -44,10 +44,7 @@ def buildah_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "run").mkdir()
     conf = root / "storage.conf"
     conf.write_text(
-        "[storage]\n"
-        'driver = "vfs"\n'
-        f'graphroot = "{root / "graph"}"\n'
-        f'runroot = "{root / "run"}"\n',
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{root / "graph"}"\nrunroot = "{root / "run"}"\n',
         encoding="utf-8",
     )
     monkeypatch.setenv("CONTAINERS_STORAGE_CONF", str(conf))

@@ -34,6 +34,9 @@ class RepoSnapshot:
     def take(cls, repo: GitRepo) -> RepoSnapshot:
         """Record the state of `repo` and its origin."""
         symbolic = repo.path / ".git" / "HEAD"
+        if not symbolic.is_file():
+            # Not a repository (a bad-input case): only the bytes and the remote can change.
+            return cls("", "", "", _tree_digest(repo.path), repo.remote_refs())
         return cls(
             head=repo.git("rev-parse", "--verify", "--quiet", "HEAD")
             if repo_has_commits(repo)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -298,12 +297,14 @@ def test_sigterm_during_the_wait_says_what_was_and_was_not_done(
     before, _ = times()
     argocd_fake.script("dex-dev", application("dex-dev", revision=OLD, finished=before))
     previous = signal.getsignal(signal.SIGTERM)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
-    try:
-        result = cli("argocd.wait", "--env", "dev", "--timeout", "30", *FAST, cwd=dex_repo.path)
-    finally:
-        timer.cancel()
+
+    def terminate(app: str, poll: int) -> None:
+        # Sent from the fake once the wait is polling, i.e. with the task's handler in place.
+        if poll == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    argocd_fake.on_poll = terminate
+    result = cli("argocd.wait", "--env", "dev", "--timeout", "30", *FAST, cwd=dex_repo.path)
     assert result.code == 143
     assert result.err.count("\n") == 1
     assert result.err.startswith("error: terminated by SIGTERM after ")

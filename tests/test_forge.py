@@ -320,6 +320,6 @@ def test_token_is_registered_as_a_secret() -> None:
 
 def test_rate_limit_that_never_lifts_is_bounded(github_fake: GitHubFake) -> None:
     github_fake.rate_limit(status=429, retry_after=1, times=10)
-    with pytest.raises(ForgeError, match="rate limit still hit on GET .* after 3 attempts"):
+    with pytest.raises(ForgeError, match=r"rate limit still hit on GET .* after 3 attempts"):
         github_fake.client(attempts=3).release_for_tag("v1")
     assert github_fake.sleeps == [1.0, 1.0]

@@ -96,7 +96,8 @@ def test_buildah_on_a_host_and_tls_kept_for_remote_registries(tmp_path: Path) ->
     engine = Buildah("buildah", contained=False)
     argv = engine.build_argv(spec)
     assert argv[:2] == ["buildah", "bud"]
-    assert "--isolation" not in argv and "--storage-driver" not in argv
+    assert "--isolation" not in argv
+    assert "--storage-driver" not in argv
     assert argv[argv.index("--manifest") + 1] == "ghcr.io/a/b:sha-0a1b2c3d"
     assert argv[argv.index("--platform") + 1] == "linux/amd64,linux/arm64"
     push = engine.push_argv(spec, spec.tags[0], digestfile=tmp_path / "d", authfile=tmp_path / "a")
@@ -112,7 +113,8 @@ def test_storage_and_isolation_environment_overrides_win(
     monkeypatch.setenv("BUILDAH_ISOLATION", "oci")
     argv = Podman("podman", contained=True).build_argv(_spec(tmp_path, "ghcr.io/a/b:v1"))
     assert argv[:2] == ["podman", "build"]
-    assert "vfs" not in argv and "chroot" not in argv
+    assert "vfs" not in argv
+    assert "chroot" not in argv
 
 
 def test_docker_buildx_argv_has_cache_sbom_and_provenance(tmp_path: Path) -> None:
@@ -127,7 +129,9 @@ def test_docker_buildx_argv_has_cache_sbom_and_provenance(tmp_path: Path) -> Non
     ):
         index = argv.index(expected[0], argv.index(expected[0]))
         assert expected[1] in argv[index + 1 :]
-    assert "--sbom=true" in argv and "--provenance=mode=max" in argv and "--push" in argv
+    assert "--sbom=true" in argv
+    assert "--provenance=mode=max" in argv
+    assert "--push" in argv
     assert "--load" in Docker("docker").build_argv(spec)
 
 
@@ -184,8 +188,8 @@ def test_authfile_holds_credentials_with_private_permissions(
 def test_build_dry_run_changes_nothing(dex_repo: GitRepo, cli: Cli) -> None:
     snapshot = RepoSnapshot.take(dex_repo)
     result = cli(
-        "image.build", "careerdex", "--engine", "buildah", "--dry-run", "--build-arg", "BASE_IMAGE=scratch",
-        "--platform", "linux/amd64", cwd=dex_repo.path,
+        "image.build", "careerdex", "--engine", "buildah", "--dry-run",
+        "--build-arg", "BASE_IMAGE=scratch", "--platform", "linux/amd64", cwd=dex_repo.path,
     )  # fmt: skip
     assert result.code == 0, result.err
     lines = result.out.splitlines()
@@ -212,7 +216,8 @@ def test_build_bad_input_is_refused_before_any_command(
     snapshot = RepoSnapshot.take(dex_repo)
     result = cli("image.build", "careerdex", *argv, cwd=dex_repo.path)
     assert result.code == 1
-    assert result.err.startswith("error: ") and message in result.err
+    assert result.err.startswith("error: ")
+    assert message in result.err
     assert result.err.count("\n") == 1
     snapshot.assert_same(dex_repo)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -129,10 +130,10 @@ def test_source_url(remote: str, url: str | None) -> None:
 # --- the task, on the example monorepo ----------------------------------------------------
 
 
-def _tags(cli: Cli, repo: GitRepo, *argv: str) -> dict[str, object]:
+def _tags(cli: Cli, repo: GitRepo, *argv: str) -> dict[str, Any]:
     result = cli("image.tags", "--json", *argv, cwd=repo.path)
     assert result.code == 0, result.err
-    data: dict[str, object] = json.loads(result.out)
+    data: dict[str, Any] = json.loads(result.out)
     return data
 
 
@@ -140,7 +141,7 @@ def test_task_on_main_dev_and_a_feature_branch(dex_repo: GitRepo, cli: Cli) -> N
     head = dex_repo.head()
     main = _tags(cli, dex_repo)
     assert main["tags"] == [f"sha-{head[:8]}", "latest", "v0.3.5"]
-    assert main["refs"] == [f"ghcr.io/thedataenginex/dex:{t}" for t in main["tags"]]  # type: ignore[attr-defined]
+    assert main["refs"] == [f"ghcr.io/thedataenginex/dex:{t}" for t in main["tags"]]
     labels = main["labels"]
     assert isinstance(labels, dict)
     assert labels["org.opencontainers.image.revision"] == head
@@ -186,9 +187,8 @@ def test_task_uses_the_pushed_head_under_actions_not_the_merge_commit(
     data = _tags(cli, dex_repo)
     # A pull request build gets only its immutable tag, named for the PR's head commit.
     assert data["tags"] == ["sha-1234abcd"]
-    assert (
-        data["labels"]["org.opencontainers.image.source"] == "https://github.com/TheDataEngineX/DEX"
-    )  # type: ignore[index]
+    source = data["labels"]["org.opencontainers.image.source"]
+    assert source == "https://github.com/TheDataEngineX/DEX"
     assert "sha-tag=sha-1234abcd" in output.read_text()
 
     event.write_text(json.dumps({"after": dex_repo.head(), "before": "0" * 40}))

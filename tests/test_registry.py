@@ -285,11 +285,13 @@ def test_exists_task_failures_have_distinct_exit_codes(
     )
     denied = cli("image.exists", "private", cwd=dex_repo.path)
     assert denied.code == 5
-    assert denied.err.startswith("error: ") and denied.err.count("\n") == 1
+    assert denied.err.startswith("error: ")
+    assert denied.err.count("\n") == 1
     monkeypatch.setenv("DEXOPS_REGISTRY", f"127.0.0.1:{_closed_port()}")
     down = cli("image.exists", "latest", cwd=dex_repo.path)
     assert down.code == 6
-    assert down.err.startswith("error: registry 127.0.0.1:") and down.err.count("\n") == 1
+    assert down.err.startswith("error: registry 127.0.0.1:")
+    assert down.err.count("\n") == 1
     bad = cli("image.exists", "sha-12", cwd=dex_repo.path)
     assert bad.code == 1
     assert "exactly 8" in bad.err

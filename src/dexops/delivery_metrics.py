@@ -8,6 +8,7 @@ failed when a rollback follows it before the next deployment and within the fail
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import statistics
@@ -107,8 +108,8 @@ def overlay_revision(
         commit,
         time,
         chosen[ACTION][0],
-        (chosen.get(IMAGE_TAG) or [None])[0],
-        (chosen.get(PREVIOUS_TAG) or [None])[0],
+        next(iter(chosen.get(IMAGE_TAG, [])), None),
+        next(iter(chosen.get(PREVIOUS_TAG, [])), None),
     )
 
 
@@ -342,7 +343,7 @@ class ComponentReleases:
     def intervals(self) -> list[int]:
         """Seconds between consecutive releases in the window."""
         times = [t for _, t, _ in self.releases]
-        return [b - a for a, b in zip(times, times[1:], strict=False)]
+        return [b - a for a, b in itertools.pairwise(times)]
 
     @property
     def prerelease_share(self) -> float | None:

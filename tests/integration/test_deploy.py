@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import Cli, require_tool
 from tests.fixtures_github import GitHubFake
 from tests.fixtures_gitops import OVERLAY, GitOpsRepo
@@ -29,9 +28,7 @@ def test_update_pushes_dev_without_touching_the_checkout(gitops: GitOpsRepo, cli
     (tag,) = gitops.make_tags(1)
     before = RepoSnapshot.take(gitops.repo)
     old_dev = gitops.repo.origin_git("rev-parse", "dev")
-    result = cli(
-        "deploy.update", "--branch", "dev", "--image-tag", tag, "--push", cwd=gitops.path
-    )
+    result = cli("deploy.update", "--branch", "dev", "--image-tag", tag, "--push", cwd=gitops.path)
     assert result.code == 0, result.err
     assert "pushed " in result.out
     assert gitops.tag("dev") == tag
@@ -68,9 +65,7 @@ def test_update_pushes_dev_without_touching_the_checkout(gitops: GitOpsRepo, cli
 
 def test_update_main_commits_each_environment(gitops: GitOpsRepo, cli: Cli) -> None:
     (tag,) = gitops.make_tags(1)
-    result = cli(
-        "deploy.update", "--branch", "main", "--image-tag", tag, "--push", cwd=gitops.path
-    )
+    result = cli("deploy.update", "--branch", "main", "--image-tag", tag, "--push", cwd=gitops.path)
     assert result.code == 0, result.err
     assert gitops.tag("stage") == tag
     assert gitops.tag("prod") == tag
@@ -169,9 +164,11 @@ def test_concurrent_updates_from_several_clones_all_land(
     procs = [
         subprocess.Popen(
             [
-                sys.executable, "-m", "dexops", "deploy.update", "--branch", "dev",
-                "--image-tag", tag, "--push",
-            ],  # fmt: skip
+                sys.executable,
+                "-m",
+                "dexops",
+                *f"deploy.update --branch dev --push --image-tag {tag}".split(),
+            ],
             cwd=clone.path,
             env=_env_for_subprocess(tmp_path / "home"),
             stdout=subprocess.PIPE,

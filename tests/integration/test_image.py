@@ -5,13 +5,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import Cli, require_tool
+from tests.fixtures_registry import LocalRegistry
+from tests.gitrepo import GitRepo
 
 from dexops.engine import Buildah, BuildSpec
 from dexops.imageref import ImageRef
 from dexops.registry import ImageNotFoundError, RegistryClient
-from tests.conftest import Cli, require_tool
-from tests.fixtures_registry import LocalRegistry
-from tests.gitrepo import GitRepo
 
 pytestmark = pytest.mark.integration
 

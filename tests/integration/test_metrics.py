@@ -8,12 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import Cli, require_tool
+from tests.fixtures_metrics import DeliveryHistory, EnvTruth, generate
 
 from dexops.delivery_metrics import DAY, Window, median, percentile
 from dexops.workflows.metrics import delivery_metrics
 from dexops.workspace import Workspace
-from tests.conftest import Cli, require_tool
-from tests.fixtures_metrics import DeliveryHistory, EnvTruth, generate
 
 pytestmark = pytest.mark.integration
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
-
 from tests.conftest import Cli, require_tool
+from tests.fixtures_argocd import ArgoCDFake, application
 from tests.fixtures_github import GitHubFake
 from tests.fixtures_gitops import GitOpsRepo
 from tests.snapshot import RepoSnapshot
@@ -64,14 +66,17 @@ def test_gates_each_refuse_with_their_own_message(gitops: GitOpsRepo, cli: Cli) 
     def refused(*argv: str) -> str:
         result = cli("promote", "--yes", "--direct", *argv, cwd=gitops.path)
         assert result.code == 2, (argv, result.out, result.err)
-        assert result.err.startswith("error: ") and result.err.count("\n") == 1
+        assert result.err.startswith("error: ")
+        assert result.err.count("\n") == 1
         return result.err
 
     assert f"dev runs {a}, not {b}" in refused("--to-env", "stage", "--image-tag", b)
     assert "the registry has no image" in refused(
         "--to-env", "stage", "--image-tag", unknown, "--force"
     )
-    assert "prod is promoted from stage, not dev" in refused("--from-env", "dev", "--to-env", "prod")
+    assert "prod is promoted from stage, not dev" in refused(
+        "--from-env", "dev", "--to-env", "prod"
+    )
     snapshot.assert_same(gitops.repo)
     # The target already runs it: nothing to do, said plainly.
     ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", a, "--push")
@@ -136,3 +141,36 @@ def test_a_new_user_walks_dev_stage_prod_rollback_and_hold(gitops: GitOpsRepo, c
     ok(cli, gitops, "promote", "--to-env", "prod", "--direct", "--yes")
     assert gitops.tag("prod") == later
     assert gitops.repo.git("status", "--porcelain") == ""
+
+
+def test_status_shows_argocd_sync_and_health(
+    gitops: GitOpsRepo, cli: Cli, argocd_fake: ArgoCDFake
+) -> None:
+    (a,) = gitops.make_tags(1)
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", a, "--push")
+    dev_tip = gitops.repo.origin_git("rev-parse", "dev")
+    argocd_fake.script("dex-dev", application("dex-dev", revision=dev_tip))
+    argocd_fake.script(
+        "dex-stage",
+        application("dex-stage", revision="0" * 40, sync="OutOfSync", health="Progressing"),
+    )
+    argocd_fake.script("dex-prod", 503)
+    rows = {r["environment"]: r for r in json.loads(ok(cli, gitops, "status", "--json"))}
+    assert (rows["dev"]["sync"], rows["dev"]["health"]) == ("Synced", "Healthy")
+    assert (rows["stage"]["sync"], rows["stage"]["health"]) == ("OutOfSync", "Progressing")
+    assert rows["prod"]["sync"] == "error"
+    assert rows["dev"]["tag"] == a
+    assert rows["dev"]["kind"] == "deploy"
+    assert rows["stage"]["drift"] == "1 commit(s) behind"
+    table = ok(cli, gitops, "status")
+    assert "sync" in table.splitlines()[0]
+
+
+@pytest.mark.parametrize("script", ["promote.sh", "rollback.sh"])
+def test_wrapper_scripts_have_help(script: str) -> None:
+    path = Path(__file__).resolve().parents[2] / "scripts" / script
+    result = subprocess.run(
+        ["bash", str(path), "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"Usage: scripts/{script}")

@@ -72,9 +72,9 @@ def _one_error_line(err: str) -> str:
 def _no_secrets(servers: PypiServers, *texts: str) -> None:
     for text in texts:
         # `::add-mask::` lines are how the runner learns what to hide; nothing else may show.
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
-        assert servers.test.password not in text
-        assert servers.production.password not in text
+        shown = "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
+        assert servers.test.password not in shown
+        assert servers.production.password not in shown
 
 
 def test_stable_release_reaches_both_indexes_and_a_rerun_skips(
@@ -277,7 +277,7 @@ def test_wrong_token_for_a_private_index_fails_before_any_upload(
     assert result.code == 1
     line = _one_error_line(result.err)
     assert "localtest" in line
-    assert "rejected the credentials (HTTP 401)" in line
+    assert "rejected the credentials (HTTP 403)" in line
     assert "wrong-test-token-value" not in result.out + result.err
     assert pypi_servers.test.files() == {}
     assert pypi_servers.production.files() == {}

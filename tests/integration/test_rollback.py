@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from tests.conftest import Cli, require_tool
 from tests.fixtures_gitops import GitOpsRepo
 from tests.snapshot import RepoSnapshot
@@ -18,9 +17,7 @@ def _tools() -> None:
 
 
 def deploy(cli: Cli, gitops: GitOpsRepo, branch: str, tag: str) -> None:
-    result = cli(
-        "deploy.update", "--branch", branch, "--image-tag", tag, "--push", cwd=gitops.path
-    )
+    result = cli("deploy.update", "--branch", branch, "--image-tag", tag, "--push", cwd=gitops.path)
     assert result.code == 0, result.err
 
 
@@ -45,9 +42,7 @@ def test_default_target_hold_and_release(gitops: GitOpsRepo, cli: Cli) -> None:
 
     # The hold makes the CD step refuse dev, and changes nothing.
     snapshot = RepoSnapshot.take(gitops.repo)
-    refused = cli(
-        "deploy.update", "--branch", "dev", "--image-tag", d, "--push", cwd=gitops.path
-    )
+    refused = cli("deploy.update", "--branch", "dev", "--image-tag", d, "--push", cwd=gitops.path)
     assert refused.code == 3
     assert refused.err.startswith("error: dev is on hold since rollback"), refused.err
     assert "invoke hold.release --env dev" in refused.err
@@ -134,8 +129,6 @@ def test_emergency_prints_kubectl_for_the_rendered_container(gitops: GitOpsRepo,
     deploy(cli, gitops, "main", b)
     result = cli("rollback", "--env", "prod", "--emergency", "--dry-run", cwd=gitops.path)
     assert result.code == 0, result.err
-    assert (
-        f"kubectl set image deployment/dex dex={gitops.image}:{a} -n dex-prod" in result.out
-    )
+    assert f"kubectl set image deployment/dex dex={gitops.image}:{a} -n dex-prod" in result.out
     assert "kubectl rollout status deployment/dex --timeout=300s -n dex-prod" in result.out
     assert "[dry-run] would run the kubectl commands above" in result.out

@@ -7,6 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.conftest import Cli, require_tool
+from tests.fixtures_pypi import PypiServers
+from tests.gitrepo import GitRepo
 
 from dexops.config import PackageIndex
 from dexops.index import Credentials, IndexClient
@@ -14,9 +17,6 @@ from dexops.supply_chain import parse_digests, with_digests
 from dexops.workflows.package import build, stage_revision
 from dexops.workflows.supply_chain import record_release
 from dexops.workspace import Workspace
-from tests.conftest import Cli, require_tool
-from tests.fixtures_pypi import PypiServers
-from tests.gitrepo import GitRepo
 
 pytestmark = pytest.mark.integration
 

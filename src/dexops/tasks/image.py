@@ -240,7 +240,13 @@ def scan(
             console.table(
                 ["id", "severity", "package", "installed", "fixed"],
                 [
-                    [f.vulnerability_id, f.severity, f.package, f.installed_version, f.fixed_version]
+                    [
+                        f.vulnerability_id,
+                        f.severity,
+                        f.package,
+                        f.installed_version,
+                        f.fixed_version,
+                    ]
                     for f in shown
                 ],
             )

@@ -123,10 +123,10 @@ def _index(ws: Workspace, version: Version, name: str | None) -> PackageIndex:
         known = ", ".join(i.name for i in ws.config.indexes)
         raise ConfigError(f"unknown index {name!r} (configured: {known})")
     stable = not (version.is_prerelease or version.is_devrelease or version.local)
-    index = ws.config.index_for("production" if stable else "test")
-    if index is None:
+    chosen = ws.config.index_for("production" if stable else "test")
+    if chosen is None:
         raise ConfigError(f"no index is configured for {version}; pass --index")
-    return index
+    return chosen
 
 
 def tag_message(ws: Workspace, tag: str) -> str:

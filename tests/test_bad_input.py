@@ -1,0 +1,558 @@
+"""Bad input to every task: one `error:` line naming the value, no traceback, nothing changed.
+
+Each case prepares the example monorepo (sometimes breaking it on purpose), snapshots the
+repository and its bare origin, runs one task in-process and checks the contract of
+CONTRIBUTING.md: a non-zero exit, exactly one stderr line starting with `error:` that names
+the offending value, no traceback, and HEAD, refs, index, working tree and origin untouched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+from tests.gitrepo import GitRepo, init_repo
+from tests.snapshot import RepoSnapshot
+
+LIB_PYPROJECT = "packages/dataenginex/pyproject.toml"
+OVERLAY = "infra/argocd/overlays/{env}/kustomization.yaml"
+GOOD_TAG = "sha-0a1b2c3d"
+
+Setup = Callable[[GitRepo], GitRepo]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: how to break the repository, the command, and what the error names."""
+
+    id: str
+    argv: tuple[str, ...]
+    names: str
+    setup: Setup | None = None
+
+
+# --- ways to break the example monorepo ------------------------------------------------------
+
+
+def _replace(relative: str, old: str, new: str, *, commit: bool = True) -> Setup:
+    def setup(repo: GitRepo) -> GitRepo:
+        path = repo.path / relative
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {relative}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+        if commit:
+            repo.commit(f"test: break {relative}")
+        return repo
+
+    return setup
+
+
+def _write(relative: str, text: str, *, commit: bool = True) -> Setup:
+    def setup(repo: GitRepo) -> GitRepo:
+        repo.write(relative, text)
+        if commit:
+            repo.commit(f"test: rewrite {relative}")
+        return repo
+
+    return setup
+
+
+def _append_config(text: str) -> Setup:
+    def setup(repo: GitRepo) -> GitRepo:
+        path = repo.path / "pyproject.toml"
+        path.write_text(path.read_text(encoding="utf-8") + "\n" + text, encoding="utf-8")
+        repo.commit("test: configuration")
+        return repo
+
+    return setup
+
+
+def _remove(relative: str) -> Setup:
+    def setup(repo: GitRepo) -> GitRepo:
+        repo.git("rm", "--quiet", relative)
+        repo.commit(f"test: remove {relative}")
+        return repo
+
+    return setup
+
+
+def _not_git(repo: GitRepo) -> GitRepo:
+    plain = repo.path.parent / "plain"
+    shutil.copytree(repo.path, plain, ignore=shutil.ignore_patterns(".git"))
+    return GitRepo(plain, repo.origin)
+
+
+def _no_commits(repo: GitRepo) -> GitRepo:
+    fresh = init_repo(
+        repo.path.parent / "fresh", repo.path.parent / "fresh-origin.git", source=_example()
+    )
+    return fresh
+
+
+def _example() -> Path:
+    from tests.gitrepo import EXAMPLE
+
+    return EXAMPLE
+
+
+def _detached(repo: GitRepo) -> GitRepo:
+    repo.git("checkout", "--quiet", "--detach", "HEAD")
+    return repo
+
+
+def _no_origin(repo: GitRepo) -> GitRepo:
+    repo.git("remote", "remove", "origin")
+    return repo
+
+
+def _dirty(relative: str) -> Setup:
+    def setup(repo: GitRepo) -> GitRepo:
+        path = repo.path / relative
+        path.write_text(path.read_text(encoding="utf-8") + "# local edit\n", encoding="utf-8")
+        return repo
+
+    return setup
+
+
+def _both(*steps: Setup) -> Setup:
+    def setup(repo: GitRepo) -> GitRepo:
+        for step in steps:
+            repo = step(repo)
+        return repo
+
+    return setup
+
+
+_TWO_IMAGES = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../base
+images:
+  - name: thedataenginex/dex
+    newName: ghcr.io/thedataenginex/dex
+    newTag: sha-0a1b2c3d
+  - name: ghcr.io/thedataenginex/dex
+    newTag: sha-0a1b2c3d
+"""
+
+
+# --- the cases ---------------------------------------------------------------------------------
+
+UNKNOWN_NAMES = [
+    Case("bump-unknown-component", ("version.bump", "nosuch", "--part", "patch"), "'nosuch'"),
+    Case("validate-unknown-component", ("package.validate", "nosuch"), "'nosuch'"),
+    Case("image-tags-unknown-component", ("image.tags", "--component", "nosuch"), "'nosuch'"),
+    Case("image-build-unknown-component", ("image.build", "nosuch", "--dry-run"), "'nosuch'"),
+    Case(
+        "image-build-library",
+        ("image.build", "dataenginex", "--dry-run"),
+        "dataenginex",
+    ),
+    Case(
+        "image-exists-unknown-component",
+        ("image.exists", GOOD_TAG, "--component", "nosuch"),
+        "'nosuch'",
+    ),
+    Case(
+        "set-image-unknown-env",
+        ("deploy.set-image", "--env", "nosuch", "--image-tag", GOOD_TAG),
+        "'nosuch'",
+    ),
+    Case(
+        "update-unknown-branch",
+        ("deploy.update", "--branch", "nosuch", "--image-tag", GOOD_TAG),
+        "nosuch",
+    ),
+    Case(
+        "update-unknown-env",
+        ("deploy.update", "--branch", "dev", "--image-tag", GOOD_TAG, "--env", "nosuch"),
+        "nosuch",
+    ),
+    Case("promote-unknown-target", ("promote", "--to-env", "nosuch"), "'nosuch'"),
+    Case(
+        "promote-unknown-source", ("promote", "--to-env", "stage", "--from-env", "nosuch"), "nosuch"
+    ),
+    Case("rollback-unknown-env", ("rollback", "--env", "nosuch", "--yes"), "'nosuch'"),
+    Case("status-unknown-env", ("status", "--env", "nosuch"), "'nosuch'"),
+    Case("history-unknown-env", ("history", "--env", "nosuch"), "'nosuch'"),
+    Case("hold-release-unknown-env", ("hold.release", "--env", "nosuch"), "'nosuch'"),
+    Case("argocd-wait-unknown-env", ("argocd.wait", "--env", "nosuch"), "'nosuch'"),
+    Case("argocd-sync-unknown-env", ("argocd.sync", "--env", "nosuch"), "'nosuch'"),
+    Case("deploy-verify-unknown-env", ("deploy.verify", "--env", "nosuch"), "'nosuch'"),
+    Case("metrics-unknown-env", ("metrics", "--env", "nosuch"), "nosuch"),
+    Case("unknown-task", ("release.nosuch",), "release.nosuch"),
+    Case("notify-unknown-event", ("notify", "--event", "nosuch", "--status", "success"), "nosuch"),
+    Case(
+        "notify-unknown-status", ("notify", "--event", "release", "--status", "nosuch"), "nosuch"
+    ),
+]
+
+IMAGE_TAGS = [
+    Case(
+        "set-image-empty-tag", ("deploy.set-image", "--env", "dev", "--image-tag", ""), "''"
+    ),
+    Case(
+        "set-image-too-long-tag",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "v" * 129),
+        "v" * 129,
+    ),
+    Case(
+        "set-image-sha-not-hex",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "sha-XYZ12345"),
+        "sha-XYZ12345",
+    ),
+    Case(
+        "set-image-shell-metacharacters",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "v1;rm -rf /"),
+        "v1;rm -rf /",
+    ),
+    Case(
+        "set-image-space",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "v1 v2"),
+        "v1 v2",
+    ),
+    Case(
+        "set-image-newline",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "v1\nnewTag: evil"),
+        "v1\\nnewTag: evil",
+    ),
+    Case("set-image-dotdot", ("deploy.set-image", "--env", "dev", "--image-tag", ".."), "'..'"),
+    Case(
+        "set-image-bad-digest",
+        ("deploy.set-image", "--env", "dev", "--image-tag", GOOD_TAG, "--digest", "sha256:xyz"),
+        "sha256:xyz",
+    ),
+    Case(
+        "update-option-injection",
+        ("deploy.update", "--branch", "dev", "--image-tag=--upload-pack=touch /tmp/x"),
+        "--upload-pack=touch /tmp/x",
+    ),
+    Case(
+        "update-metacharacters",
+        ("deploy.update", "--branch", "dev", "--image-tag", "$(id)", "--push"),
+        "$(id)",
+    ),
+    Case(
+        "update-sha-not-hex",
+        ("deploy.update", "--branch", "dev", "--image-tag", "sha-nothex!", "--push"),
+        "sha-nothex!",
+    ),
+    Case(
+        "promote-option-injection",
+        ("promote", "--to-env", "stage", "--image-tag=-rf", "--force", "--yes"),
+        "-rf",
+    ),
+    Case(
+        "rollback-option-injection",
+        ("rollback", "--env", "dev", "--to=--exec=id", "--yes"),
+        "--exec=id",
+    ),
+    Case("rollback-metacharacters", ("rollback", "--env", "dev", "--to", "a|b", "--yes"), "a|b"),
+    Case("image-exists-space", ("image.exists", "bad tag"), "bad tag"),
+    Case("image-exists-sha-not-hex", ("image.exists", "sha-0A1B2C3D"), "sha-0A1B2C3D"),
+    Case(
+        "image-build-bad-build-arg",
+        ("image.build", "careerdex", "--dry-run", "--build-arg", "NOEQUALS"),
+        "NOEQUALS",
+    ),
+    Case(
+        "image-build-bad-platform",
+        ("image.build", "careerdex", "--dry-run", "--platform", "linux/amd64;id"),
+        "linux/amd64;id",
+    ),
+    Case("image-scan-bad-threshold", ("image.scan", GOOD_TAG, "--fail-on", "BOGUS"), "BOGUS"),
+]
+
+VERSIONS = [
+    Case(
+        "bump-to-not-pep440",
+        ("version.bump", "dataenginex", "--to", "not-a-version"),
+        "not-a-version",
+    ),
+    Case(
+        "bump-to-metacharacters", ("version.bump", "dataenginex", "--to", "1.0;id"), "1.0;id"
+    ),
+    Case("bump-unknown-part", ("version.bump", "dataenginex", "--part", "sideways"), "sideways"),
+    Case(
+        "show-pyproject-version-not-pep440",
+        ("version.show",),
+        "banana",
+        _replace(LIB_PYPROJECT, 'version = "0.4.10"', 'version = "banana"'),
+    ),
+    Case(
+        "release-pyproject-version-not-pep440",
+        ("release.dataenginex", "--dry-run"),
+        "banana",
+        _replace(LIB_PYPROJECT, 'version = "0.4.10"', 'version = "banana"'),
+    ),
+    Case("changed-unknown-base", ("version.changed", "--base", "nosuchrev"), "nosuchrev"),
+    Case(
+        "changed-option-injection",
+        ("version.changed", "--base=--output=/tmp/dexops-injected"),
+        "--output=/tmp/dexops-injected",
+    ),
+    Case("publish-option-injection", ("publish.dataenginex", "--tag=--delete"), "--delete"),
+    Case(
+        "publish-tag-not-pep440",
+        ("publish.dataenginex", "--tag", "dataenginex-vbanana"),
+        "dataenginex-vbanana",
+    ),
+    Case(
+        "publish-tag-of-other-component",
+        ("publish.dataenginex", "--tag", "careerdex-v0.3.5"),
+        "careerdex-v0.3.5",
+    ),
+    Case(
+        "publish-tag-missing",
+        ("publish.dataenginex", "--tag", "dataenginex-v9.9.9", "--dry-run"),
+        "dataenginex-v9.9.9",
+    ),
+    Case("verify-release-unknown-tag", ("verify.release", "nosuch-v1.0"), "nosuch-v1.0"),
+    Case("rollback-zero-steps", ("rollback", "--env", "dev", "--steps", "0", "--yes"), "0"),
+    Case("metrics-bad-since", ("metrics", "--since", "banana"), "banana"),
+    Case("metrics-bad-window", ("metrics", "--failure-window", "soon"), "soon"),
+]
+
+PYPROJECTS = [
+    Case(
+        "component-pyproject-missing",
+        ("version.show",),
+        LIB_PYPROJECT,
+        _remove(LIB_PYPROJECT),
+    ),
+    Case(
+        "component-pyproject-not-toml",
+        ("version.bump", "dataenginex", "--part", "patch"),
+        LIB_PYPROJECT,
+        _write(LIB_PYPROJECT, "[project\nname = 'dataenginex'\n"),
+    ),
+    Case(
+        "component-pyproject-without-project",
+        ("release.dataenginex", "--dry-run"),
+        "[project]",
+        _write(LIB_PYPROJECT, '[build-system]\nrequires = ["hatchling"]\n'),
+    ),
+    Case(
+        "component-pyproject-without-version",
+        ("version.show",),
+        "version",
+        _write(LIB_PYPROJECT, '[project]\nname = "dataenginex"\n'),
+    ),
+    Case(
+        "root-pyproject-not-toml",
+        ("version.show",),
+        "pyproject.toml",
+        _append_config("[tool.dexops.components.broken\n"),
+    ),
+]
+
+KUSTOMIZATIONS = [
+    Case(
+        "overlay-not-yaml",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd"),
+        OVERLAY.format(env="dev"),
+        _write(OVERLAY.format(env="dev"), "images: [unclosed\n  - name: {\n"),
+    ),
+    Case(
+        "overlay-empty",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd"),
+        OVERLAY.format(env="dev"),
+        _write(OVERLAY.format(env="dev"), ""),
+    ),
+    Case(
+        "overlay-without-the-image",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd"),
+        "ghcr.io/thedataenginex/dex",
+        _write(
+            OVERLAY.format(env="dev"),
+            "resources:\n  - ../../base\nimages:\n  - name: other/app\n    newTag: v1\n",
+        ),
+    ),
+    Case(
+        "overlay-with-two-matching-images",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd"),
+        OVERLAY.format(env="dev"),
+        _write(OVERLAY.format(env="dev"), _TWO_IMAGES),
+    ),
+    Case(
+        "overlay-on-branch-without-the-image",
+        ("deploy.update", "--branch", "dev", "--image-tag", "sha-1234abcd", "--dry-run"),
+        "ghcr.io/thedataenginex/dex",
+        _both(
+            _write(
+                OVERLAY.format(env="dev"),
+                "resources:\n  - ../../base\nimages:\n  - name: other/app\n    newTag: v1\n",
+            ),
+            lambda repo: (repo.git("push", "--quiet", "origin", "HEAD:dev"), repo)[1],
+        ),
+    ),
+]
+
+CONFIGURATION = [
+    Case(
+        "overlay-outside-the-repository",
+        ("version.show",),
+        "../../etc",
+        _replace(
+            "pyproject.toml", 'overlay = "infra/argocd/overlays/dev"', 'overlay = "../../etc"'
+        ),
+    ),
+    Case(
+        "overlay-absolute",
+        ("status",),
+        "/etc",
+        _replace("pyproject.toml", 'overlay = "infra/argocd/overlays/dev"', 'overlay = "/etc"'),
+    ),
+    Case(
+        "component-path-outside",
+        ("version.show",),
+        "../outside",
+        _replace("pyproject.toml", 'path = "packages/dataenginex"', 'path = "../outside"'),
+    ),
+    Case(
+        "unknown-top-level-key",
+        ("version.show",),
+        "tool.dexops.colour",
+        _replace("pyproject.toml", 'default-branch = "main"', 'default-branch = "main"\ncolour = 1'),
+    ),
+    Case(
+        "unknown-component-key",
+        ("status",),
+        "tool.dexops.components.careerdex.imag",
+        _replace("pyproject.toml", 'image = "ghcr.io', 'imag = "x"\nimage = "ghcr.io'),
+    ),
+    Case(
+        "unknown-environment-key",
+        ("history", "--env", "dev"),
+        "tool.dexops.environments.dev.argo-app",
+        _replace("pyproject.toml", 'argocd-app = "dex-dev"', 'argo-app = "dex-dev"'),
+    ),
+    Case(
+        "promotion-cycle",
+        ("promote", "--to-env", "prod"),
+        "cycle",
+        _replace(
+            "pyproject.toml",
+            'branch = "dev"\n',
+            'branch = "dev"\npromote-from = "prod"\n',
+        ),
+    ),
+    Case(
+        "promote-from-unknown",
+        ("status",),
+        "'qa'",
+        _replace("pyproject.toml", 'promote-from = "dev"', 'promote-from = "qa"'),
+    ),
+    Case(
+        "component-kind-unknown",
+        ("version.show",),
+        "'service'",
+        _replace("pyproject.toml", 'kind = "app"', 'kind = "service"'),
+    ),
+    Case(
+        "app-without-image",
+        ("image.tags",),
+        "image",
+        _replace("pyproject.toml", 'image = "ghcr.io/thedataenginex/dex"\n', ""),
+    ),
+    Case(
+        "index-url-with-credentials",
+        ("publish.dataenginex", "--dry-run"),
+        "upload-url",
+        _append_config(
+            "[tool.dexops.indexes.leaky]\n"
+            'upload-url = "https://user:pw@example.invalid/legacy/"\n'
+            'simple-url = "https://example.invalid/simple/"\n'
+        ),
+    ),
+]
+
+REPOSITORY_STATE = [
+    Case("not-a-git-repository", ("version.show",), "is not a git repository", _not_git),
+    Case(
+        "not-a-git-repository-release",
+        ("release.dataenginex", "--dry-run"),
+        "is not a git repository",
+        _not_git,
+    ),
+    Case("no-commits", ("release.dataenginex",), "no commits", _no_commits),
+    Case("no-commits-show", ("version.show",), "no commits", _no_commits),
+    Case("detached-head", ("release.dataenginex",), "detached", _detached),
+    Case("detached-head-bump", ("version.bump", "dataenginex", "--part", "patch"), "detached", _detached),
+    Case(
+        "dirty-tree-release",
+        ("release.dataenginex",),
+        "src/careerdex/matching.py",
+        _dirty("src/careerdex/matching.py"),
+    ),
+    Case(
+        "dirty-version-file-bump",
+        ("version.bump", "dataenginex", "--part", "patch"),
+        LIB_PYPROJECT,
+        _dirty(LIB_PYPROJECT),
+    ),
+    Case("no-origin-release", ("release.dataenginex",), "'origin'", _no_origin),
+    Case(
+        "no-origin-update",
+        ("deploy.update", "--branch", "dev", "--image-tag", "sha-1234abcd", "--push"),
+        "origin",
+        _no_origin,
+    ),
+    Case("no-origin-history", ("history", "--env", "dev"), "origin", _no_origin),
+    Case(
+        "repo-is-not-a-directory",
+        ("version.show", "--repo", "/nonexistent/dexops-repo"),
+        "/nonexistent/dexops-repo",
+    ),
+]
+
+CASES = [
+    *UNKNOWN_NAMES,
+    *IMAGE_TAGS,
+    *VERSIONS,
+    *PYPROJECTS,
+    *KUSTOMIZATIONS,
+    *CONFIGURATION,
+    *REPOSITORY_STATE,
+]
+
+
+def assert_one_error_line(code: int, out: str, err: str, names: str) -> str:
+    """The error contract: non-zero, one `error:` line naming `names`, no traceback."""
+    assert code != 0, f"exit 0; stdout: {out!r}"
+    assert "Traceback" not in out + err, err
+    assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one stderr line: {err!r}"
+    assert err.startswith("error: "), err
+    assert names in err, f"the error does not name {names!r}: {err!r}"
+    return err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_is_one_line_and_changes_nothing(case: Case, dex_repo: GitRepo, cli: Cli) -> None:
+    repo = case.setup(dex_repo) if case.setup else dex_repo
+    snapshot = RepoSnapshot.take(repo)
+    result = cli(*case.argv, cwd=repo.path)
+    assert_one_error_line(result.code, result.out, result.err, case.names)
+    snapshot.assert_same(repo)
+
+
+def test_there_are_at_least_fifty_cases_covering_every_task() -> None:
+    assert len(CASES) >= 50
+    assert len({case.id for case in CASES}) == len(CASES)
+    from dexops.__main__ import program
+
+    tasks = set(program().namespace.task_names)
+    covered = {case.argv[0] for case in CASES}
+    # Per-component tasks come from the example's configuration, not from the cwd.
+    uncovered = {
+        name
+        for name in tasks
+        if name not in covered and not name.startswith(("release.", "publish."))
+    }
+    assert uncovered <= {"demo"}, f"tasks without a bad-input case: {sorted(uncovered)}"

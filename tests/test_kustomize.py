@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dexops.kustomize import (
+    ImageEntry,
+    KustomizationError,
+    parse_images,
+    read_image,
+    scan_images,
+    set_image,
+)
+from tests.gitrepo import EXAMPLE
+
+DEV = (EXAMPLE / "infra/argocd/overlays/dev/kustomization.yaml").read_text(encoding="utf-8")
+IMAGE = "ghcr.io/thedataenginex/dex"
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+COMMENTED = """\
+# top comment: kept
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+images:
+# a comment between entries
+- name: "redis"   # quoted name
+  newTag: '7.2'
+-   name: thedataenginex/dex
+    newName: ghcr.io/thedataenginex/dex   # where CI pushes
+    newTag: sha-0a1b2c3d    # the tag
+    digest: sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff
+resources: [../../base]   # after images
+"""
+
+
+def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    a, b = before.splitlines(), after.splitlines()
+    assert len(a) == len(b)
+    return [(x, y) for x, y in zip(a, b, strict=True) if x != y]
+
+
+def test_reads_the_example_overlay() -> None:
+    assert read_image(DEV, IMAGE) == ImageEntry(
+        "thedataenginex/dex", "ghcr.io/thedataenginex/dex", "sha-0a1b2c3d", None
+    )
+    assert read_image(DEV, "thedataenginex/dex") == read_image(DEV, IMAGE)
+    assert scan_images(DEV) == parse_images(DEV)
+
+
+def test_only_the_tag_bytes_change() -> None:
+    after = set_image(DEV, IMAGE, tag="sha-11112222")
+    assert changed_lines(DEV, after) == [
+        (
+            "    newTag: sha-0a1b2c3d  # updated by dexops (deploy.update / promote / rollback)",
+            "    newTag: sha-11112222  # updated by dexops (deploy.update / promote / rollback)",
+        )
+    ]
+    assert set_image(after, IMAGE, tag="sha-0a1b2c3d") == DEV  # and back, byte for byte
+
+
+def test_quoting_comments_and_odd_indentation_survive() -> None:
+    after = set_image(COMMENTED, "redis", tag="7.4")
+    assert changed_lines(COMMENTED, after) == [("  newTag: '7.2'", "  newTag: '7.4'")]
+    pinned = set_image(COMMENTED, IMAGE, tag="sha-22223333", digest=DIGEST)
+    assert changed_lines(COMMENTED, pinned) == [
+        ("    newTag: sha-0a1b2c3d    # the tag", "    newTag: sha-22223333    # the tag"),
+        (
+            "    digest: sha256:" + "f" * 64,
+            f"    digest: {DIGEST}",
+        ),
+    ]
+    assert scan_images(pinned) == parse_images(pinned)
+
+
+def test_a_digest_is_added_and_removed_on_its_own_line() -> None:
+    pinned = set_image(DEV, IMAGE, tag="sha-11112222", digest=DIGEST)
+    assert pinned.endswith(f"    digest: {DIGEST}\n")
+    assert read_image(pinned, IMAGE).reference == f"{IMAGE}:sha-11112222@{DIGEST}"
+    unpinned = set_image(pinned, IMAGE, tag="sha-0a1b2c3d")
+    assert unpinned == DEV
+
+
+def test_number_like_tags_are_quoted_so_they_stay_strings() -> None:
+    after = set_image(DEV, IMAGE, tag="1.10")
+    assert '    newTag: "1.10"  # updated by dexops' in after
+    assert read_image(after, IMAGE).new_tag == "1.10"
+
+
+def test_entries_are_created_only_on_request() -> None:
+    with pytest.raises(KustomizationError, match="no images: entry has name or newName 'x/y'"):
+        set_image(DEV, "x/y", tag="v1")
+    created = set_image(DEV, "x/y", tag="v1", create=True)
+    assert created.startswith(DEV)
+    assert created[len(DEV) :] == "  - name: x/y\n    newTag: v1\n"
+    bare = set_image("kind: Kustomization\n", "x/y", tag="v1", create=True)
+    assert bare == "kind: Kustomization\nimages:\n  - name: x/y\n    newTag: v1\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("images: [\n", "is not valid YAML"),
+        ("- a\n- b\n", "is not a YAML mapping"),
+        ("images: 3\n", "images: must be a list"),
+        ("images:\n  - newTag: v1\n", "has no name"),
+        (
+            "images:\n  - name: a/b\n    newTag: v1\n  - name: c\n    newName: a/b\n",
+            "2 images: entries match 'a/b'",
+        ),
+        ("images:\n  - name: other\n", "no images: entry has name or newName 'a/b'"),
+    ],
+)
+def test_malformed_missing_and_ambiguous_are_clear_errors(text: str, message: str) -> None:
+    with pytest.raises(KustomizationError, match=message):
+        read_image(text, "a/b", "overlay.yaml")
+    with pytest.raises(KustomizationError, match=message):
+        set_image(text, "a/b", tag="v2", source="overlay.yaml")
+
+
+@pytest.mark.parametrize("tag", ["", "-x", "a b", "x" * 129, "a:b"])
+def test_bad_tags_are_refused(tag: str) -> None:
+    with pytest.raises(KustomizationError, match="is not a valid image tag"):
+        set_image(DEV, IMAGE, tag=tag)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+tags = st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}\Z")
+names = st.from_regex(r"\A[a-z][a-z0-9]{0,6}(/[a-z][a-z0-9]{0,6}){0,2}\Z")
+comments = st.sampled_from(["", "  # note", " # updated by dexops", "   #x"])
+quotes = st.sampled_from(["", "'", '"'])
+
+
+@st.composite
+def kustomizations(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """Block-style kustomizations with comments, quoting and indentation styles varied."""
+    entry_names = draw(st.lists(names, min_size=1, max_size=4, unique=True))
+    dash = draw(st.sampled_from(["", "  ", "    "]))
+    gap = draw(st.sampled_from([" ", "   "]))
+    lines = [draw(st.sampled_from(["", "# overlay\n"])) + "kind: Kustomization"]
+    if draw(st.booleans()):
+        lines.append("resources:\n  - ../../base")
+    lines.append("images:" + draw(comments))
+    pad = " " * (len(dash) + 1 + len(gap))
+    for name in entry_names:
+        q = draw(quotes)
+        lines.append(f"{dash}-{gap}name: {q}{name}{q}{draw(comments)}")
+        if draw(st.booleans()):
+            lines.append(f"{pad}newName: registry.example/{name}")
+        if draw(st.booleans()):
+            lines.append(f"{pad}# between keys")
+        if draw(st.booleans()):
+            q = draw(quotes)
+            lines.append(f"{pad}newTag: {q}{draw(tags)}{q}{draw(comments)}")
+    if draw(st.booleans()):
+        lines.append("namespace: dex-dev  # after")
+    return "\n".join(lines) + "\n", entry_names
+
+
+@settings(max_examples=150, deadline=None)
+@given(kustomizations())
+def test_the_fast_scanner_agrees_with_the_yaml_parser(case: tuple[str, list[str]]) -> None:
+    text, _ = case
+    assert scan_images(text) == parse_images(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(kustomizations(), st.data())
+def test_set_image_changes_one_entry_and_nothing_else(
+    case: tuple[str, list[str]], data: st.DataObject
+) -> None:
+    text, entry_names = case
+    name = data.draw(st.sampled_from(entry_names))
+    tag = data.draw(tags)
+    digest = data.draw(st.sampled_from([None, DIGEST]))
+    after = set_image(text, name, tag=tag, digest=digest)
+    before_entries = parse_images(text)
+    after_entries = parse_images(after)
+    for old, new in zip(before_entries, after_entries, strict=True):
+        if old.name == name:
+            assert (new.new_tag, new.digest) == (tag, digest)
+            assert (new.name, new.new_name) == (old.name, old.new_name)
+        else:
+            assert new == old
+    # Every line of the original is still there, in order, except the entry's tag line.
+    kept = [line for line in text.splitlines() if "newTag" not in line]
+    remaining = iter(after.splitlines())
+    assert all(any(line == other for other in remaining) for line in kept)
+    assert scan_images(after) == after_entries
