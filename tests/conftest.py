@@ -55,6 +55,15 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         return original(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+    original_lookup = socket.getaddrinfo
+
+    def guarded_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and not _loopback((name, 0)):
+            raise socket.gaierror(socket.EAI_NONAME, f"name lookup blocked in unit tests: {name}")
+        return original_lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_lookup)
 
 
 @pytest.fixture(autouse=True)

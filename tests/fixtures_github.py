@@ -333,6 +333,14 @@ def _json(status: int, data: object) -> Response:
     return Response(json.dumps(data), status=status, content_type="application/json")
 
 
+@pytest.fixture(autouse=True)
+def _forget_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token one test registered (every `GitHub` client does) must not mask the next test."""
+    from dexops import secrets
+
+    monkeypatch.setattr(secrets, "_extra", set())
+
+
 @pytest.fixture
 def github_fake(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubFake]:
     """A stateful GitHub fake on 127.0.0.1 (see the module docstring)."""

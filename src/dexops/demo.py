@@ -100,7 +100,7 @@ def _configure(sandbox: Sandbox) -> None:
 
     pyproject = sandbox.repo / "pyproject.toml"
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
-    dexops_table = document["tool"]["dexops"]  # type: ignore[index]
+    dexops_table = document["tool"]["dexops"]
     indexes = tomlkit.table()
     for name in ("testpypi", "pypi"):
         service = sandbox.services[name]
@@ -108,12 +108,12 @@ def _configure(sandbox: Sandbox) -> None:
         entry["upload-url"] = f"{service.url}/"
         entry["simple-url"] = f"{service.url}/simple/"
         indexes[name] = entry
-    dexops_table["indexes"] = indexes  # type: ignore[index]
+    dexops_table["indexes"] = indexes
     registry = sandbox.services.get("registry")
     if registry is not None:
         host = registry.url.removeprefix("http://")
         image = f"{host}/thedataenginex/dex"
-        dexops_table["components"]["careerdex"]["image"] = image  # type: ignore[index]
+        dexops_table["components"]["careerdex"]["image"] = image
         for overlay in (sandbox.repo / "infra" / "argocd" / "overlays").glob(
             "*/kustomization.yaml"
         ):
@@ -121,7 +121,7 @@ def _configure(sandbox: Sandbox) -> None:
             overlay.write_text(text.replace("ghcr.io/thedataenginex/dex", image), encoding="utf-8")
         build_args = tomlkit.inline_table()
         build_args["BASE_IMAGE"] = "scratch"  # nothing can be pulled offline
-        dexops_table["components"]["careerdex"]["build-args"] = build_args  # type: ignore[index]
+        dexops_table["components"]["careerdex"]["build-args"] = build_args
     pyproject.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 

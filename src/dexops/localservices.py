@@ -37,9 +37,7 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], *, timeout: float)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServiceError(
-                f"{process.args[0]} exited with {process.returncode} before {url} answered"
-            )
+            raise ServiceError(f"server exited with {process.returncode} before {url} answered")
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback URL
                 return

@@ -180,6 +180,7 @@ def test_concurrent_updates_from_several_clones_all_land(
     outcomes = [proc.communicate(timeout=240) for proc in procs]
     for proc, (out, err) in zip(procs, outcomes, strict=True):
         assert proc.returncode == 0, (out, err)
+    print("".join(out for out, _ in outcomes))  # shows which jobs raced (-s)
     # Every tag landed as its own commit on a linear history; none was lost.
     log = gitops.repo.origin_git(
         "log", "--format=%H %P%x09%(trailers:key=Dexops-Image-Tag,valueonly)", f"{base}..dev"

@@ -11,6 +11,7 @@ from dexops.tasks import image as image_tasks
 from dexops.tasks import metrics as metrics_tasks
 from dexops.tasks import notify as notify_tasks
 from dexops.tasks import package as package_tasks
+from dexops.tasks import pipeline as pipeline_tasks
 from dexops.tasks import publish as publish_tasks
 from dexops.tasks import release as release_tasks
 from dexops.tasks import supply_chain as supply_chain_tasks
@@ -27,6 +28,7 @@ def namespace() -> Collection:
     ns.add_collection(release_tasks.collection())
     ns.add_collection(package_tasks.collection())
     ns.add_collection(publish_tasks.collection())
+    ns.add_collection(pipeline_tasks.collection())
     ns.add_task(demo.demo)
     ns.add_task(notify_tasks.notify)
     ns.add_task(metrics_tasks.metrics)

@@ -94,7 +94,10 @@ def update(
     actions.set_output("outcome", result.outcome)
     actions.set_output("commit", result.commit or "")
     if result.outcome == "pushed":
-        console.say(f"pushed {result.commit} to {branch}: {', '.join(result.updated)}")
+        raced = (
+            f" (after {result.attempts} attempts: {branch} moved)" if result.attempts > 1 else ""
+        )
+        console.say(f"pushed {result.commit} to {branch}: {', '.join(result.updated)}{raced}")
     elif result.outcome == "committed":
         console.say(f"committed {result.commit} on {branch} (not pushed; use --push)")
     elif result.outcome == "proposed":

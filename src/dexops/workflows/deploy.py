@@ -162,6 +162,10 @@ def plan_update(
     kustomize.validate_tag(tag)
     if digest is not None:
         kustomize.validate_digest(digest)
+    for name in only or ():
+        # An unknown or misplaced --env must be named, not reported as an empty branch.
+        if ws.config.environment(name).branch != branch:
+            raise DexopsError(f"environment {name!r} does not live on branch {branch!r}")
     envs = [e for e in ws.config.environments_on(branch) if only is None or e.name in only]
     if not envs:
         configured = sorted({e.branch for e in ws.config.environments.values()}) or ["none"]
@@ -249,6 +253,7 @@ class UpdateResult:
     commit: str | None = None
     updated: list[str] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
+    attempts: int = 1
 
 
 def apply_update(
@@ -285,7 +290,7 @@ def apply_update(
             return UpdateResult("proposed", None, [e.name for e in envs], proposals)
     if landing.commit is None:
         return UpdateResult("unchanged")
-    return UpdateResult("pushed", landing.commit, [e.name for e in envs])
+    return UpdateResult("pushed", landing.commit, [e.name for e in envs], [], landing.attempts)
 
 
 def _single(ws: Workspace, env: Environment, plan: UpdatePlan, tmp: Path) -> str:

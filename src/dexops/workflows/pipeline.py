@@ -1,0 +1,401 @@
+"""One plan for CI: releases, publishes, images and environment updates, decided once.
+
+The plan carries a digest of the inputs it was made from. Apply tasks given the plan
+(`--plan FILE`) recompute the digest and refuse to act when the repository moved on.
+The digest covers what the pipeline reads but does not itself produce: the commit, the
+configuration, the earlier release tags and the holds. Tags the plan releases and overlays
+it updates are its outputs, so creating them does not invalidate it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dexops.config import Component, Environment
+from dexops.errors import ConfigError, ConflictError
+from dexops.pyproject_file import read_version
+from dexops.versioning import ComponentTag, component_tags, is_stable
+from dexops.workflows.versions import previous_release
+from dexops.workspace import Workspace
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ReleaseItem:
+    """One component's release decision."""
+
+    component: str
+    version: str
+    tag: str
+    action: str  # "release", "released", "conflict", "not-on-default-branch"
+    reason: str
+
+
+@dataclass(frozen=True)
+class PublishItem:
+    """One library's publish decision and the indexes it goes to."""
+
+    component: str
+    tag: str
+    version: str
+    action: str  # "publish" or "skip"
+    reason: str
+    test_index: str | None
+    production_index: str | None
+    changed_paths: int = 0
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One app component's image build: its tags (the immutable sha tag first)."""
+
+    component: str
+    image: str
+    tags: tuple[str, ...]
+    action: str  # "build" or "skip"
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnvironmentItem:
+    """One environment's CD decision and the tag it runs now."""
+
+    environment: str
+    branch: str
+    current_tag: str | None
+    new_tag: str | None
+    action: str  # "update", "unchanged", "held", "not-on-branch"
+    reason: str
+    promote_from: str | None = None
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    """Everything the pipeline will do for one pushed commit."""
+
+    commit: str
+    base: str | None
+    branch: str | None
+    digest: str
+    releases: list[ReleaseItem] = field(default_factory=list)
+    publishes: list[PublishItem] = field(default_factory=list)
+    images: list[ImageItem] = field(default_factory=list)
+    environments: list[EnvironmentItem] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The plan as JSON, with the matrices the workflows read."""
+        return {
+            "format": PLAN_FORMAT,
+            "commit": self.commit,
+            "base": self.base,
+            "branch": self.branch,
+            "digest": self.digest,
+            "releases": [vars(r) for r in self.releases],
+            "publishes": [vars(p) for p in self.publishes],
+            "images": [{**vars(i), "tags": list(i.tags)} for i in self.images],
+            "environments": [vars(e) for e in self.environments],
+            "matrices": self.matrices(),
+        }
+
+    def matrices(self) -> dict[str, dict[str, list[dict[str, str]]]]:
+        """GitHub Actions matrices: `{"include": [{"component", "tag"}, …]}` per job."""
+
+        def matrix(rows: list[tuple[str, str]]) -> dict[str, list[dict[str, str]]]:
+            return {"include": [{"component": c, "tag": t} for c, t in rows]}
+
+        publish = [p for p in self.publishes if p.action == "publish"]
+        return {
+            "release": matrix(
+                [(r.component, r.tag) for r in self.releases if r.action == "release"]
+            ),
+            "publish": matrix([(p.component, p.tag) for p in publish]),
+            "test-index": matrix([(p.component, p.tag) for p in publish if p.test_index]),
+            "production-index": matrix(
+                [(p.component, p.tag) for p in publish if p.production_index]
+            ),
+        }
+
+
+# --- the digest of the plan's inputs ------------------------------------------------------
+
+
+def inputs_digest(ws: Workspace, commit: str, base: str | None, held: dict[str, bool]) -> str:
+    """A sha256 over what the plan was made from (see the module docstring)."""
+    tags = ws.git.tags_with_commits()
+    earlier: dict[str, str] = {}
+    for component in ws.config.components.values():
+        version = str(read_version(ws.root, component))
+        for tag in component_tags(component.tag_prefix, tags):
+            # The tag this version would get is the plan's output, not its input.
+            if str(tag.version) != version:
+                earlier[tag.name] = tags[tag.name]
+    document = {
+        "commit": commit,
+        "base": base,
+        "config": hashlib.sha256(ws.config.file.read_bytes()).hexdigest(),
+        "tags": dict(sorted(earlier.items())),
+        "held": dict(sorted(held.items())),
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+# --- the decisions ----------------------------------------------------------------------
+
+
+def _release_item(
+    ws: Workspace, component: Component, head: str, branch: str | None
+) -> ReleaseItem:
+    version = read_version(ws.root, component)
+    tag = ComponentTag.for_version(component.tag_prefix, version).name
+    existing = ws.git.tag_commit(tag)
+    if existing == head:
+        return ReleaseItem(component.name, str(version), tag, "released", f"{tag} is at HEAD")
+    if existing is not None:
+        return ReleaseItem(
+            component.name, str(version), tag, "conflict", f"{tag} exists on {existing[:8]}"
+        )
+    if branch != ws.config.default_branch:
+        return ReleaseItem(
+            component.name,
+            str(version),
+            tag,
+            "not-on-default-branch",
+            f"releases are made from {ws.config.default_branch}",
+        )
+    return ReleaseItem(component.name, str(version), tag, "release", f"{tag} does not exist yet")
+
+
+def _publish_item(
+    ws: Workspace, component: Component, release: ReleaseItem, head: str
+) -> PublishItem:
+    version = read_version(ws.root, component)
+    test = ws.config.index_for("test")
+    production = ws.config.index_for("production")
+
+    def item(action: str, reason: str, changed: int = 0) -> PublishItem:
+        eligible = action == "publish"
+        return PublishItem(
+            component=component.name,
+            tag=release.tag,
+            version=str(version),
+            action=action,
+            reason=reason,
+            test_index=test.name if eligible and test else None,
+            production_index=(
+                production.name if eligible and production and is_stable(version) else None
+            ),
+            changed_paths=changed,
+        )
+
+    if release.action not in ("release", "released"):
+        return item("skip", f"no release: {release.reason}")
+    previous = previous_release(ws, component, head)
+    if previous is None:
+        return item("publish", "first release of this component")
+    base = ws.git.require_commit(f"refs/tags/{previous.name}")
+    changed = ws.git.changed_paths(base, head, component.paths)
+    if not changed:
+        return item(
+            "skip", f"nothing under {', '.join(component.paths)} changed since {previous.name}"
+        )
+    stable = "" if is_stable(version) else f"; {version} is a pre-release: test index only"
+    return item(
+        "publish", f"{len(changed)} files changed since {previous.name}{stable}", len(changed)
+    )
+
+
+def _image_items(ws: Workspace, branch: str | None) -> list[ImageItem]:
+    from dexops.workflows.image import plan_image
+
+    env_branches = {env.branch for env in ws.config.environments.values()}
+    items = []
+    for component in ws.config.apps():
+        plan = plan_image(ws, component.name, branch=branch)
+        if branch == ws.config.default_branch or branch in env_branches:
+            action, reason = "build", f"{branch} deploys images"
+        else:
+            action, reason = "skip", f"{branch or 'a detached HEAD'} is not a deploying branch"
+        items.append(ImageItem(component.name, plan.image.name, plan.tags, action, reason))
+    return items
+
+
+def _environment_items(
+    ws: Workspace, branch: str | None, images: list[ImageItem], held: dict[str, bool]
+) -> list[EnvironmentItem]:
+    from dexops.workflows.environments import environments, read_states
+
+    envs = environments(ws)
+    if not envs:
+        return []
+    states = read_states(ws, envs)
+    sha_tags = {i.component: i.tags[0] for i in images if i.action == "build" and i.tags}
+    items = []
+    for env in envs:
+        current = states[env.name].tag
+        new = sha_tags.get(env.component)
+        if env.branch != branch or new is None:
+            action, reason = "not-on-branch", f"updated by pushes to {env.branch}"
+            new = None
+        elif held.get(env.name):
+            action, reason = "held", "on hold after a rollback; `hold.release` lifts it"
+        elif current == new:
+            action, reason = "unchanged", f"already runs {new}"
+        else:
+            action, reason = "update", f"{current or 'nothing'} -> {new}"
+        items.append(
+            EnvironmentItem(env.name, env.branch, current, new, action, reason, env.promote_from)
+        )
+    return items
+
+
+def _holds(ws: Workspace, envs: list[Environment]) -> dict[str, bool]:
+    from dexops.workflows.environments import hold_of
+
+    return {env.name: hold_of(ws, env) is not None for env in envs}
+
+
+def plan_pipeline(ws: Workspace, *, base: str | None, branch: str | None) -> PipelinePlan:
+    """Decide every step of the pipeline for HEAD (fetches origin's environment branches)."""
+    from dexops.workflows.environments import environments, fetch
+    from dexops.workflows.image import build_branch, build_commit
+
+    ws.git.require_repository()
+    head = build_commit(ws)
+    chosen_branch = build_branch(ws, branch)
+    base_commit = ws.git.require_commit(base) if base else None
+    envs = environments(ws)
+    if envs:
+        fetch(ws, envs)
+    held = _holds(ws, envs)
+    releases = [_release_item(ws, c, head, chosen_branch) for c in ws.config.components.values()]
+    by_name = {r.component: r for r in releases}
+    publishes = [_publish_item(ws, c, by_name[c.name], head) for c in ws.config.libraries()]
+    images = _image_items(ws, chosen_branch)
+    return PipelinePlan(
+        commit=head,
+        base=base_commit,
+        branch=chosen_branch,
+        digest=inputs_digest(ws, head, base_commit, held),
+        releases=releases,
+        publishes=publishes,
+        images=images,
+        environments=_environment_items(ws, chosen_branch, images, held),
+    )
+
+
+# --- checking a plan before acting on it ----------------------------------------------------
+
+
+def load_plan(path: str) -> dict[str, Any]:
+    """Read a plan file written by `pipeline.plan --json`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"plan file {path!r} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"plan file {path!r} is not a dexops plan: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT or "digest" not in data:
+        raise ConfigError(f"plan file {path!r} is not a dexops plan (format {PLAN_FORMAT})")
+    return data
+
+
+def require_plan_matches(ws: Workspace, path: str) -> dict[str, Any]:
+    """Refuse to act when the repository no longer matches the plan in `path`."""
+    from dexops.workflows.environments import environments
+
+    plan = load_plan(path)
+    commit = ws.git.head()
+    if plan["commit"] != commit:
+        raise ConflictError(
+            f"plan {path} was made for {str(plan['commit'])[:8]}, but HEAD is {commit[:8]}; "
+            "make a new plan"
+        )
+    held = _holds(ws, environments(ws))
+    digest = inputs_digest(ws, commit, plan.get("base"), held)
+    if digest != plan["digest"]:
+        raise ConflictError(
+            f"the repository no longer matches plan {path} (configuration, earlier tags or "
+            "holds changed since it was made); make a new plan"
+        )
+    return plan
+
+
+# --- presenting the plan ---------------------------------------------------------------------
+
+
+def summary_markdown(plan: PipelinePlan) -> str:
+    """The job summary: tables of decisions and a Mermaid diagram of the environments."""
+    from dexops.console import markdown_table
+
+    parts = [f"## dexops pipeline plan for `{plan.commit[:8]}` on `{plan.branch or 'detached'}`\n"]
+    parts.append("### Releases\n")
+    parts.append(
+        markdown_table(
+            ["component", "version", "tag", "action", "why"],
+            [[r.component, r.version, f"`{r.tag}`", r.action, r.reason] for r in plan.releases],
+        )
+    )
+    if plan.publishes:
+        parts.append("\n### Publishing\n")
+        parts.append(
+            markdown_table(
+                ["component", "tag", "action", "test index", "production index", "why"],
+                [
+                    [
+                        p.component,
+                        f"`{p.tag}`",
+                        p.action,
+                        p.test_index or "-",
+                        p.production_index or "-",
+                        p.reason,
+                    ]
+                    for p in plan.publishes
+                ],
+            )
+        )
+    if plan.images:
+        parts.append("\n### Images\n")
+        parts.append(
+            markdown_table(
+                ["component", "image", "tags", "action"],
+                [[i.component, i.image, ", ".join(i.tags), i.action] for i in plan.images],
+            )
+        )
+    if plan.environments:
+        parts.append("\n### Environments\n")
+        parts.append(
+            markdown_table(
+                ["environment", "branch", "runs", "after this push", "action"],
+                [
+                    [
+                        e.environment,
+                        e.branch,
+                        e.current_tag or "-",
+                        e.new_tag or e.current_tag or "-",
+                        e.action,
+                    ]
+                    for e in plan.environments
+                ],
+            )
+        )
+        parts.append("\n" + mermaid(plan.environments))
+    return "\n".join(parts)
+
+
+def mermaid(envs: list[EnvironmentItem]) -> str:
+    """A Mermaid flowchart of the promotion chain with the tag each environment runs."""
+    lines = ["```mermaid", "flowchart LR"]
+    for env in envs:
+        tag = env.new_tag if env.action == "update" else env.current_tag
+        note = {"update": " (updating)", "held": " (held)"}.get(env.action, "")
+        lines.append(f'    {env.environment}["{env.environment}<br/>{tag or "-"}{note}"]')
+    for env in envs:
+        if env.promote_from:
+            lines.append(f"    {env.promote_from} --> {env.environment}")
+    lines.append("```")
+    return "\n".join(lines) + "\n"
