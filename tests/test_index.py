@@ -69,9 +69,10 @@ def test_json_pages_are_preferred_and_read(httpserver: HTTPServer) -> None:
 def test_html_pages_are_the_fallback_and_unhashed_files_are_downloaded(
     httpserver: HTTPServer,
 ) -> None:
+    sdist, wheel = "dataenginex-0.4.10.tar.gz", "dataenginex-0.4.10-py3-none-any.whl"
     html = f"""<!DOCTYPE html><html><body>
-    <a href="../../packages/dataenginex-0.4.10.tar.gz#sha256={_sha(SDIST)}">dataenginex-0.4.10.tar.gz</a>
-    <a href="/packages/dataenginex-0.4.10-py3-none-any.whl#md5=abc">dataenginex-0.4.10-py3-none-any.whl</a>
+    <a href="../../packages/{sdist}#sha256={_sha(SDIST)}">{sdist}</a>
+    <a href="/packages/{wheel}#md5=abc">{wheel}</a>
     <a href="../../packages/dataenginex-0.4.9.tar.gz">dataenginex-0.4.9.tar.gz</a>
     </body></html>"""
     httpserver.expect_request("/simple/dataenginex/").respond_with_data(

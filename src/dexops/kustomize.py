@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dexops import imageref
 from dexops.errors import DexopsError
 
-TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 IMAGE_KEYS = ("name", "newName", "newTag", "digest")
 
 
@@ -47,17 +46,13 @@ class ImageEntry:
 
 
 def validate_tag(tag: str) -> str:
-    """Return `tag` if it is a valid image tag, else fail naming it."""
-    if not TAG.match(tag):
-        raise KustomizationError(f"{tag!r} is not a valid image tag")
-    return tag
+    """Return `tag` if it is a valid image tag (`sha-` tags: 8 hex digits), else fail."""
+    return imageref.validate_tag(tag)
 
 
 def validate_digest(digest: str) -> str:
-    """Return `digest` if it looks like `algorithm:hex`, else fail naming it."""
-    if not DIGEST.match(digest):
-        raise KustomizationError(f"{digest!r} is not an image digest (sha256:<hex>)")
-    return digest
+    """Return `digest` if it is `sha256:<64 hex>` or `sha512:<128 hex>`, else fail."""
+    return imageref.validate_digest(digest)
 
 
 def select(entries: list[ImageEntry], image: str, source: str) -> ImageEntry:

@@ -32,7 +32,7 @@ class ReleaseItem:
     component: str
     version: str
     tag: str
-    action: str  # "release", "released", "conflict", "not-on-default-branch"
+    action: str  # "release", "released" (at HEAD), "unchanged", "not-on-default-branch"
     reason: str
 
 
@@ -156,8 +156,9 @@ def _release_item(
     if existing == head:
         return ReleaseItem(component.name, str(version), tag, "released", f"{tag} is at HEAD")
     if existing is not None:
+        # The version did not move since its release: nothing to release now.
         return ReleaseItem(
-            component.name, str(version), tag, "conflict", f"{tag} exists on {existing[:8]}"
+            component.name, str(version), tag, "unchanged", f"{tag} was released at {existing[:8]}"
         )
     if branch != ws.config.default_branch:
         return ReleaseItem(

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cli
+from tests.gitrepo import GitRepo
+from tests.snapshot import RepoSnapshot
+
+
+def _plan(cli: Cli, repo: GitRepo, *args: str) -> dict[str, Any]:
+    result = cli("pipeline.plan", "--json", *args, cwd=repo.path)
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert isinstance(data, dict)
+    return data
+
+
+def _by(rows: object, key: str) -> dict[str, dict[str, object]]:
+    assert isinstance(rows, list)
+    return {row[key]: row for row in rows}
+
+
+def test_first_push_releases_and_publishes_everything(dex_repo: GitRepo, cli: Cli) -> None:
+    plan = _plan(cli, dex_repo)
+    releases = _by(plan["releases"], "component")
+    assert releases["dataenginex"]["action"] == "release"
+    assert releases["dataenginex"]["tag"] == "dataenginex-v0.4.10"
+    assert releases["careerdex"]["tag"] == "careerdex-v0.3.5"
+    publishes = _by(plan["publishes"], "component")
+    assert publishes["dataenginex"]["action"] == "publish"
+    assert publishes["dataenginex"]["test_index"] == "testpypi"
+    assert publishes["dataenginex"]["production_index"] == "pypi"
+    images = _by(plan["images"], "component")
+    assert images["careerdex"]["tags"] == [f"sha-{dex_repo.head()[:8]}", "latest", "v0.3.5"]
+    envs = _by(plan["environments"], "environment")
+    assert envs["stage"]["action"] == "update"
+    assert envs["prod"]["new_tag"] == f"sha-{dex_repo.head()[:8]}"
+    assert envs["dev"]["action"] == "not-on-branch"
+    assert plan["matrices"] == {
+        "release": {
+            "include": [
+                {"component": "dataenginex", "tag": "dataenginex-v0.4.10"},
+                {"component": "careerdex", "tag": "careerdex-v0.3.5"},
+            ]
+        },
+        "publish": {"include": [{"component": "dataenginex", "tag": "dataenginex-v0.4.10"}]},
+        "test-index": {"include": [{"component": "dataenginex", "tag": "dataenginex-v0.4.10"}]},
+        "production-index": {
+            "include": [{"component": "dataenginex", "tag": "dataenginex-v0.4.10"}]
+        },
+    }
+
+
+def test_pre_release_goes_to_the_test_index_only(dex_repo: GitRepo, cli: Cli) -> None:
+    dex_repo.git("tag", "dataenginex-v0.4.10")
+    dex_repo.git("tag", "careerdex-v0.3.5")
+    assert cli("version.bump", "dataenginex", "--part", "pre", cwd=dex_repo.path).code == 0
+    plan = _plan(cli, dex_repo)
+    releases = _by(plan["releases"], "component")
+    assert releases["dataenginex"]["tag"] == "dataenginex-v0.4.11rc1"
+    assert releases["careerdex"]["action"] == "unchanged"
+    publish = _by(plan["publishes"], "component")["dataenginex"]
+    assert publish["action"] == "publish"
+    assert publish["test_index"] == "testpypi"
+    assert publish["production_index"] is None
+    assert "pre-release" in str(publish["reason"])
+
+
+def test_no_change_under_the_library_skips_publishing(dex_repo: GitRepo, cli: Cli) -> None:
+    dex_repo.git("tag", "dataenginex-v0.4.10")
+    dex_repo.write("src/careerdex/extra.py", "X = 1\n")
+    dex_repo.commit("feat: app only")
+    publish = _by(_plan(cli, dex_repo)["publishes"], "component")["dataenginex"]
+    assert publish["action"] == "skip"
+
+
+def test_feature_branch_plans_no_release_and_no_image(dex_repo: GitRepo, cli: Cli) -> None:
+    dex_repo.git("checkout", "--quiet", "-b", "feature/x")
+    plan = _plan(cli, dex_repo)
+    assert {r["action"] for r in plan["releases"]} == {"not-on-default-branch"}
+    assert _by(plan["images"], "component")["careerdex"]["action"] == "skip"
+    assert plan["matrices"]["release"] == {"include": []}
+
+
+def test_dev_branch_updates_dev_only(dex_repo: GitRepo, cli: Cli) -> None:
+    dex_repo.git("checkout", "--quiet", "dev")
+    envs = _by(_plan(cli, dex_repo)["environments"], "environment")
+    assert envs["dev"]["action"] == "update"
+    assert envs["stage"]["action"] == "not-on-branch"
+
+
+def test_outputs_summary_and_plan_file_under_actions(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "output"
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    snapshot = RepoSnapshot.take(dex_repo)
+    plan_file = tmp_path / "plan.json"
+    result = cli("pipeline.plan", "--output", str(plan_file), cwd=dex_repo.path)
+    assert result.code == 0, result.err
+    snapshot.assert_same(dex_repo)  # planning changes nothing
+    lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert lines["has-releases"] == "true"
+    assert lines["has-production-index"] == "true"
+    assert json.loads(lines["publish-matrix"])["include"][0]["component"] == "dataenginex"
+    text = summary.read_text()
+    assert "```mermaid" in text
+    assert "dev --> stage" in text
+    assert "stage --> prod" in text
+    assert json.loads(plan_file.read_text())["digest"] == lines["digest"]
+
+
+def test_plan_digest_detects_a_moved_repository(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    from dexops.errors import ConflictError
+    from dexops.workflows.pipeline import require_plan_matches
+    from dexops.workspace import Workspace
+
+    plan_file = tmp_path / "plan.json"
+    assert cli("pipeline.plan", "--output", str(plan_file), cwd=dex_repo.path).code == 0
+    ws = Workspace.open(str(dex_repo.path))
+    assert require_plan_matches(ws, str(plan_file))["commit"] == dex_repo.head()
+    # The plan's own output (the release tag) does not invalidate it ...
+    dex_repo.git("tag", "dataenginex-v0.4.10")
+    require_plan_matches(ws, str(plan_file))
+    # ... but an earlier release tag appearing does.
+    dex_repo.git("tag", "dataenginex-v0.4.9", "HEAD")
+    with pytest.raises(ConflictError, match="no longer matches"):
+        require_plan_matches(ws, str(plan_file))
+    dex_repo.git("tag", "-d", "dataenginex-v0.4.9")
+    dex_repo.commit("chore: something new")
+    with pytest.raises(ConflictError, match="make a new plan"):
+        require_plan_matches(ws, str(plan_file))
+
+
+@pytest.mark.parametrize("content", ["", "{}", "not json", '{"format": 99, "digest": "x"}'])
+def test_a_bad_plan_file_is_one_line(dex_repo: GitRepo, tmp_path: Path, content: str) -> None:
+    from dexops.errors import ConfigError
+    from dexops.workflows.pipeline import load_plan
+
+    path = tmp_path / "plan.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="plan"):
+        load_plan(str(path))
