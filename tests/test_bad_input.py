@@ -313,6 +313,12 @@ VERSIONS = [
         ("publish.dataenginex", "--tag", "dataenginex-v9.9.9", "--dry-run"),
         "dataenginex-v9.9.9",
     ),
+    Case("pipeline-unknown-base", ("pipeline.plan", "--base", "nosuchrev"), "nosuchrev"),
+    Case(
+        "pipeline-option-injection",
+        ("pipeline.plan", "--base=--output=/tmp/dexops-injected"),
+        "--output=/tmp/dexops-injected",
+    ),
     Case("verify-release-unknown-tag", ("verify.release", "nosuch-v1.0"), "nosuch-v1.0"),
     Case("rollback-zero-steps", ("rollback", "--env", "dev", "--steps", "0", "--yes"), "0"),
     Case("metrics-bad-since", ("metrics", "--since", "banana"), "banana"),
@@ -550,6 +556,8 @@ def fresh_repo(_template: GitRepo, tmp_path: Path) -> GitRepo:
     shutil.copytree(_template.origin, origin, symlinks=True)
     repo = GitRepo(work, origin)
     repo.git("remote", "set-url", "origin", str(origin))
+    # Copies have new mtimes: refresh the index's stat cache now, not inside the task.
+    repo.git("update-index", "--refresh")
     return repo
 
 

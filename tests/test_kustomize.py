@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dexops.imageref import ImageRefError
+from dexops.errors import DexopsError
 from dexops.kustomize import (
     ImageEntry,
     KustomizationError,
@@ -121,7 +121,7 @@ def test_malformed_missing_and_ambiguous_are_clear_errors(text: str, message: st
 
 @pytest.mark.parametrize("tag", ["", "-x", "a b", "x" * 129, "a:b", "sha-XYZ12345"])
 def test_bad_tags_are_refused(tag: str) -> None:
-    with pytest.raises(ImageRefError, match="image tag"):
+    with pytest.raises(DexopsError, match="image tag"):
         set_image(DEV, IMAGE, tag=tag)
 
 

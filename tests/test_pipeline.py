@@ -150,3 +150,21 @@ def test_a_bad_plan_file_is_one_line(dex_repo: GitRepo, tmp_path: Path, content:
     path.write_text(content)
     with pytest.raises(ConfigError, match="plan"):
         load_plan(str(path))
+
+
+def test_release_follows_the_plan_and_refuses_a_stale_one(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert cli("pipeline.plan", "--output", str(plan_file), cwd=dex_repo.path).code == 0
+    result = cli("release.dataenginex", "--plan", str(plan_file), cwd=dex_repo.path)
+    assert result.code == 0, result.err
+    assert "dataenginex-v0.4.10" in dex_repo.origin_git("tag", "--list")
+    dex_repo.commit("chore: the branch moved on")
+    dex_repo.push()
+    snapshot = RepoSnapshot.take(dex_repo)
+    result = cli("release.careerdex", "--plan", str(plan_file), cwd=dex_repo.path)
+    assert result.code != 0
+    assert result.err.startswith("error: plan ")
+    assert result.err.count("\n") == 1
+    snapshot.assert_same(dex_repo)

@@ -19,8 +19,9 @@ def active() -> bool:
 def add_masks() -> None:
     """Ask the runner to mask every secret value we know of in its logs."""
     if active():
+        # stderr: the runner reads workflow commands from both streams, and stdout may be JSON.
         for secret in known_secrets():
-            sys.stdout.write(f"::add-mask::{secret}\n")
+            sys.stderr.write(f"::add-mask::{secret}\n")
 
 
 def set_output(name: str, value: object) -> None:

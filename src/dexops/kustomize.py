@@ -47,6 +47,8 @@ class ImageEntry:
 
 def validate_tag(tag: str) -> str:
     """Return `tag` if it is a valid image tag (`sha-` tags: 8 hex digits), else fail."""
+    if not tag:
+        raise KustomizationError("image tag '' is empty; pass a tag")
     return imageref.validate_tag(tag)
 
 

@@ -12,19 +12,39 @@ from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
     from dexops.workflows.release import ReleaseRun
+    from dexops.workspace import Workspace
 
 HELP = {
     "dry_run": "print the tag, commit, notes, git commands and HTTP calls; change nothing",
     "json": "print a JSON report",
     "repo": "target repository root",
+    "plan": "a `pipeline.plan --output` file; refuse to act if the repository no longer matches it",
 }
 
 
-def _run(name: str | None, *, dry_run: bool, json: bool, repo: str | None) -> None:
+def _check_plan(ws: Workspace, path: str, name: str | None) -> None:
+    """Refuse a release the pipeline plan did not decide, or a plan the repository outgrew."""
+    from dexops.errors import ConflictError
+    from dexops.workflows.pipeline import require_plan_matches
+
+    plan = require_plan_matches(ws, path)
+    if name is None:
+        return
+    for item in plan.get("releases", []):
+        if item.get("component") == name and item.get("action") not in ("release", "released"):
+            raise ConflictError(f"plan {path} does not release {name}: {item.get('reason')}")
+
+
+def _run(
+    name: str | None, *, dry_run: bool, json: bool, repo: str | None, plan: str | None = None
+) -> None:
     from dexops.workflows.release import release_components
     from dexops.workspace import Workspace
 
-    run = release_components(Workspace.open(repo), name, dry_run=dry_run)
+    ws = Workspace.open(repo)
+    if plan is not None:
+        _check_plan(ws, plan, name)
+    run = release_components(ws, name, dry_run=dry_run)
     if json:
         from dexops import console
 
@@ -123,16 +143,26 @@ def _report_to_actions(run: ReleaseRun) -> None:
 
 
 @task(help=HELP)
-def all_(c: Context, dry_run: bool = False, json: bool = False, repo: str | None = None) -> None:
+def all_(
+    c: Context,
+    dry_run: bool = False,
+    json: bool = False,
+    repo: str | None = None,
+    plan: str | None = None,
+) -> None:
     """Release every component whose version has no tag yet (one atomic push)."""
-    _run(None, dry_run=dry_run, json=json, repo=repo)
+    _run(None, dry_run=dry_run, json=json, repo=repo, plan=plan)
 
 
 def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
     def body(
-        c: Context, dry_run: bool = False, json: bool = False, repo: str | None = None
+        c: Context,
+        dry_run: bool = False,
+        json: bool = False,
+        repo: str | None = None,
+        plan: str | None = None,
     ) -> None:
-        _run(name, dry_run=dry_run, json=json, repo=repo)
+        _run(name, dry_run=dry_run, json=json, repo=repo, plan=plan)
 
     body.__name__ = name
     body.__doc__ = f"Tag {name}'s version, push the tag and create its GitHub release."

@@ -231,30 +231,42 @@ def _build_failure(done: subprocess.CompletedProcess[str]) -> str:
 
 def twine_check(paths: Sequence[Path]) -> dict[str, list[str]]:
     """`twine check --strict` each file; problems by file name (empty lists when they pass)."""
-    problems: dict[str, list[str]] = {p.name: [] for p in paths}
     try:
         done = subprocess.run(
             [sys.executable, "-m", "twine", "check", "--strict", *map(str, paths)],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            # One unbuffered stream keeps each warning right after the file it belongs to.
+            stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, "NO_COLOR": "1"},
+            env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},
             timeout=CHECK_TIMEOUT,
             check=False,
         )
     except subprocess.TimeoutExpired:
         raise PackageError(f"twine check took over {CHECK_TIMEOUT:.0f}s") from None
+    return parse_twine_check(done.stdout, [p.name for p in paths], done.returncode)
+
+
+def parse_twine_check(output: str, names: Sequence[str], returncode: int) -> dict[str, list[str]]:
+    """Problems per file from `twine check` output: its warnings, else its FAILED status."""
+    messages: dict[str, list[str]] = {name: [] for name in names}
+    failed: dict[str, str] = {}
     current: str | None = None
-    for raw in f"{done.stdout}\n{done.stderr}".splitlines():
+    for raw in output.splitlines():
         line = " ".join(_ANSI.sub("", raw).split())
         if line.startswith("Checking "):
-            target = line.removeprefix("Checking ").split(":", 1)[0]
-            current = Path(target).name
-            if "FAILED" in line:
-                problems.setdefault(current, []).append(line.rsplit(":", 1)[1].strip())
-        elif current and line.startswith(("WARNING", "ERROR")) and line.split(" ", 1)[1:]:
-            problems.setdefault(current, []).append(line.split(" ", 1)[1])
-    if done.returncode != 0 and not any(problems.values()):
-        problems[paths[0].name].append(f"twine check exited {done.returncode}")
+            current = Path(line.removeprefix("Checking ").split(":", 1)[0]).name
+            status = line.rsplit(":", 1)[-1].strip()
+            if "FAILED" in status:
+                failed[current] = status
+        elif current is not None and line.startswith(("WARNING ", "ERROR ")):
+            messages.setdefault(current, []).append(line.split(" ", 1)[1])
+    problems = {name: (msgs if name in failed else []) for name, msgs in messages.items()}
+    for name, status in failed.items():
+        if not problems.get(name):
+            problems[name] = [status]
+    if returncode != 0 and not any(problems.values()):
+        problems[names[0]] = [f"twine check exited {returncode}"]
     return problems
 
 
