@@ -151,7 +151,8 @@ def test_rollback_on_failure_rolls_back_and_holds(
     deployed = deployed_to_dev(dex_repo, "sha-1111111")
     health.statuses = [503]
     argv = ("deploy.verify", "--env", "dev", "--url", health.url, "--timeout", "0.1", *FAST)
-    result = cli(*argv, "--rollback-on-failure", cwd=dex_repo.path)
+    # The example's images live on ghcr.io, which unit tests cannot reach.
+    result = cli(*argv, "--rollback-on-failure", "--skip-registry-check", cwd=dex_repo.path)
     assert result.code == 23, result.err
     tip = dex_repo.origin_git("rev-parse", "refs/heads/dev")
     assert dex_repo.origin_git("rev-parse", f"{tip}~1") == deployed
@@ -169,7 +170,8 @@ def test_rollback_on_failure_rolls_back_and_holds(
         "held until `invoke hold.release --env dev`"
     )
     # Nothing earlier is left to roll back to (sha-1111111 was itself rolled back): exit 24.
-    result = cli(*argv, "--rollback-on-failure", cwd=dex_repo.path)
+    # The example's images live on ghcr.io, which unit tests cannot reach.
+    result = cli(*argv, "--rollback-on-failure", "--skip-registry-check", cwd=dex_repo.path)
     assert result.code == 24
     assert "the rollback failed too: dev has 0 earlier image(s)" in result.err
     assert dex_repo.origin_git("rev-parse", "refs/heads/dev") == tip
@@ -182,7 +184,9 @@ def test_rollback_on_failure_dry_run_changes_nothing(
     health.statuses = [503]
     snapshot = RepoSnapshot.take(dex_repo)
     argv = ("deploy.verify", "--env", "dev", "--url", health.url, "--timeout", "0.1", *FAST)
-    result = cli(*argv, "--rollback-on-failure", "--dry-run", cwd=dex_repo.path)
+    result = cli(
+        *argv, "--rollback-on-failure", "--skip-registry-check", "--dry-run", cwd=dex_repo.path
+    )
     assert result.code == 23
     assert "-    newTag: sha-1111111" in result.out
     assert "[dry-run] would commit `fix: rollback dev to sha-0a1b2c3d` with a hold on dev" in (

@@ -118,9 +118,10 @@ def test_twine_check_strict_failures_are_reported(dex_repo: GitRepo, cli: Cli) -
     )
     code, reports, err = _validate(cli, dex_repo, "dataenginex")
     assert code == 1
-    assert "error: package validation failed: dataenginex: dataenginex-0.4.10" in err
-    assert "`long_description` missing." in err
-    print(json.dumps(reports, indent=1))
+    assert err == (
+        "error: package validation failed: dataenginex: dataenginex-0.4.10-py3-none-any.whl: "
+        "`long_description_content_type` missing. defaulting to `text/x-rst`. (+3 more)\n"
+    )
     twine = {d["kind"]: d["checks"]["twine"] for d in reports[0]["dists"]}  # type: ignore[index]
     assert "`long_description` missing." in twine["wheel"]
 

@@ -91,23 +91,26 @@ def test_gates_each_refuse_with_their_own_message(gitops: GitOpsRepo, cli: Cli) 
     snapshot.assert_same(gitops.repo)
 
 
-def test_registry_unreachable_skips_the_gate_with_a_warning(gitops: GitOpsRepo, cli: Cli) -> None:
+def test_registry_unreachable_refuses_unless_skipped(gitops: GitOpsRepo, cli: Cli) -> None:
     (a,) = gitops.make_tags(1)
     ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", a, "--push")
     gitops.registry.server.stop()
     try:
-        result = cli("promote", "--to-env", "stage", "--direct", "--yes", cwd=gitops.path)
+        before = gitops.repo.remote_refs()
+        refused = cli("promote", "--to-env", "stage", "--direct", "--yes", cwd=gitops.path)
+        assert refused.code == 2
+        assert "cannot check that" in refused.err
+        assert "--skip-registry-check" in refused.err
+        assert gitops.repo.remote_refs() == before
+        skipped = cli(
+            "promote", "--to-env", "stage", "--direct", "--yes", "--skip-registry-check",
+            cwd=gitops.path,
+        )  # fmt: skip
     finally:
         gitops.registry.server.start()
-    assert result.code == 0, result.err
-    assert "warning: registry unreachable" in result.err
-    assert gitops.tag("stage") == a
-    skipped = cli(
-        "promote", "--to-env", "prod", "--direct", "--yes", "--skip-registry-check",
-        cwd=gitops.path,
-    )  # fmt: skip
     assert skipped.code == 0, skipped.err
     assert "registry check skipped" in skipped.err
+    assert gitops.tag("stage") == a
 
 
 def test_a_new_user_walks_dev_stage_prod_rollback_and_hold(gitops: GitOpsRepo, cli: Cli) -> None:

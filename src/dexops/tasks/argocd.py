@@ -92,6 +92,7 @@ def sync(
         "timeout": "SECONDS to keep trying (a number; default 120)",
         "interval": "SECONDS between attempts (a number; default 5)",
         "rollback_on_failure": "roll the environment back when the check fails",
+        "skip_registry_check": "roll back without checking the registry has the target image",
         "dry_run": "check, but only describe the rollback a failure would do",
         "repo": "target repository root",
     }
@@ -104,6 +105,7 @@ def verify(
     timeout: float = 120.0,
     interval: float = 5.0,
     rollback_on_failure: bool = False,
+    skip_registry_check: bool = False,
     dry_run: bool = False,
     repo: str | None = None,
 ) -> None:
@@ -115,7 +117,11 @@ def verify(
 
     ws = Workspace.open(repo)
     environment = ws.config.environment(env)
-    rollback = rollback_action(ws, env, dry_run=dry_run) if rollback_on_failure else None
+    rollback = (
+        rollback_action(ws, env, dry_run=dry_run, skip_registry_check=skip_registry_check)
+        if rollback_on_failure
+        else None
+    )
     with sigterm_raises(f"deploy.verify --env {env}: nothing was rolled back"):
         result = verify_environment(
             environment,

@@ -233,12 +233,15 @@ def twine_check(paths: Sequence[Path]) -> dict[str, list[str]]:
     """`twine check --strict` each file; problems by file name (empty lists when they pass)."""
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "twine", "check", "--strict", *map(str, paths)],
+            [sys.executable, "-m", "twine", "check", "--strict", *(p.name for p in paths)],
+            # Short relative names and a wide console: rich wraps long lines, which would
+            # split a file's name from its status.
+            cwd=paths[0].parent,
             stdout=subprocess.PIPE,
             # One unbuffered stream keeps each warning right after the file it belongs to.
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "4000"},
             timeout=CHECK_TIMEOUT,
             check=False,
         )

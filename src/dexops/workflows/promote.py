@@ -30,7 +30,7 @@ class GateError(DexopsError):
 
 
 def registry_gate(image: str, tag: str, *, skip: bool, what: str) -> str | None:
-    """The image's digest in the registry; refuse when it is missing, warn when unreachable."""
+    """The image's digest in the registry; refuse when it is missing or cannot be checked."""
     if skip:
         console.warn(f"registry check skipped for {image}:{tag} (--skip-registry-check)")
         return None
@@ -53,8 +53,12 @@ def registry_gate(image: str, tag: str, *, skip: bool, what: str) -> str | None:
             "set REGISTRY_USERNAME/REGISTRY_PASSWORD or pass --skip-registry-check"
         ) from None
     except RegistryUnreachableError as exc:
-        console.warn(f"registry unreachable, {ref} not checked: {exc}")
-        return None
+        # Refuse rather than guess: promoting or rolling back to an image nobody can pull
+        # takes an environment down. An operator who knows better says so explicitly.
+        raise GateError(
+            f"{what}: cannot check that {ref} exists ({exc}); pass --skip-registry-check "
+            "to promote without the registry check"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,12 @@ from dexops.workflows.versions import previous_release
 from dexops.workspace import Workspace
 
 Decision = Literal["publish", "skip"]
+
+
+class UploadInterruptedError(PackageIndexError):
+    """An upload was interrupted (SIGINT); the message says which indexes have the files."""
+
+    exit_code = 130
 IndexAction = Literal["upload", "skip", "not-eligible"]
 
 
@@ -343,6 +349,13 @@ def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageR
                     f"{exc} ({', '.join(done)} already has the files; re-run to complete)"
                 ) from None
             raise
+        except KeyboardInterrupt:
+            # Ctrl-C or a cancelled job: say which indexes have the files, not only "stopped".
+            have = f"{', '.join(done)} already has the files" if done else "no index has them yet"
+            raise UploadInterruptedError(
+                f"interrupted during the upload to {target.index.name}; {have}; "
+                "re-run to complete"
+            ) from None
         done.append(target.index.name)
 
 

@@ -146,7 +146,9 @@ def verify_environment(
     raise SmokeCheckError(f"{failed}; {done}")
 
 
-def rollback_action(ws: Workspace, env: str, *, dry_run: bool = False) -> Callable[[], str]:
+def rollback_action(
+    ws: Workspace, env: str, *, dry_run: bool = False, skip_registry_check: bool = False
+) -> Callable[[], str]:
     """The rollback `--rollback-on-failure` runs: the default target of `invoke rollback`.
 
     It commits the rollback with a hold on the environment's branch and pushes it
@@ -156,7 +158,7 @@ def rollback_action(ws: Workspace, env: str, *, dry_run: bool = False) -> Callab
     def run() -> str:
         from dexops.workflows.rollback import apply_rollback, plan_rollback
 
-        plan = plan_rollback(ws, env=env)
+        plan = plan_rollback(ws, env=env, skip_registry_check=skip_registry_check)
         current = plan.state.tag or "(none)"
         branch = plan.state.env.branch
         if plan.unchanged:
