@@ -1,4 +1,4 @@
-"""A small stateful GitHub fake on pytest-httpserver: releases, pulls, GraphQL auto-merge.
+"""A small stateful GitHub fake on pytest-httpserver: releases (and assets), pulls, auto-merge.
 
 Use the `github_fake` fixture: `fake.url` is the API root, `fake.client()` a `GitHub` for it,
 `fake.setenv()` points dexops at it through GITHUB_TOKEN/GITHUB_REPOSITORY/GITHUB_API_URL,
@@ -67,6 +67,8 @@ class GitHubFake:
     repository: str = FAKE_REPOSITORY
     token: str = FAKE_TOKEN
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (tag, asset name) -> the uploaded bytes; the release JSON lists the asset too.
+    asset_data: dict[tuple[str, str], bytes] = field(default_factory=dict)
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -169,9 +171,33 @@ class GitHubFake:
             "prerelease": bool(body.get("prerelease", False)),
             "html_url": f"{self.html}/releases/tag/{tag}",
             "url": f"{self.url}/repos/{self.repository}/releases/{number}",
+            # No separate uploads host here: dexops derives it from the API root.
+            "upload_url": f"{self.url}/repos/{self.repository}/releases/{number}/assets"
+            "{?name,label}",
+            "assets": [],
         }
         self.releases[tag] = release
         return release
+
+    def _upload_asset(self, number: int, name: str | None, data: bytes, kind: str) -> Response:
+        release = next((r for r in self.releases.values() if r["id"] == number), None)
+        if release is None:
+            return _json(404, {"message": "Not Found"})
+        if not name:
+            return _json(422, _invalid("ReleaseAsset", "name", "missing_field"))
+        if any(a["name"] == name for a in release["assets"]):
+            return _json(422, _invalid("ReleaseAsset", "name", "already_exists"))
+        asset = {
+            "id": self._id(),
+            "name": name,
+            "content_type": kind,
+            "size": len(data),
+            "state": "uploaded",
+            "browser_download_url": f"{self.html}/releases/download/{release['tag_name']}/{name}",
+        }
+        release["assets"].append(asset)
+        self.asset_data[(release["tag_name"], name)] = data
+        return _json(201, asset)
 
     def _store_pull(self, body: Mapping[str, Any]) -> dict[str, Any]:
         number = len(self.pulls) + 1
@@ -224,6 +250,14 @@ class GitHubFake:
         prefix = f"/repos/{self.repository}"
         if not request.path.startswith(prefix + "/"):
             return _json(404, {"message": "Not Found"})
+        upload = re.fullmatch(rf"{re.escape(prefix)}/releases/(\d+)/assets", request.path)
+        if request.method == "POST" and upload:
+            return self._upload_asset(
+                int(upload.group(1)),
+                request.args.get("name"),
+                request.get_data(),
+                request.content_type or "",
+            )
         return self._rest(request.method, request.path[len(prefix) :], request.args, body)
 
     def _rest(  # noqa: PLR0911 - one branch per endpoint

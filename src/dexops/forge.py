@@ -57,6 +57,8 @@ class Release:
     tag: str
     url: str
     created: bool
+    id: int = 0
+    assets: tuple[str, ...] = ()
 
 
 def _graphql_url(api_url: str) -> str:
@@ -64,6 +66,20 @@ def _graphql_url(api_url: str) -> str:
     if api_url.endswith("/v3"):
         return api_url[: -len("/v3")] + "/graphql"
     return api_url + "/graphql"
+
+
+def uploads_root(api_url: str) -> str:
+    """Where release assets are uploaded, derived from the API root (never from a response).
+
+    github.com takes uploads on its own host, GitHub Enterprise under /api/uploads; any other
+    root (a proxy, a test fake) takes them itself. Deriving it keeps the token on known hosts.
+    """
+    parts = urlsplit(api_url)
+    if parts.hostname == "api.github.com":
+        return f"{parts.scheme}://uploads.github.com"
+    if api_url.endswith("/api/v3"):
+        return api_url[: -len("/v3")] + "/uploads"
+    return api_url
 
 
 def _message(response: requests.Response) -> str:
@@ -178,7 +194,14 @@ class GitHub:
         return self._backoff(attempt)
 
     def _request(
-        self, method: str, path: str, *, json: Mapping[str, Any] | None = None, ok: tuple[int, ...]
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        ok: tuple[int, ...],
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send one call with bounded retries; return a response whose status is in `ok`."""
         import requests
@@ -186,7 +209,9 @@ class GitHub:
         shown = f"{method} {path}"
         for attempt in range(self.attempts):
             try:
-                response = self._session.request(method, self._url(path), json=json)
+                response = self._session.request(
+                    method, self._url(path), json=json, data=data, headers=headers
+                )
             except requests.RequestException as exc:
                 if attempt + 1 < self.attempts:
                     self.sleep(self._backoff(attempt))
@@ -274,7 +299,19 @@ class GitHub:
         tag, url = data.get("tag_name"), data.get("html_url")
         if not isinstance(tag, str) or not isinstance(url, str):
             raise ForgeError(f"GitHub answered {shown} without tag_name/html_url")
-        return Release(tag=tag, url=url, created=created)
+        number = data.get("id")
+        assets = tuple(
+            str(a["name"])
+            for a in data.get("assets") or []
+            if isinstance(a, dict) and isinstance(a.get("name"), str)
+        )
+        return Release(
+            tag=tag,
+            url=url,
+            created=created,
+            id=number if isinstance(number, int) else 0,
+            assets=assets,
+        )
 
     def create_release(self, tag: str, *, name: str, body: str, prerelease: bool) -> Release:
         """Create the release of an existing tag; an existing release is returned uncreated."""
@@ -296,6 +333,29 @@ class GitHub:
             # A draft holds the tag: it is invisible to releases/tags/{tag}.
             raise ForgeError(f"a GitHub release for {tag} already exists but is not published")
         raise ForgeError(f"GitHub refused POST {path}: 422 {_message(response)}")
+
+    def asset_upload_url(self, release_id: int | str, name: str) -> str:
+        """The URL an asset of a release is uploaded to (also shown in dry-run plans)."""
+        root = uploads_root(self.api_url)
+        return f"{root}{self._repo_path}/releases/{release_id}/assets?name={quote(name, safe='')}"
+
+    def upload_release_asset(
+        self, release: Release, name: str, data: bytes, content_type: str
+    ) -> bool:
+        """Attach a file to a release; False when an asset of that name is already there."""
+        if not release.id:
+            raise ForgeError(f"GitHub gave no id for the release of {release.tag}")
+        url = self.asset_upload_url(release.id, name)
+        response = self._request(
+            "POST", url, data=data, headers={"Content-Type": content_type}, ok=(201, 422)
+        )
+        if response.status_code == 201:
+            return True
+        if "already_exists" in _error_codes(response):
+            return False
+        raise ForgeError(
+            f"GitHub refused the asset {name} of {release.tag}: 422 {_message(response)}"
+        )
 
     # --- pull requests -----------------------------------------------------------------------
 

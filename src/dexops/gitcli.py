@@ -42,6 +42,21 @@ def _first_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def _push_reason(stdout: str, stderr: str) -> str:
+    """Why a push was refused: the remote's own words (a hook, branch protection) first."""
+    # `--porcelain` prints `!<TAB>src:dst<TAB>[remote rejected] (why)` for each refused ref;
+    # hooks and GitHub explain themselves on `remote:` lines. git's own last line
+    # ("failed to push some refs") says neither.
+    refused = [line.split("\t")[-1].strip() for line in stdout.splitlines() if line[:1] == "!"]
+    remote = [
+        text
+        for line in stderr.splitlines()
+        if line.startswith("remote:") and (text := line.removeprefix("remote:").strip())
+    ]
+    parts = [*refused[:1], *remote[:1]]
+    return ": ".join(parts) if parts else (_first_line(stderr) or _first_line(stdout))
+
+
 class Git:
     """A git working tree at `root`."""
 
@@ -251,7 +266,7 @@ class Git:
             return
         text = f"{done.stdout}\n{done.stderr}"
         raced = any(marker in text for marker in _NON_FAST_FORWARD) and "hook declined" not in text
-        reason = _first_line(done.stderr) or _first_line(done.stdout)
+        reason = _push_reason(done.stdout, done.stderr)
         raise PushRejectedError(
             f"push of {' '.join(refspecs)} to {remote} was rejected: {reason}",
             non_fast_forward=raced,

@@ -103,9 +103,11 @@ def _promote_step(gitops: GitOpsRepo, cli: Cli) -> tuple[str, ...]:
 
 
 def _rollback_step(gitops: GitOpsRepo, cli: Cli) -> tuple[str, ...]:
-    for tag in gitops.make_tags(2):
+    tags = gitops.make_tags(2)
+    for tag in tags:
         ok(cli("deploy.update", "--branch", "dev", "--image-tag", tag, "--push", cwd=gitops.path))
-    return ("rollback", "--env", "dev", "--yes")
+    # An explicit target: a bare `rollback` run twice would step back twice, by design.
+    return ("rollback", "--env", "dev", "--to", tags[0], "--yes")
 
 
 def _hold_release_step(gitops: GitOpsRepo, cli: Cli) -> tuple[str, ...]:

@@ -203,7 +203,8 @@ def detect_changes(ws: Workspace, component: Component, tag: ResolvedTag) -> Cha
     previous = previous_release(ws, component, tag.commit)
     if previous is None:
         return Changes(None, [])
-    base = ws.git.require_commit(f"refs/tags/{previous.name}")
+    # git diff peels the tag itself: no extra process to resolve it first.
+    base = f"refs/tags/{previous.name}"
     return Changes(previous.name, ws.git.changed_paths(base, tag.commit, component.paths))
 
 

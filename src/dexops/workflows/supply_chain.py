@@ -35,12 +35,14 @@ class ReleaseRecord:
     sbom: Path | None
 
 
-def record_release(files: Sequence[Path], sbom_dir: Path) -> ReleaseRecord:
+def record_release(
+    files: Sequence[Path], sbom_dir: Path, *, with_sbom: bool = True
+) -> ReleaseRecord:
     """Digests of the built files and, for the wheel, a CycloneDX SBOM written in `sbom_dir`."""
     digests = file_digests(files)
     wheels = [f for f in files if f.name.endswith(".whl")]
     sbom = None
-    if wheels:
+    if wheels and with_sbom:
         sbom_dir.mkdir(parents=True, exist_ok=True)
         sbom = write_sbom(wheels[0], sbom_dir / sbom_name(wheels[0]))
     return ReleaseRecord(digests, sbom)
@@ -141,6 +143,15 @@ def tag_message(ws: Workspace, tag: str) -> str:
     raw = ws.git.run("cat-file", "tag", ref)
     _, _, message = raw.partition("\n\n")
     return message
+
+
+def recorded_digests(ws: Workspace, tag: str) -> dict[str, str] | None:
+    """The digests an annotated tag records; None for a lightweight tag or one without them."""
+    ws.git.check_ref_name(tag)
+    kind = ws.git.call("cat-file", "-t", f"refs/tags/{tag}")
+    if kind.code != 0 or kind.stdout.strip() != "tag":
+        return None
+    return parse_digests(tag_message(ws, tag))
 
 
 def verify_release(
