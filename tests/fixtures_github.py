@@ -161,7 +161,7 @@ class GitHubFake:
     def _store_release(self, body: Mapping[str, Any]) -> dict[str, Any]:
         number = self._id()
         tag = str(body["tag_name"])
-        release = {
+        release: dict[str, Any] = {
             "id": number,
             "node_id": f"RE_{number}",
             "tag_name": tag,

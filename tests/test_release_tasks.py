@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dexops.supply_chain import parse_digests, strip_digests
 from tests.conftest import Cli
 from tests.fixtures_github import FAKE_TOKEN, GitHubFake
 from tests.gitrepo import GitRepo
@@ -34,10 +35,19 @@ def test_release_tags_pushes_and_says_the_tag_is_the_release(dex_repo: GitRepo, 
     assert dex_repo.git("rev-parse", "dataenginex-v0.4.10^{commit}") == head
     assert dex_repo.git("cat-file", "-t", "dataenginex-v0.4.10") == "tag"  # annotated
     assert dex_repo.origin_git("rev-parse", "dataenginex-v0.4.10^{commit}") == head
-    # The CHANGELOG section is the notes; `###` lines survive (no comment cleanup).
-    assert _tag_message(dex_repo, "dataenginex-v0.4.10") == (
-        "dataenginex 0.4.10\n\n### Fixed\n\n- `batched` no longer drops the last partial batch."
+    # The CHANGELOG section is the notes; `###` lines survive (no comment cleanup); the
+    # sha256 of every built file follows.
+    message = _tag_message(dex_repo, "dataenginex-v0.4.10")
+    assert strip_digests(message) == (
+        "dataenginex 0.4.10\n\n### Fixed\n\n- `batched` no longer drops the last partial batch.\n"
     )
+    digests = parse_digests(message)
+    assert digests is not None
+    assert sorted(digests) == [
+        "dataenginex-0.4.10-py3-none-any.whl",
+        "dataenginex-0.4.10.tar.gz",
+    ]
+    assert "the tag records the sha256 of dataenginex-0.4.10-py3-none-any.whl" in result.out
 
 
 def test_bump_then_release_pushes_head_and_tag_together(dex_repo: GitRepo, cli: Cli) -> None:

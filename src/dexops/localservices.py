@@ -124,7 +124,8 @@ def start_pypiserver(workdir: Path, name: str, credentials: IndexCredentials) ->
     service = Service(name, url, process, log)
     try:
         wait_for_http(f"{url}/health", process, timeout=READY_TIMEOUT)
-    except ServiceError:
+    except BaseException:
+        # Also on Ctrl-C or SIGTERM while waiting: a half-started server must not linger.
         service.stop()
         raise
     return service
@@ -153,7 +154,8 @@ def start_registry(workdir: Path, name: str = "registry") -> Service:
     service = Service(name, url, process, workdir / "server.log")
     try:
         wait_for_http(f"{url}/v2/", process, timeout=READY_TIMEOUT)
-    except ServiceError:
+    except BaseException:
+        # Also on Ctrl-C or SIGTERM while waiting: a half-started server must not linger.
         service.stop()
         raise
     return service

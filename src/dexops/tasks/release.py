@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from dexops.workspace import Workspace
 
 HELP = {
-    "dry_run": "print the tag, commit, notes, git commands and HTTP calls; change nothing",
+    "dry_run": "print the tag, commit, notes, files to record, git commands and HTTP calls; "
+    "build and change nothing",
     "json": "print a JSON report",
     "repo": "target repository root",
     "plan": "a `pipeline.plan --output` file; refuse to act if the repository no longer matches it",
@@ -82,6 +83,20 @@ def _print_plan(run: ReleaseRun) -> None:
         console.say(f"  notes ({plan.notes_source}):")
         for line in plan.notes.splitlines():
             console.say(f"    {line}".rstrip())
+        record = run.records.get(plan.tag)
+        if record is not None:
+            console.say(f"  records:  {record.reason}")
+            if record.build:
+                console.would(
+                    f"build {record.project} {record.version} from {record.commit[:12]} in a "
+                    "temporary folder (not built by this dry run)"
+                )
+            if record.build and plan.create_tag:
+                console.would(
+                    f"record the sha256 of {', '.join(record.files)} in the tag {plan.tag}"
+                )
+            if record.assets:
+                console.would(f"attach {', '.join(record.assets)} to the GitHub release")
     for command in run.commands:
         console.would(f"run: git {' '.join(command)}")
     for call in run.calls:
@@ -104,8 +119,12 @@ def _print_results(run: ReleaseRun) -> None:
         if result.tag_pushed:
             also = f" with {plan.branch}" if result.branch_pushed else ""
             console.say(f"{plan.title}: pushed {plan.tag}{also} to origin")
+        if plan.digests and result.tag_created:
+            console.say(f"{plan.title}: the tag records the sha256 of {', '.join(plan.digests)}")
         if result.release_created:
             console.say(f"{plan.title}: created GitHub release {result.release_url}")
+        if result.assets_attached:
+            console.say(f"{plan.title}: attached {', '.join(result.assets_attached)}")
         for message in result.messages:
             console.say(f"{plan.title}: {message}")
 

@@ -11,19 +11,22 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from packaging.version import Version
 
 from dexops.config import Component, PackageIndex
-from dexops.distributions import FileComparison, compare_with_index
 from dexops.errors import ConfigError, ConflictError, GitError, PackageError, PackageIndexError
-from dexops.index import Credentials, IndexClient, credentials_for, missing_credentials_hint
 from dexops.pyproject_file import version_from_module_text, version_text_from_pyproject
 from dexops.versioning import ComponentTag, is_stable, parse_version
-from dexops.workflows.package import PackageReport, package_component
 from dexops.workflows.versions import previous_release
 from dexops.workspace import Workspace
+
+if TYPE_CHECKING:
+    # Building and index access are imported when needed: a skip decision stays fast.
+    from dexops.distributions import FileComparison
+    from dexops.index import IndexClient
+    from dexops.workflows.package import PackageReport
 
 Decision = Literal["publish", "skip"]
 
@@ -32,6 +35,8 @@ class UploadInterruptedError(PackageIndexError):
     """An upload was interrupted (SIGINT); the message says which indexes have the files."""
 
     exit_code = 130
+
+
 IndexAction = Literal["upload", "skip", "not-eligible"]
 
 
@@ -230,6 +235,8 @@ def target_indexes(ws: Workspace, version: Version) -> list[tuple[PackageIndex, 
 
 def read_target(client: IndexClient, report: PackageReport, left_out: str | None) -> IndexTarget:
     """Compare the build with what the index has for this version; refuse other bytes."""
+    from dexops.distributions import compare_with_index
+
     index = client.index
     if left_out is not None:
         return IndexTarget(index, "not-eligible", left_out)
@@ -298,6 +305,9 @@ def plan_and_publish(
         plan.reason = f"nothing under {shown} changed since {plan.changes.previous}"
         return plan
     check_tag_version(ws, component, resolved)
+    from dexops.index import IndexClient, credentials_for
+    from dexops.workflows.package import package_component
+
     clients = {
         index.name: IndexClient(index, credentials=credentials_for(index, environ))
         for index, _ in target_indexes(ws, resolved.version)
@@ -312,6 +322,7 @@ def plan_and_publish(
         if report.problems:
             more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
             raise PackageError(f"{resolved.name} does not validate: {report.problems[0]}{more}")
+        check_recorded_digests(ws, resolved.name, report)
         # Read every index before touching any: a conflict anywhere stops everything.
         for index, left_out in target_indexes(ws, resolved.version):
             plan.targets.append(read_target(clients[index.name], report, left_out))
@@ -327,8 +338,26 @@ def plan_and_publish(
     return plan
 
 
+def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> None:
+    """Refuse a build whose bytes differ from what the release tag recorded (if it did)."""
+    from dexops.workflows.supply_chain import recorded_digests
+
+    recorded = recorded_digests(ws, tag)
+    if recorded is None:
+        return
+    built = {f.filename: f.sha256 for f in report.files}
+    differs = sorted(n for n in set(recorded) | set(built) if recorded.get(n) != built.get(n))
+    if differs:
+        raise ConflictError(
+            f"the build of {tag} differs from the sha256 its tag records ({', '.join(differs)}); "
+            "only the released bytes are published — was the build backend upgraded?"
+        )
+
+
 def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageReport) -> None:
     """Upload in plan order; a failure says which indexes already have the files."""
+    from dexops.index import missing_credentials_hint
+
     pending = [t for t in plan.targets if t.action == "upload"]
     for target in pending:
         if clients[target.index.name].credentials is None:
@@ -354,8 +383,7 @@ def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageR
             # Ctrl-C or a cancelled job: say which indexes have the files, not only "stopped".
             have = f"{', '.join(done)} already has the files" if done else "no index has them yet"
             raise UploadInterruptedError(
-                f"interrupted during the upload to {target.index.name}; {have}; "
-                "re-run to complete"
+                f"interrupted during the upload to {target.index.name}; {have}; re-run to complete"
             ) from None
         done.append(target.index.name)
 
@@ -384,12 +412,3 @@ def _leave_for_uploader(plan: PublishPlan, report: PackageReport, out: Path) -> 
         for comparison in target.to_upload:
             shutil.copy2(report.outdir / comparison.file.filename, folder)
         target.dist_dir = folder
-
-
-def credentials_report(ws: Workspace, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Where each index's credentials would come from ("missing" when nowhere)."""
-    found: dict[str, str] = {}
-    for index in ws.config.indexes:
-        creds: Credentials | None = credentials_for(index, environ)
-        found[index.name] = creds.source if creds else "missing"
-    return found

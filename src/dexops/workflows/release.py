@@ -1,9 +1,13 @@
-"""Component releases: plan (tag, notes, pushes, HTTP calls), then tag, push and publish."""
+"""Component releases: plan (tag, notes, pushes, HTTP calls), then tag, push and publish.
+
+A library's release also builds its files first and records their sha256 in the tag
+(see `release_records`); apps build nothing here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -13,7 +17,15 @@ from dexops.config import Component
 from dexops.errors import ConflictError, ForgeError, PushRejectedError
 from dexops.pyproject_file import read_version
 from dexops.release_notes import Commit, changelog_section, notes_from_commits
+from dexops.supply_chain import with_digests
 from dexops.versioning import ComponentTag
+from dexops.workflows.release_records import (
+    LibraryRecord,
+    RecordPlan,
+    attach,
+    build_records,
+    record_plans,
+)
 from dexops.workflows.versions import previous_release
 
 if TYPE_CHECKING:
@@ -58,6 +70,8 @@ class ReleasePlan:
     local_tag: str | None  # commit the local tag points at, if it exists
     remote_tag: str | None  # commit origin's tag points at, if it exists
     sign: bool = False
+    library: bool = False
+    digests: Mapping[str, str] | None = None  # the built files', once a library is built
 
     @property
     def title(self) -> str:
@@ -81,8 +95,9 @@ class ReleasePlan:
 
     @property
     def tag_message(self) -> str:
-        """The annotated tag's message: the title, then the notes."""
-        return f"{self.title}\n\n{self.notes}\n" if self.notes else f"{self.title}\n"
+        """The annotated tag's message: the title, the notes, then any digests recorded."""
+        message = f"{self.title}\n\n{self.notes}\n" if self.notes else f"{self.title}\n"
+        return with_digests(message, self.digests) if self.digests else message
 
     def tag_command(self) -> list[str]:
         """The git command that creates the annotated (or signed) tag."""
@@ -104,6 +119,7 @@ class ReleasePlan:
             "notes": self.notes,
             "tag_exists_locally": self.local_tag is not None,
             "tag_exists_on_origin": self.remote_tag is not None,
+            "digests": dict(self.digests) if self.digests else None,
         }
 
 
@@ -117,6 +133,7 @@ class ReleaseResult:
     branch_pushed: bool = False
     release_url: str | None = None
     release_created: bool = False
+    assets_attached: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
 
     @property
@@ -133,6 +150,7 @@ class ReleaseResult:
             "branch_pushed": self.branch_pushed,
             "release_url": self.release_url,
             "release_created": self.release_created,
+            "assets_attached": self.assets_attached,
             "created": self.created,
             "messages": self.messages,
         }
@@ -257,6 +275,7 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
         local_tag=local,
         remote_tag=remote,
         sign=ws.config.sign,
+        library=component.kind == "library",
     )
 
 
@@ -292,7 +311,11 @@ def git_commands(plans: Sequence[ReleasePlan], target: Target) -> list[list[str]
     return commands
 
 
-def http_calls(plans: Sequence[ReleasePlan], forge: GitHub | None) -> list[str]:
+def http_calls(
+    plans: Sequence[ReleasePlan],
+    forge: GitHub | None,
+    records: Mapping[str, RecordPlan] | None = None,
+) -> list[str]:
     """The GitHub calls a run would make (the token shown masked)."""
     if forge is None:
         return []
@@ -305,6 +328,10 @@ def http_calls(plans: Sequence[ReleasePlan], forge: GitHub | None) -> list[str]:
             f"tag_name={plan.tag} name={plan.title!r} prerelease={str(plan.prerelease).lower()} "
             f"{auth} (unless the release exists)"
         )
+        record = (records or {}).get(plan.tag)
+        for asset in record.assets if record else ():
+            url = forge.asset_upload_url("{release id}", asset)
+            calls.append(f"POST {url} {auth} (unless the release has it)")
     return calls
 
 
@@ -360,18 +387,20 @@ def existing_releases(
     return {plan.tag: forge.release_for_tag(plan.tag) for plan in plans}
 
 
-def publish(result: ReleaseResult, forge: GitHub | None, existing: Release | None) -> None:
+def publish(
+    result: ReleaseResult, forge: GitHub | None, existing: Release | None
+) -> Release | None:
     """Create the GitHub release of a pushed tag; an existing one is reported, not an error."""
     plan = result.plan
     if forge is None:
         result.messages.append(
             f"no GITHUB_TOKEN or GH_TOKEN: the annotated tag {plan.tag} is the release"
         )
-        return
+        return None
     if existing is not None:
         result.release_url = existing.url
         result.messages.append(f"GitHub release {plan.tag} already exists: {existing.url}")
-        return
+        return existing
     try:
         release = forge.create_release(
             plan.tag, name=plan.title, body=plan.notes, prerelease=plan.prerelease
@@ -385,16 +414,32 @@ def publish(result: ReleaseResult, forge: GitHub | None, existing: Release | Non
     result.release_created = release.created
     if not release.created:
         result.messages.append(f"GitHub release {plan.tag} already exists: {release.url}")
+    return release
+
+
+def _attach(result: ReleaseResult, forge: GitHub, release: Release, record: LibraryRecord) -> None:
+    uploaded, present = attach(forge, release, record)
+    result.assets_attached = uploaded
+    if present:
+        result.messages.append(f"the GitHub release already has {', '.join(present)}")
 
 
 def release(ws: Workspace, plans: Sequence[ReleasePlan], target: Target) -> list[ReleaseResult]:
-    """Check GitHub, tag, push, then publish every plan; say exactly what was done on failure."""
+    """Check GitHub, build libraries, tag, push, then publish; say what was done on failure."""
     existing = existing_releases(plans, target.forge)
+    built = build_records(ws, record_plans(ws, plans, target.forge, existing))
+    plans = [
+        replace(p, digests=built[p.tag].digests) if p.create_tag and p.tag in built else p
+        for p in plans
+    ]
     results = tag_and_push(ws, plans, target)
     done: list[str] = []
     for result in results:
         try:
-            publish(result, target.forge, existing.get(result.plan.tag))
+            published = publish(result, target.forge, existing.get(result.plan.tag))
+            record = built.get(result.plan.tag)
+            if target.forge is not None and published is not None and record is not None:
+                _attach(result, target.forge, published, record)
         except ForgeError as exc:
             if done:
                 raise ForgeError(f"{exc} (released before it: {', '.join(done)})") from None
@@ -414,6 +459,7 @@ class ReleaseRun:
     calls: list[str]
     results: list[ReleaseResult]
     dry_run: bool
+    records: dict[str, RecordPlan] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready report of the run."""
@@ -423,7 +469,12 @@ class ReleaseRun:
             "branch": self.target.branch,
             "releases": [r.as_json() for r in self.results]
             if not self.dry_run
-            else [p.as_json() for p in self.plans],
+            else [
+                {**p.as_json(), "records": self.records[p.tag].as_json()}
+                if p.tag in self.records
+                else p.as_json()
+                for p in self.plans
+            ],
             "skipped": self.skipped,
             "git_commands": [["git", *c] for c in self.commands],
             "http_calls": self.calls,
@@ -438,6 +489,7 @@ def release_components(ws: Workspace, name: str | None, *, dry_run: bool) -> Rel
     else:
         plans, skipped = [plan_release(ws, name, target)], []
     commands = git_commands(plans, target)
-    calls = http_calls(plans, target.forge)
+    records = record_plans(ws, plans, target.forge)
+    calls = http_calls(plans, target.forge, records)
     results = [] if dry_run else release(ws, plans, target)
-    return ReleaseRun(target, plans, skipped, commands, calls, results, dry_run)
+    return ReleaseRun(target, plans, skipped, commands, calls, results, dry_run, records)
