@@ -16,7 +16,14 @@ from tests.gitrepo import GIT_ENV, GitRepo, example_repo
 
 REQUIRE_INTEGRATION = os.environ.get("DEXOPS_REQUIRE_INTEGRATION") == "1"
 
-pytest_plugins = ["tests.fixtures_github", "tests.fixtures_argocd", "tests.fixtures_registry", "tests.fixtures_metrics", "tests.fixtures_gitops", "tests.fixtures_pypi"]
+pytest_plugins = [
+    "tests.fixtures_github",
+    "tests.fixtures_argocd",
+    "tests.fixtures_registry",
+    "tests.fixtures_metrics",
+    "tests.fixtures_gitops",
+    "tests.fixtures_pypi",
+]
 
 
 def require_tool(name: str, hint: str) -> str:
@@ -57,7 +64,7 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(socket.socket, "connect", guarded)
     original_lookup = socket.getaddrinfo
 
-    def guarded_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+    def guarded_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
         if name is not None and not _loopback((name, 0)):
             raise socket.gaierror(socket.EAI_NONAME, f"name lookup blocked in unit tests: {name}")

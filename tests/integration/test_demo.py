@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.integration
@@ -78,7 +77,7 @@ def test_demo_keep_leaves_the_sandbox_and_sigterm_stops_everything(tmp_path: Pat
             break
     assert _processes_under(workdir), "the demo should have started its indexes"
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("error: ")

@@ -144,16 +144,18 @@ class PublishPlan:
 def resolve_tag(ws: Workspace, component: Component, tag: str | None) -> ResolvedTag | None:
     """The tag to publish: `tag`, else the component's highest tag at HEAD (None if none)."""
     if tag is None:
-        head = ws.git.require_commit("HEAD")
+        ws.git.require_repository()
+        # One process answers both "which tags are at HEAD" and "which commit is HEAD".
+        tags = ws.git.tags_at("HEAD", f"{component.tag_prefix}*")
         at_head = [
-            parsed
-            for name, commit in ws.git.tags_with_commits(f"{component.tag_prefix}*").items()
-            if commit == head and (parsed := _parse_tag(component, name)) is not None
+            (parsed, commit)
+            for name, commit in tags.items()
+            if (parsed := _parse_tag(component, name)) is not None
         ]
         if not at_head:
             return None
-        name, version = max(at_head, key=lambda item: item[1])
-        return ResolvedTag(name, version, head)
+        (name, version), commit = max(at_head, key=lambda item: item[0][1])
+        return ResolvedTag(name, version, commit)
     ws.git.check_ref_name(tag)
     parsed = _parse_tag(component, tag)
     if parsed is None:
