@@ -144,8 +144,8 @@ class PublishPlan:
 def resolve_tag(ws: Workspace, component: Component, tag: str | None) -> ResolvedTag | None:
     """The tag to publish: `tag`, else the component's highest tag at HEAD (None if none)."""
     if tag is None:
-        ws.git.require_repository()
-        # One process answers both "which tags are at HEAD" and "which commit is HEAD".
+        # One process answers both "which tags are at HEAD" and "which commit is HEAD"
+        # (outside a repository it fails with git's one-line reason).
         tags = ws.git.tags_at("HEAD", f"{component.tag_prefix}*")
         at_head = [
             (parsed, commit)
