@@ -7,7 +7,12 @@ order git's version sort gets wrong) and each library tag's commit sets that ver
 the library's pyproject. With `stray_head_tag` the last library tag sits on HEAD although
 only the app changed since the previous library tag: the "nothing to publish" case.
 
-Run `python benchmarks/synthetic_repo.py DEST [--commits N] [--tags N]` to keep one.
+With `overlay_revisions=N` (the issue's 5,000) a `dev` environment is configured and N of
+the app commits instead change its Kustomize overlay's image tag, the way `deploy.update`
+does; `add_origin` gives the repository a bare `origin` with everything pushed.
+
+Run `python benchmarks/synthetic_repo.py DEST [--commits N] [--tags N]
+[--overlay-revisions N] [--origin]` to keep one.
 """
 
 from __future__ import annotations
@@ -22,6 +27,26 @@ LIB = "packages/dataenginex"
 APP = "src/careerdex"
 START = 1_600_000_000  # commit timestamps start here, one minute apart
 MODULES = 50  # files per component that commits rotate through
+OVERLAY = "infra/overlays/dev/kustomization.yaml"
+ENVIRONMENT = """
+[tool.dexops.environments.dev]
+overlay = "infra/overlays/dev"
+branch = "main"
+"""
+
+
+def overlay(tag: str) -> str:
+    """The dev overlay holding one image tag."""
+    return (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+        "kind: Kustomization\n"
+        "resources:\n  - ../../base\n"
+        "images:\n"
+        "  - name: example/careerdex\n"
+        "    newName: ghcr.io/example/careerdex\n"
+        f"    newTag: {tag}  # updated by dexops\n"
+    )
+
 
 ROOT_PYPROJECT = f"""\
 [project]
@@ -116,7 +141,12 @@ class _Stream:
 
 
 def generate(
-    dest: Path, *, commits: int = 20_000, tags: int = 400, stray_head_tag: bool = True
+    dest: Path,
+    *,
+    commits: int = 20_000,
+    tags: int = 400,
+    stray_head_tag: bool = True,
+    overlay_revisions: int = 0,
 ) -> SyntheticRepo:
     """Write the repository at `dest` (which must not exist) and check out `main`."""
     library_count = tags * 3 // 4
@@ -130,6 +160,13 @@ def generate(
         f"{LIB}/src/dataenginex/__init__.py": '"""DataEngineX."""\n',
         f"{APP}/__init__.py": '"""CareerDEX."""\n',
     }
+    if overlay_revisions:
+        initial["pyproject.toml"] = ROOT_PYPROJECT + ENVIRONMENT
+        initial["infra/base/kustomization.yaml"] = "resources: []\n"
+        initial[OVERLAY] = overlay("sha-00000000")
+    # App commits whose number is a multiple of this change the overlay instead (about N).
+    overlay_every = max(1, (commits * 2 // 3) // overlay_revisions) if overlay_revisions else 0
+    deployed = 0
     stream.commit(START, "feat: initial import", initial)
     # Library tags are spread evenly; the last one is kept for HEAD when asked.
     spacing = max(2, (commits - 10) // max(1, library_count))
@@ -154,6 +191,12 @@ def generate(
         elif n % 3 == 0 and not final_stretch:
             module = f"{LIB}/src/dataenginex/mod_{n % MODULES}.py"
             last = stream.commit(when, f"feat(dataenginex): change {n}", {module: f"N = {n}\n"})
+        elif overlay_every and deployed < overlay_revisions and n % overlay_every == 0:
+            deployed += 1
+            tag = f"sha-{n:08x}"
+            last = stream.commit(
+                when, f"chore: update dev image to {tag} [skip ci]", {OVERLAY: overlay(tag)}
+            )
         else:
             module = f"{APP}/mod_{n % MODULES}.py"
             last = stream.commit(when, f"feat(careerdex): change {n}", {module: f"N = {n}\n"})
@@ -177,6 +220,16 @@ def generate(
     return SyntheticRepo(dest, stream.mark, library_tags, app_tags)
 
 
+def add_origin(repo: SyntheticRepo) -> Path:
+    """A bare `origin` next to the repository holding `main` and every tag; return its path."""
+    origin = repo.path.with_name(repo.path.name + "-origin.git")
+    _git(repo.path.parent, "clone", "--quiet", "--bare", str(repo.path), str(origin))
+    _git(repo.path, "remote", "add", "origin", str(origin))
+    _git(repo.path, "fetch", "--quiet", "origin")
+    _git(repo.path, "branch", "--quiet", "--set-upstream-to=origin/main", "main")
+    return origin
+
+
 def _git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
@@ -189,9 +242,18 @@ def main() -> None:
     parser.add_argument("dest", type=Path)
     parser.add_argument("--commits", type=int, default=20_000)
     parser.add_argument("--tags", type=int, default=400)
+    parser.add_argument("--overlay-revisions", type=int, default=0)
+    parser.add_argument("--origin", action="store_true", help="also make a bare origin")
     args = parser.parse_args()
     started = time.perf_counter()
-    repo = generate(args.dest, commits=args.commits, tags=args.tags)
+    repo = generate(
+        args.dest,
+        commits=args.commits,
+        tags=args.tags,
+        overlay_revisions=args.overlay_revisions,
+    )
+    if args.origin:
+        add_origin(repo)
     elapsed = time.perf_counter() - started
     print(
         f"{repo.path}: {repo.commits} commits, {len(repo.library_tags)} library tags, "

@@ -88,10 +88,9 @@ def _not_git(repo: GitRepo) -> GitRepo:
 
 
 def _no_commits(repo: GitRepo) -> GitRepo:
-    fresh = init_repo(
+    return init_repo(
         repo.path.parent / "fresh", repo.path.parent / "fresh-origin.git", source=_example()
     )
-    return fresh
 
 
 def _example() -> Path:
@@ -188,15 +187,11 @@ UNKNOWN_NAMES = [
     Case("metrics-unknown-env", ("metrics", "--env", "nosuch"), "nosuch"),
     Case("unknown-task", ("release.nosuch",), "release.nosuch"),
     Case("notify-unknown-event", ("notify", "--event", "nosuch", "--status", "success"), "nosuch"),
-    Case(
-        "notify-unknown-status", ("notify", "--event", "release", "--status", "nosuch"), "nosuch"
-    ),
+    Case("notify-unknown-status", ("notify", "--event", "release", "--status", "nosuch"), "nosuch"),
 ]
 
 IMAGE_TAGS = [
-    Case(
-        "set-image-empty-tag", ("deploy.set-image", "--env", "dev", "--image-tag", ""), "''"
-    ),
+    Case("set-image-empty-tag", ("deploy.set-image", "--env", "dev", "--image-tag", ""), "''"),
     Case(
         "set-image-too-long-tag",
         ("deploy.set-image", "--env", "dev", "--image-tag", "v" * 129),
@@ -275,9 +270,7 @@ VERSIONS = [
         ("version.bump", "dataenginex", "--to", "not-a-version"),
         "not-a-version",
     ),
-    Case(
-        "bump-to-metacharacters", ("version.bump", "dataenginex", "--to", "1.0;id"), "1.0;id"
-    ),
+    Case("bump-to-metacharacters", ("version.bump", "dataenginex", "--to", "1.0;id"), "1.0;id"),
     Case("bump-unknown-part", ("version.bump", "dataenginex", "--part", "sideways"), "sideways"),
     Case(
         "show-pyproject-version-not-pep440",
@@ -429,7 +422,9 @@ CONFIGURATION = [
         "unknown-top-level-key",
         ("version.show",),
         "tool.dexops.colour",
-        _replace("pyproject.toml", 'default-branch = "main"', 'default-branch = "main"\ncolour = 1'),
+        _replace(
+            "pyproject.toml", 'default-branch = "main"', 'default-branch = "main"\ncolour = 1'
+        ),
     ),
     Case(
         "unknown-component-key",
@@ -494,7 +489,12 @@ REPOSITORY_STATE = [
     Case("no-commits", ("release.dataenginex",), "no commits", _no_commits),
     Case("no-commits-show", ("version.show",), "no commits", _no_commits),
     Case("detached-head", ("release.dataenginex",), "detached", _detached),
-    Case("detached-head-bump", ("version.bump", "dataenginex", "--part", "patch"), "detached", _detached),
+    Case(
+        "detached-head-bump",
+        ("version.bump", "dataenginex", "--part", "patch"),
+        "detached",
+        _detached,
+    ),
     Case(
         "dirty-tree-release",
         ("release.dataenginex",),
@@ -537,7 +537,8 @@ def assert_one_error_line(code: int, out: str, err: str, names: str) -> str:
     """The error contract: non-zero, one `error:` line naming `names`, no traceback."""
     assert code != 0, f"exit 0; stdout: {out!r}"
     assert "Traceback" not in out + err, err
-    assert err.endswith("\n") and err.count("\n") == 1, f"not exactly one stderr line: {err!r}"
+    assert err.endswith("\n"), f"stderr does not end a line: {err!r}"
+    assert err.count("\n") == 1, f"not exactly one stderr line: {err!r}"
     assert err.startswith("error: "), err
     assert names in err, f"the error does not name {names!r}: {err!r}"
     return err
@@ -577,7 +578,9 @@ def test_there_are_at_least_fifty_cases_covering_every_task() -> None:
     assert len({case.id for case in CASES}) == len(CASES)
     from dexops.__main__ import program
 
-    tasks = set(program().namespace.task_names)
+    namespace = program().namespace
+    assert namespace is not None
+    tasks = set(namespace.task_names)
     covered = {case.argv[0] for case in CASES}
     # Per-component tasks come from the example's configuration, not from the cwd.
     uncovered = {

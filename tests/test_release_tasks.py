@@ -136,7 +136,13 @@ def test_github_release_is_created_then_reported(
     assert result.code == 0, result.err
     url = "https://github.com/thedataenginex/dex/releases/tag/dataenginex-v0.4.10"
     assert f"created GitHub release {url}" in result.out
-    assert github_fake.calls() == [f"GET {RELEASES}/tags/dataenginex-v0.4.10", f"POST {RELEASES}"]
+    assets = f"{RELEASES}/{github_fake.releases['dataenginex-v0.4.10']['id']}/assets"
+    assert github_fake.calls() == [
+        f"GET {RELEASES}/tags/dataenginex-v0.4.10",
+        f"POST {RELEASES}",
+        f"POST {assets}",  # the SBOM and SHA256SUMS of a library release
+        f"POST {assets}",
+    ]
     assert github_fake.requests[1].body == {
         "tag_name": "dataenginex-v0.4.10",
         "name": "dataenginex 0.4.10",
@@ -147,7 +153,7 @@ def test_github_release_is_created_then_reported(
     again = cli("release.dataenginex", cwd=dex_repo.path)
     assert again.code == 0, again.err
     assert f"GitHub release dataenginex-v0.4.10 already exists: {url}" in again.out
-    assert github_fake.calls("POST") == [f"POST {RELEASES}"]
+    assert github_fake.calls("POST") == [f"POST {RELEASES}", f"POST {assets}", f"POST {assets}"]
 
 
 def test_pre_release_versions_are_github_prereleases(

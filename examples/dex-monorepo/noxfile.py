@@ -1,6 +1,7 @@
 """Quality gates of the DataEngineX monorepo, as nox sessions over dexops."""
 
 import os
+import shutil
 
 import nox
 
@@ -41,10 +42,13 @@ def integration(session: nox.Session) -> None:
 
 @nox.session
 def package(session: nox.Session) -> None:
-    """Build and validate the dataenginex distribution through dexops."""
+    """Build dataenginex's sdist and wheel; twine check --strict, metadata, file lists."""
     # Adopters pin dexops here; dexops' own tests point this at their checkout.
     session.install(os.environ.get("DEXOPS_SPEC", "dexops"))
-    session.run("invoke", "package.validate", "dataenginex")
+    if shutil.which("uv") is None:
+        session.install("uv")  # build uses uv as its installer
+    # The checked files stay in dist/dataenginex/ for a look, or for a publish job to upload.
+    session.run("invoke", "package.validate", "dataenginex", "--out", "dist", *session.posargs)
 
 
 @nox.session

@@ -59,20 +59,48 @@ class Service:
 
     def stop(self) -> None:
         """Terminate the process (kill it if it lingers)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        _terminate(self.process)
+
+
+# Every server process started and not yet stopped, so nothing escapes a ServiceGroup even
+# when a signal lands between starting a process and handing its Service to the group.
+_LIVE: list[subprocess.Popen[bytes]] = []
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _unblock_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as handle:
-        return subprocess.Popen(  # the log handle is inherited; closing ours is fine
-            argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+    # Ctrl-C and SIGTERM wait until the process is on the live list (the child unblocks them).
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        with log.open("wb") as handle:
+            process = subprocess.Popen(
+                argv,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_unblock_stop_signals,  # noqa: PLW1509 - single-threaded here
+            )
+        _LIVE.append(process)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return process
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a process (kill it if it lingers) and forget it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    if process in _LIVE:
+        _LIVE.remove(process)
 
 
 @dataclass(frozen=True)
@@ -174,6 +202,7 @@ class ServiceGroup(AbstractContextManager["ServiceGroup"]):
 
     def __enter__(self) -> ServiceGroup:
         self._previous = signal.getsignal(signal.SIGTERM)
+        self._before = list(_LIVE)
 
         def on_term(_signum: int, _frame: object) -> None:
             raise KeyboardInterrupt  # unwinds through __exit__, which stops everything
@@ -190,4 +219,6 @@ class ServiceGroup(AbstractContextManager["ServiceGroup"]):
         for service in reversed(self.services):
             service.stop()
         self.services.clear()
+        for process in [p for p in _LIVE if p not in self._before]:
+            _terminate(process)
         signal.signal(signal.SIGTERM, self._previous)

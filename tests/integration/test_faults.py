@@ -21,8 +21,6 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
-
 from tests.conftest import Cli, CliResult, require_tool
 from tests.fixtures_argocd import ArgoCDFake, application
 from tests.fixtures_github import GitHubFake
@@ -30,6 +28,7 @@ from tests.fixtures_gitops import GitOpsRepo
 from tests.fixtures_pypi import PypiServers
 from tests.gitrepo import GitRepo
 from tests.snapshot import RepoSnapshot
+from werkzeug import Request, Response
 
 pytestmark = pytest.mark.integration
 
@@ -286,7 +285,8 @@ def test_github_fault_before_the_push_changes_nothing_and_a_rerun_converges(
     assert_converged(released, github_fake, plan)
 
 
-@pytest.mark.parametrize("kind", GITHUB_FAULTS)
+# After the push the retry path is the same for every status; three kinds keep it quick.
+@pytest.mark.parametrize("kind", ["502", "403-rate-limit", "malformed-json"])
 def test_github_fault_after_the_push_says_so_and_a_rerun_only_creates_the_release(
     kind: str, released: GitRepo, github_fake: GitHubFake, cli: Cli
 ) -> None:
@@ -317,7 +317,8 @@ def test_a_transient_github_fault_is_retried_within_one_run(
     _fault(github_fake, kind, method="POST", path="/releases$", times=1)
     result = ok(cli("release.dataenginex", cwd=released.path))
     assert "created GitHub release" in result.out
-    assert len(github_fake.calls("POST")) == 2
+    creations = [c for c in github_fake.calls("POST") if c.endswith("/releases")]
+    assert len(creations) == 2  # the fault, then the retry
     if kind == "429-retry-after":
         assert github_fake.sleeps == [1.0]
 
@@ -341,12 +342,13 @@ def test_github_timeouts_are_bounded_and_a_rerun_converges(
     silent_server: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import dexops.forge
+    from dexops.http import make_session
 
-    real = dexops.forge.make_session
-    monkeypatch.setattr(
-        dexops.forge, "make_session", lambda **kw: real(**{**kw, "timeout": (0.3, 0.3)})
-    )
+    def short_timeouts(**kwargs: Any) -> Any:
+        return make_session(**{**kwargs, "timeout": (0.3, 0.3)})
+
+    # forge binds make_session at import: patch its name there.
+    monkeypatch.setattr("dexops.forge.make_session", short_timeouts)
     monkeypatch.setenv("GITHUB_API_URL", silent_server)
     snapshot = RepoSnapshot.take(released)
     started = time.monotonic()
@@ -399,7 +401,7 @@ def test_index_stopped_between_uploads_then_the_rerun_uploads_production_only(
 
     real_upload = IndexClient.upload
 
-    def upload_then_production_dies(self: IndexClient, files: Any) -> None:  # noqa: ANN401
+    def upload_then_production_dies(self: IndexClient, files: Any) -> None:
         real_upload(self, files)
         if self.index.role == "test":
             pypi_servers.production.stop()
@@ -416,7 +418,7 @@ def test_index_stopped_between_uploads_then_the_rerun_uploads_production_only(
 
     uploads: list[str] = []
 
-    def recording_upload(self: IndexClient, files: Any) -> None:  # noqa: ANN401
+    def recording_upload(self: IndexClient, files: Any) -> None:
         uploads.append(self.index.name)
         real_upload(self, files)
 

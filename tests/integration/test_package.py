@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import Cli, require_tool
@@ -13,6 +17,7 @@ from tests.snapshot import RepoSnapshot
 pytestmark = pytest.mark.integration
 
 LIB = "packages/dataenginex"
+ROOT = Path(__file__).resolve().parents[2]
 
 # The exact archives of the example library: the package, its metadata, its docs.
 EXPECTED_WHEEL = [
@@ -37,7 +42,7 @@ def _tools() -> None:
     require_tool("uv", "pip install uv")
 
 
-def _validate(cli: Cli, repo: GitRepo, *argv: str) -> tuple[int, list[dict[str, object]], str]:
+def _validate(cli: Cli, repo: GitRepo, *argv: str) -> tuple[int, list[dict[str, Any]], str]:
     result = cli("package.validate", *argv, "--json", cwd=repo.path)
     return result.code, json.loads(result.out), result.err
 
@@ -52,7 +57,7 @@ def test_the_example_library_builds_exactly_its_files(
     (report,) = reports
     assert report["ok"] is True
     assert report["problems"] == []
-    dists = {d["kind"]: d for d in report["dists"]}  # type: ignore[index]
+    dists = {d["kind"]: d for d in report["dists"]}
     assert dists["wheel"]["filename"] == "dataenginex-0.4.10-py3-none-any.whl"
     assert dists["wheel"]["members"] == EXPECTED_WHEEL
     assert dists["sdist"]["filename"] == "dataenginex-0.4.10.tar.gz"
@@ -122,7 +127,7 @@ def test_twine_check_strict_failures_are_reported(dex_repo: GitRepo, cli: Cli) -
         "error: package validation failed: dataenginex: dataenginex-0.4.10-py3-none-any.whl: "
         "`long_description_content_type` missing. defaulting to `text/x-rst`. (+3 more)\n"
     )
-    twine = {d["kind"]: d["checks"]["twine"] for d in reports[0]["dists"]}  # type: ignore[index]
+    twine = {d["kind"]: d["checks"]["twine"] for d in reports[0]["dists"]}
     assert "`long_description` missing." in twine["wheel"]
 
 
@@ -169,3 +174,38 @@ def test_only_library_components_are_validated(
     result = cli("package.validate", *argv, cwd=dex_repo.path)
     assert result.code == 1
     assert result.err == message
+
+
+def test_validate_into_the_same_folder_twice_replaces_the_files(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    out = tmp_path / "dist"
+    assert _validate(cli, dex_repo, "dataenginex", "--out", str(out))[0] == 0
+    (out / "dataenginex" / "notes.txt").write_text("mine", encoding="utf-8")
+    refused = cli("package.validate", "dataenginex", "--out", str(out), cwd=dex_repo.path)
+    assert refused.code == 1
+    assert refused.err == f"error: {out / 'dataenginex'} holds other files (notes.txt)\n"
+    (out / "dataenginex" / "notes.txt").unlink()
+    assert _validate(cli, dex_repo, "dataenginex", "--out", str(out))[0] == 0
+    assert len(list((out / "dataenginex").iterdir())) == 2
+
+
+def test_the_example_nox_package_session_validates_through_dexops(dex_repo: GitRepo) -> None:
+    """`nox -s package` in the example installs this checkout of dexops and validates."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOX")}
+    env["DEXOPS_SPEC"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "--non-interactive", "-s", "package"],
+        cwd=dex_repo.path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dataenginex-0.4.10-py3-none-any.whl" in done.stdout
+    assert sorted(p.name for p in (dex_repo.path / "dist" / "dataenginex").iterdir()) == [
+        "dataenginex-0.4.10-py3-none-any.whl",
+        "dataenginex-0.4.10.tar.gz",
+    ]

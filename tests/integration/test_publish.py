@@ -378,3 +378,20 @@ def test_no_tag_at_head_is_nothing_to_publish(repo: GitRepo, cli: Cli) -> None:
     plan = json.loads(result.out)
     assert plan["decision"] == "skip"
     assert plan["reason"] == "HEAD has no dataenginex-v<version> tag; nothing to publish"
+
+
+def test_a_new_user_bumps_releases_and_publishes(
+    repo: GitRepo, cli: Cli, pypi_servers: PypiServers
+) -> None:
+    """The README's flow in a copy of the example monorepo, against both local indexes."""
+    repo.push("main")
+    for argv in (
+        ("version.bump", "dataenginex", "--part", "patch"),
+        ("release.dataenginex",),
+        ("publish.dataenginex",),
+    ):
+        result = cli(*argv, cwd=repo.path)
+        assert result.code == 0, (argv, result.err)
+    assert "refs/tags/dataenginex-v0.4.11" in repo.remote_refs()
+    assert set(pypi_servers.test.files()) == _files("0.4.11")
+    assert set(pypi_servers.production.files()) == _files("0.4.11")

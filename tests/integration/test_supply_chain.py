@@ -7,11 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
 from tests.conftest import Cli, require_tool
+from tests.fixtures_github import GitHubFake
 from tests.fixtures_pypi import PypiServers
 from tests.gitrepo import GitRepo
 
 from dexops.config import PackageIndex
+from dexops.distributions import sha256_hex
 from dexops.index import Credentials, IndexClient
 from dexops.supply_chain import parse_digests, with_digests
 from dexops.workflows.package import build, stage_revision
@@ -174,3 +178,116 @@ def test_release_task_signs_tags_and_bump_commits_with_ssh(
     )
     assert verified.returncode == 0, verified.stderr
     assert 'Good "git" signature' in verified.stderr
+
+
+# --- the whole flow through the tasks -----------------------------------------------------
+
+TEST_TOKEN_ENV = "DEX_TEST_INDEX_TOKEN"
+
+
+@pytest.fixture
+def releasing_repo(
+    dex_repo: GitRepo, pypi_servers: PypiServers, monkeypatch: pytest.MonkeyPatch
+) -> GitRepo:
+    """The example monorepo publishing to the local indexes, credentials in the environment."""
+    require_tool("uv", "pip install uv")
+    pyproject = dex_repo.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + "\n"
+        + pypi_servers.test.index_toml(token_env=TEST_TOKEN_ENV)
+        + "\n"
+        + pypi_servers.production.index_toml()
+    )
+    lib = dex_repo.path / "packages/dataenginex/pyproject.toml"
+    # A dependency, so the SBOM has a component besides the library itself.
+    lib.write_text(
+        lib.read_text().replace(
+            'license = "MIT"', 'license = "MIT"\ndependencies = ["tabulate>=0.9"]'
+        )
+    )
+    dex_repo.commit("ci: publish dataenginex to the local indexes")
+    dex_repo.push("main")
+    monkeypatch.setenv(TEST_TOKEN_ENV, pypi_servers.test.password)
+    monkeypatch.setenv("TWINE_USERNAME", pypi_servers.production.username)
+    monkeypatch.setenv("TWINE_PASSWORD", pypi_servers.production.password)
+    monkeypatch.setattr("dexops.index.READ_BACKOFF", 0.01)
+    return dex_repo
+
+
+def _one_error(err: str) -> str:
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_bump_release_publish_then_verify_byte_for_byte(
+    releasing_repo: GitRepo,
+    pypi_servers: PypiServers,
+    github_fake: GitHubFake,
+    tmp_path: Path,
+    cli: Cli,
+) -> None:
+    repo = releasing_repo
+    ssh_signing(repo, tmp_path)
+    pyproject = repo.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'default-branch = "main"', 'default-branch = "main"\nsign = true'
+        )
+    )
+    repo.commit("chore: sign releases")
+    github_fake.setenv()
+    assert cli("version.bump", "dataenginex", "--part", "patch", cwd=repo.path).code == 0
+
+    released = cli("release.dataenginex", cwd=repo.path)
+    assert released.code == 0, released.err
+    repo.git("tag", "-v", TAG)  # the digest block sits inside a good ssh signature
+    recorded = parse_digests(repo.git("cat-file", "tag", TAG))
+    assert recorded is not None
+    assert sorted(recorded) == ["dataenginex-0.4.11-py3-none-any.whl", "dataenginex-0.4.11.tar.gz"]
+    sbom_text = github_fake.asset_data[(TAG, "dataenginex-0.4.11.cdx.json")].decode()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(sbom_text) is None
+    sbom = json.loads(sbom_text)
+    assert sbom["metadata"]["component"]["version"] == "0.4.11"
+    assert [c["name"] for c in sbom["components"]] == ["tabulate"]
+
+    # publish builds again, later, in another folder: the same bytes reach both indexes.
+    published = cli("publish.dataenginex", cwd=repo.path)
+    assert published.code == 0, published.err
+    for server in (pypi_servers.test, pypi_servers.production):
+        assert {name: sha256_hex([data]) for name, data in server.files().items()} == recorded
+
+    done = cli("verify.release", TAG, "--json", cwd=repo.path)
+    assert done.code == 0, done.err
+    report = json.loads(done.out)
+    assert (report["ok"], report["signature"], report["index"]) == (True, "good", "localprod")
+    assert {f["filename"]: f["served_sha256"] for f in report["files"]} == recorded
+
+    # One byte changed on the index: verify.release says so in one line.
+    wheel = pypi_servers.production.packages / "dataenginex-0.4.11-py3-none-any.whl"
+    data = wheel.read_bytes()
+    wheel.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    tampered = cli("verify.release", TAG, cwd=repo.path)
+    assert tampered.code == 1
+    assert _one_error(tampered.err) == (
+        f"error: {TAG} does not match localprod: dataenginex-0.4.11-py3-none-any.whl differs\n"
+    )
+
+
+def test_publish_refuses_a_build_that_is_not_what_the_tag_records(
+    releasing_repo: GitRepo, pypi_servers: PypiServers, cli: Cli
+) -> None:
+    repo = releasing_repo
+    assert cli("version.bump", "dataenginex", "--part", "patch", cwd=repo.path).code == 0
+    wrong = {"dataenginex-0.4.11.tar.gz": "0" * 64, "dataenginex-0.4.11-py3-none-any.whl": "1" * 64}
+    repo.git("tag", "--annotate", "--cleanup=verbatim", "-m", with_digests("by hand\n", wrong), TAG)
+    result = cli("publish.dataenginex", cwd=repo.path)
+    assert result.code == 1
+    assert _one_error(result.err).startswith(
+        f"error: the build of {TAG} differs from the sha256 its tag records "
+        "(dataenginex-0.4.11-py3-none-any.whl, dataenginex-0.4.11.tar.gz)"
+    )
+    assert pypi_servers.test.files() == {}
+    assert pypi_servers.production.files() == {}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
 from invoke.context import Context
 
 from dexops.tasks._edge import task
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @task(
@@ -42,8 +47,7 @@ def validate(
         for comp in components:
             if out is not None:
                 target = Path(out).resolve() / comp.name
-                if target.exists() and any(target.iterdir()):
-                    raise PackageError(f"{target} is not empty; remove it or pick another --out")
+                _clear_previous_build(target)
             else:
                 target = Path(scratch) / comp.name
             reports.append(package_component(ws, comp, target))
@@ -67,6 +71,20 @@ def validate(
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         raise PackageError(f"package validation failed: {problems[0]}{more}")
+
+
+def _clear_previous_build(folder: Path) -> None:
+    """Remove the distributions an earlier run left; refuse a folder holding anything else."""
+    from dexops.errors import PackageError
+
+    if not folder.is_dir():
+        return
+    entries = list(folder.iterdir())
+    others = [p.name for p in entries if not p.name.endswith((".whl", ".tar.gz"))]
+    if others:
+        raise PackageError(f"{folder} holds other files ({', '.join(sorted(others)[:3])})")
+    for entry in entries:
+        entry.unlink()
 
 
 def collection() -> Collection:

@@ -147,18 +147,42 @@ def _repo_from_argv(argv: list[str]) -> str | None:
     return None
 
 
+def _library_names(repo: str | None) -> list[str]:
+    """Library components of the target repository, read leniently.
+
+    A configuration that does not validate still names its libraries, so running
+    `publish.<name>` reports the configuration error instead of "no such task".
+    """
+    import os
+    import tomllib
+    from pathlib import Path
+
+    from dexops.errors import DexopsError
+    from dexops.workspace import REPO_ENV, Workspace, find_root
+
+    try:
+        return [c.name for c in Workspace.open(repo).config.libraries()]
+    except DexopsError:
+        pass
+    try:
+        named = repo or os.environ.get(REPO_ENV)
+        root = Path(named).resolve() if named else find_root(Path.cwd().resolve())
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+        components = data["tool"]["dexops"]["components"]
+        return [
+            name
+            for name, table in components.items()
+            if isinstance(table, dict) and table.get("kind") == "library"
+        ]
+    except (DexopsError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        # `invoke --list` must work anywhere; there is simply nothing to publish here.
+        return []
+
+
 def collection() -> Collection:
     """The `publish` collection: one task per library component of the configuration."""
-    from dexops.errors import DexopsError
-    from dexops.workspace import Workspace
-
     coll = Collection("publish")
-    try:
-        config = Workspace.open(_repo_from_argv(sys.argv[1:])).config
-    except DexopsError:
-        # `invoke --list` must work anywhere; the other tasks report the configuration error.
-        return coll
-    for component in config.libraries():
+    for name in _library_names(_repo_from_argv(sys.argv[1:])):
         # A dot would make invoke read the name as a sub-collection.
-        coll.add_task(_component_task(component.name), name=component.name.replace(".", "-"))
+        coll.add_task(_component_task(name), name=name.replace(".", "-"))
     return coll

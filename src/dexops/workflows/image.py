@@ -347,14 +347,8 @@ def build_image(
             raise
         console.warn(f"{exc}; showing the buildah command")
         engine = Buildah("buildah")
-    if (
-        options.engine is None
-        and engine.name != "docker"
-        and (options.sbom or options.provenance or options.cache_from or options.cache_to)
-    ):
-        console.warn(
-            f"--sbom/--provenance/--cache-* need docker buildx; {engine.name} ignores them"
-        )
+    if engine.name != "docker":
+        _say_what_is_not_produced(engine.name, options)
     if dry_run:
         if isinstance(engine, Docker):
             argv = engine.build_argv(spec, push=options.push)
@@ -367,6 +361,22 @@ def build_image(
         return BuildResult(engine.name, built=False, digests={})
     digests = engine.build(spec, push=options.push)
     return BuildResult(engine.name, built=True, digests=digests)
+
+
+def _say_what_is_not_produced(engine: str, options: BuildOptions) -> None:
+    """One line when asked-for attestations (or cache options) cannot be had from `engine`."""
+    # buildah 1.28 and podman build have no --sbom/--provenance: the image is built without
+    # them rather than refused, and the user is told so.
+    asked = [
+        name for name, on in (("SBOM", options.sbom), ("provenance", options.provenance)) if on
+    ]
+    if asked:
+        console.warn(
+            f"{engine} produces no {' or '.join(asked)} attestation: the image is built without "
+            "one (use --engine docker with buildx for attestations)"
+        )
+    if options.engine is None and (options.cache_from or options.cache_to):
+        console.warn(f"--cache-from/--cache-to need docker buildx; {engine} ignores them")
 
 
 # --- registry checks ---------------------------------------------------------------------

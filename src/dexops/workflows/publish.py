@@ -166,10 +166,10 @@ def resolve_tag(ws: Workspace, component: Component, tag: str | None) -> Resolve
             f"tag {tag!r} is not a {component.name} tag "
             f"(expected {component.tag_prefix}<PEP 440 version>)"
         )
-    commit = ws.git.tag_commit(tag)
-    if commit is None:
+    tagged = ws.git.tag_commit(tag)
+    if tagged is None:
         raise GitError(f"tag {tag!r} does not exist in {ws.root} (git fetch --tags?)")
-    return ResolvedTag(tag, parsed[1], commit)
+    return ResolvedTag(tag, parsed[1], tagged)
 
 
 def _parse_tag(component: Component, name: str) -> tuple[str, Version] | None:
