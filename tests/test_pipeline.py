@@ -168,3 +168,37 @@ def test_release_follows_the_plan_and_refuses_a_stale_one(
     assert result.err.startswith("error: plan ")
     assert result.err.count("\n") == 1
     snapshot.assert_same(dex_repo)
+
+
+def test_deploy_and_build_follow_the_plan(dex_repo: GitRepo, cli: Cli, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert cli("pipeline.plan", "--output", str(plan_file), cwd=dex_repo.path).code == 0
+    planned = f"sha-{dex_repo.head()[:8]}"
+    snapshot = RepoSnapshot.take(dex_repo)
+    argv = ("deploy.update", "--branch", "main", "--plan", str(plan_file), "--dry-run")
+    assert cli(*argv, "--image-tag", planned, cwd=dex_repo.path).code == 0
+    refused = cli(*argv, "--image-tag", "sha-0badc0de", cwd=dex_repo.path)
+    assert refused.code != 0
+    assert refused.err == f"error: plan {plan_file} deploys {planned} to main, not sha-0badc0de\n"
+    refused = cli(
+        "deploy.update", "--branch", "dev", "--image-tag", planned, "--plan", str(plan_file),
+        cwd=dex_repo.path,
+    )  # fmt: skip
+    assert "deploys nothing to dev" in refused.err
+    built = cli(
+        "image.build", "careerdex", "--plan", str(plan_file), "--dry-run", cwd=dex_repo.path
+    )
+    assert built.code == 0, built.err
+    snapshot.assert_same(dex_repo)
+
+
+def test_publish_refuses_what_the_plan_skipped(dex_repo: GitRepo, cli: Cli, tmp_path: Path) -> None:
+    dex_repo.git("tag", "dataenginex-v0.4.10")
+    dex_repo.write("src/careerdex/extra.py", "X = 1\n")
+    dex_repo.commit("feat: app only")
+    plan_file = tmp_path / "plan.json"
+    assert cli("pipeline.plan", "--output", str(plan_file), cwd=dex_repo.path).code == 0
+    result = cli("publish.dataenginex", "--plan", str(plan_file), cwd=dex_repo.path)
+    assert result.code != 0
+    assert result.err.startswith(f"error: plan {plan_file} does not publish dataenginex: ")
+    assert result.err.count("\n") == 1

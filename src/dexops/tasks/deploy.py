@@ -55,6 +55,7 @@ def set_image(
         "auto_merge": "enable auto-merge on a pull request opened for a protected branch",
         "dry_run": "show the diffs, change nothing",
         "repo": "target repository root",
+        "plan": "a `pipeline.plan --output` file; refuse a deploy it did not decide",
     },
     iterable=["env"],
 )
@@ -68,6 +69,7 @@ def update(
     auto_merge: bool = False,
     dry_run: bool = False,
     repo: str | None = None,
+    plan: str | None = None,
 ) -> None:
     """The CD step: point every environment on BRANCH at the image tag, commit, push."""
     from dexops import actions, console
@@ -76,21 +78,25 @@ def update(
     from dexops.workspace import Workspace
 
     ws = Workspace.open(repo)
-    plan = plan_update(ws, branch=branch, tag=image_tag, digest=digest, only=env or None)
-    for name in plan.current:
+    if plan is not None:
+        from dexops.workflows.pipeline import require_planned_deploy
+
+        require_planned_deploy(ws, plan, branch, image_tag)
+    update_plan = plan_update(ws, branch=branch, tag=image_tag, digest=digest, only=env or None)
+    for name in update_plan.current:
         console.say(f"{name}: already runs {image_tag} on origin/{branch}")
-    for record in plan.held:
+    for record in update_plan.held:
         console.warn(f"not updated: {hold_message(record)}")
-    for change in plan.updates:
+    for change in update_plan.updates:
         console.say(change.diff.rstrip("\n"))
     if dry_run:
-        for change in plan.updates:
+        for change in update_plan.updates:
             console.would(
                 f"commit 'chore: update {change.env.name} image to {image_tag} [skip ci]' "
                 f"on {branch}" + (" and push it" if push else "")
             )
         return
-    result = apply_update(ws, plan, push=push, auto_merge=auto_merge)
+    result = apply_update(ws, update_plan, push=push, auto_merge=auto_merge)
     actions.set_output("outcome", result.outcome)
     actions.set_output("commit", result.commit or "")
     if result.outcome == "pushed":

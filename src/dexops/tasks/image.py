@@ -62,6 +62,7 @@ def tags(
         "json": "print the result as JSON",
         "dry_run": "print the engine command and pushes, change nothing",
         "repo": "target repository root",
+        "plan": "a `pipeline.plan --output` file; refuse a build it did not decide",
     },
 )
 def build(
@@ -81,6 +82,7 @@ def build(
     json: bool = False,
     dry_run: bool = False,
     repo: str | None = None,
+    plan: str | None = None,
 ) -> None:
     """Build COMPONENT's image with its tags and labels; --push pushes every tag."""
     from dexops import actions, console
@@ -94,7 +96,11 @@ def build(
     from dexops.workspace import Workspace
 
     ws = Workspace.open(repo)
-    plan = plan_image(ws, component, branch=branch, registry=registry)
+    if plan is not None:
+        from dexops.workflows.pipeline import require_planned
+
+        require_planned(ws, plan, "images", component, "build")
+    image_plan = plan_image(ws, component, branch=branch, registry=registry)
     options = BuildOptions(
         push=push,
         engine=engine,
@@ -106,17 +112,17 @@ def build(
         provenance=provenance,
         rebuild=rebuild,
     )
-    result = build_image(ws, plan, options, dry_run=dry_run)
+    result = build_image(ws, image_plan, options, dry_run=dry_run)
     if dry_run:
         return
-    actions.set_output("image", str(plan.refs[0]))
-    actions.set_output("tags", list(plan.tags))
+    actions.set_output("image", str(image_plan.refs[0]))
+    actions.set_output("tags", list(image_plan.tags))
     if result.digest:
         actions.set_output("digest", result.digest)
     if json:
         console.emit_json(
             {
-                **plan.as_json(),
+                **image_plan.as_json(),
                 "engine": result.engine,
                 "built": result.built,
                 "digests": dict(result.digests),
@@ -125,7 +131,7 @@ def build(
         )
         return
     if not push:
-        console.say(f"built {', '.join(str(ref) for ref in plan.refs)} with {result.engine}")
+        console.say(f"built {', '.join(str(ref) for ref in image_plan.refs)} with {result.engine}")
         return
     for ref, digest in result.digests.items():
         moved = " (re-tagged)" if ref in result.retagged else ""

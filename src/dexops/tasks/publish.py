@@ -21,6 +21,7 @@ HELP = {
     "uploader (trusted publishing) in OUT/<index>/; upload nothing",
     "out": "with --build-only: where to leave the files (default: dist/<component>)",
     "repo": "target repository root",
+    "plan": "a `pipeline.plan --output` file; refuse a publish it did not decide",
 }
 
 
@@ -33,6 +34,7 @@ def _run(
     build_only: bool,
     out: str | None,
     repo: str | None,
+    pipeline_plan: str | None = None,
 ) -> None:
     from pathlib import Path
 
@@ -40,8 +42,13 @@ def _run(
     from dexops.workflows.publish import plan_and_publish
     from dexops.workspace import Workspace
 
+    ws = Workspace.open(repo)
+    if pipeline_plan is not None:
+        from dexops.workflows.pipeline import require_planned
+
+        require_planned(ws, pipeline_plan, "publishes", name, "publish")
     plan = plan_and_publish(
-        Workspace.open(repo),
+        ws,
         name,
         tag=tag,
         dry_run=dry_run,
@@ -119,6 +126,7 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
         build_only: bool = False,
         out: str | None = None,
         repo: str | None = None,
+        plan: str | None = None,
     ) -> None:
         _run(
             name,
@@ -128,6 +136,7 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
             build_only=build_only,
             out=out,
             repo=repo,
+            pipeline_plan=plan,
         )
 
     body.__name__ = name

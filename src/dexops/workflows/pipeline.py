@@ -400,3 +400,29 @@ def mermaid(envs: list[EnvironmentItem]) -> str:
             lines.append(f"    {env.promote_from} --> {env.environment}")
     lines.append("```")
     return "\n".join(lines) + "\n"
+
+
+def require_planned(ws: Workspace, path: str, section: str, component: str, action: str) -> None:
+    """Refuse unless the plan in `path` still matches and decided `action` for `component`."""
+    plan = require_plan_matches(ws, path)
+    for item in plan.get(section, []):
+        if item.get("component") == component:
+            if item.get("action") != action:
+                raise ConflictError(
+                    f"plan {path} does not {action} {component}: {item.get('reason')}"
+                )
+            return
+    raise ConflictError(f"plan {path} has no {section} entry for {component!r}")
+
+
+def require_planned_deploy(ws: Workspace, path: str, branch: str, tag: str) -> None:
+    """Refuse a deploy of `tag` to `branch` that the plan in `path` did not decide."""
+    plan = require_plan_matches(ws, path)
+    planned = {
+        e.get("new_tag")
+        for e in plan.get("environments", [])
+        if e.get("branch") == branch and e.get("action") == "update"
+    }
+    if tag not in planned:
+        shown = ", ".join(sorted(str(t) for t in planned)) or "nothing"
+        raise ConflictError(f"plan {path} deploys {shown} to {branch}, not {tag}")
