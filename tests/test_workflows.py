@@ -422,10 +422,13 @@ def test_example_release_matrix_comes_from_the_plan() -> None:
     release = EXAMPLE_WORKFLOWS / "release.yml"
     wf = jobs(release)
     plan = [c for c in calls(release) if c.job == "plan"]
-    assert [c.args for c in plan] == [("pipeline.plan", "--json")]
+    assert [c.args for c in plan] == [("pipeline.plan", "--json", "--output", "plan.json")]
     matrix = wf["release"]["strategy"]["matrix"]
     assert matrix == "${{ fromJSON(needs.plan.outputs.release-matrix) }}"
-    assert next(c.task for c in calls(release) if c.job == "release") == "release.<component>"
+    (call,) = [c for c in calls(release) if c.job == "release" and c.task.startswith("release.")]
+    assert call.task == "release.<component>"
+    # The release job checks the repository against the plan before it tags anything.
+    assert call.args[-2:] == ("--plan", "plan.json")
 
 
 def test_example_publish_goes_to_testpypi_before_pypi() -> None:
