@@ -55,8 +55,8 @@ def error_annotation(message: str) -> None:
         sys.stdout.flush()
 
 
-def event_base() -> str | None:
-    """The commit a push or pull request event compares against, when the event says."""
+def _event() -> dict[str, object] | None:
+    """The JSON payload of the event that started the job, when there is one."""
     path = os.environ.get("GITHUB_EVENT_PATH")
     if not active() or not path or not Path(path).is_file():
         return None
@@ -64,10 +64,24 @@ def event_base() -> str | None:
         event = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return event if isinstance(event, dict) else None
+
+
+def _pull_request_sha(event: dict[str, object], side: str) -> str | None:
     pull = event.get("pull_request")
-    if isinstance(pull, dict):
-        base = pull.get("base", {}).get("sha")
-        return base if isinstance(base, str) else None
+    if not isinstance(pull, dict):
+        return None
+    sha = pull.get(side, {}).get("sha")
+    return sha if isinstance(sha, str) else None
+
+
+def event_base() -> str | None:
+    """The commit a push or pull request event compares against, when the event says."""
+    event = _event()
+    if event is None:
+        return None
+    if isinstance(event.get("pull_request"), dict):
+        return _pull_request_sha(event, "base")
     before = event.get("before")
     # A new branch's first push has before = 0000…; there is no base then.
     if isinstance(before, str) and before.strip("0"):
@@ -77,16 +91,10 @@ def event_base() -> str | None:
 
 def event_head() -> str | None:
     """The pushed head commit (for a pull request, its head, never the merge commit)."""
-    path = os.environ.get("GITHUB_EVENT_PATH")
-    if not active() or not path or not Path(path).is_file():
+    event = _event()
+    if event is None:
         return None
-    try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    pull = event.get("pull_request")
-    if isinstance(pull, dict):
-        head = pull.get("head", {}).get("sha")
-        return head if isinstance(head, str) else None
+    if isinstance(event.get("pull_request"), dict):
+        return _pull_request_sha(event, "head")
     after = event.get("after")
     return after if isinstance(after, str) and after.strip("0") else os.environ.get("GITHUB_SHA")
