@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import uuid
 from pathlib import Path
 
 from dexops.secrets import known_secrets, mask
@@ -33,6 +32,8 @@ def set_output(name: str, value: object) -> None:
     text = mask(text)
     with Path(path).open("a", encoding="utf-8") as handle:
         if "\n" in text:
+            import uuid  # here, not at the top: it costs every task ~3 ms of start-up
+
             delimiter = f"dexops_{uuid.uuid4().hex}"
             handle.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
         else:

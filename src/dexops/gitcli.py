@@ -147,16 +147,20 @@ class Git:
 
     def require_repository(self) -> None:
         """Fail unless the root is a git working tree with at least one commit."""
-        inside = self.call("rev-parse", "--is-inside-work-tree")
-        if inside.code != 0 or inside.stdout.strip() != "true":
-            raise GitError(f"{self.root} is not a git repository")
-        if self.call("rev-parse", "--verify", "--quiet", "HEAD^{commit}").code != 0:
-            raise GitError(f"{self.root} has no commits yet")
+        self.head()
 
     def head(self) -> str:
-        """The full commit hash of HEAD."""
-        self.require_repository()
-        return self.run("rev-parse", "HEAD^{commit}")
+        """The full commit hash of HEAD; fails unless the root is a working tree with a commit."""
+        # One process answers both questions: git prints `true`/`false`, then HEAD's commit.
+        done = self.call(
+            "rev-parse", "--is-inside-work-tree", "--verify", "--quiet", "HEAD^{commit}"
+        )
+        inside, _, commit = done.stdout.partition("\n")
+        if inside.strip() != "true":
+            raise GitError(f"{self.root} is not a git repository")
+        if done.code != 0 or not commit.strip():
+            raise GitError(f"{self.root} has no commits yet")
+        return commit.strip()
 
     def current_branch(self) -> str:
         """The checked-out branch; an error when HEAD is detached."""
@@ -259,17 +263,22 @@ class Git:
 
     def remote_tags(self, remote: str = "origin") -> dict[str, str]:
         """Tags on the remote mapped to their commits (peeled)."""
-        out = self.run("ls-remote", "--tags", remote)
-        plain: dict[str, str] = {}
-        peeled: dict[str, str] = {}
+        return _peeled_tags(self.run("ls-remote", "--tags", remote).splitlines())
+
+    def remote_tags_and_heads(
+        self, remote: str = "origin"
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Tags (peeled, as `remote_tags`) and branch refs (`refs/heads/…`) of one `ls-remote`."""
+        out = self.run("ls-remote", "--tags", "--heads", remote)
+        tags: list[str] = []
+        heads: dict[str, str] = {}
         for line in out.splitlines():
-            obj, ref = line.split("\t", 1)
-            name = ref.removeprefix("refs/tags/")
-            if name.endswith("^{}"):
-                peeled[name[:-3]] = obj
+            sha, _, ref = line.partition("\t")
+            if ref.startswith("refs/heads/"):
+                heads[ref] = sha
             else:
-                plain[name] = obj
-        return {name: peeled.get(name, obj) for name, obj in plain.items()}
+                tags.append(line)
+        return _peeled_tags(tags), heads
 
     def push(self, remote: str, *refspecs: str, atomic: bool = True) -> None:
         """Push refspecs; a refused push raises `PushRejectedError` saying whether it raced."""
@@ -288,6 +297,20 @@ class Git:
     def fetch(self, remote: str = "origin", *refspecs: str) -> None:
         """Fetch from a remote (tags included)."""
         self.run("fetch", "--quiet", "--tags", remote, *refspecs)
+
+
+def _peeled_tags(lines: Sequence[str]) -> dict[str, str]:
+    """`ls-remote --tags` lines as tag names mapped to their commits (peeled)."""
+    plain: dict[str, str] = {}
+    peeled: dict[str, str] = {}
+    for line in lines:
+        obj, ref = line.split("\t", 1)
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            peeled[name[:-3]] = obj
+        else:
+            plain[name] = obj
+    return {name: peeled.get(name, obj) for name, obj in plain.items()}
 
 
 def signing_args(*, sign: bool) -> tuple[str, ...]:

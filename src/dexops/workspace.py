@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass
@@ -30,6 +31,15 @@ def load_config(root: Path) -> Config:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file} does not exist") from None
+    return _parse(root, file, text)
+
+
+# Building the namespace and running a task open the workspace several times in one process;
+# parsing is pure, so the same text at the same place gives the same configuration. Keyed by
+# the text itself (not mtime and size, which an edit within one clock tick can leave equal).
+@functools.lru_cache(maxsize=8)
+def _parse(root: Path, file: Path, text: str) -> Config:
+    """The configuration in `text` (the contents of `file`)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -169,11 +169,7 @@ def check_target(ws: Workspace) -> Target:
     git.require_clean()
     git.remote_url(REMOTE)
     commit = git.head()
-    remote_tags = git.remote_tags(REMOTE)
-    heads: dict[str, str] = {}
-    for line in git.run("ls-remote", "--heads", REMOTE).splitlines():
-        sha, _, ref = line.partition("\t")
-        heads[ref] = sha
+    remote_tags, heads = git.remote_tags_and_heads(REMOTE)
     remote_branch = heads.get(f"refs/heads/{branch}")
     on_remote = _reachable_from(git, commit, [*heads.values(), *remote_tags.values()])
     return Target(

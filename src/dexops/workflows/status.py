@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dexops.config import Environment
@@ -110,12 +111,21 @@ def environment_status(ws: Workspace, names: list[str] | None = None) -> list[En
     ]
     if sources:
         states.update(read_states(ws, sources))
-    holds = read_holds(ws, [e.branch for e in envs])
+    # The hold scan greps the branches' whole history; the deployments are read meanwhile
+    # (git runs in a thread), and the scan's error still comes first as when it ran first.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scan = pool.submit(read_holds, ws, [e.branch for e in envs])
+        try:
+            revisions = {env.name: _deployment(ws, env, states[env.name].tag) for env in envs}
+        except Exception:
+            scan.result()
+            raise
+        holds = scan.result()
     argo = _argocd_states(envs)
     rows = []
     for env in envs:
         state = states[env.name]
-        revision = _deployment(ws, env, state.tag)
+        revision = revisions[env.name]
         hold = holds.get(env.name)
         moved = drift(ws, states[env.promote_from].tag, state.tag) if env.promote_from else None
         sync, health = argo.get(env.name, (None, None))

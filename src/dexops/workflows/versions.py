@@ -106,8 +106,15 @@ class VersionChange:
         }
 
 
-def _version_at(ws: Workspace, component: Component, rev: str) -> str | None:
-    text = ws.git.show_file(rev, component.pyproject)
+def _version_at(
+    ws: Workspace, component: Component, rev: str, blobs: dict[str, bytes] | None = None
+) -> str | None:
+    # `blobs`: files already read in one batch (`<rev>:<path>` -> bytes), absent when missing.
+    if blobs is None:
+        text = ws.git.show_file(rev, component.pyproject)
+    else:
+        data = blobs.get(f"{rev}:{component.pyproject}")
+        text = None if data is None else data.decode("utf-8", "replace")
     if text is None:
         return None
     literal = version_text_from_pyproject(
@@ -127,14 +134,19 @@ def version_changes(ws: Workspace, base: str) -> list[VersionChange]:
     """Each component's version at `base` and at HEAD (read from git objects, not the disk)."""
     base_commit = ws.git.require_commit(base)
     head = ws.git.head()
+    components = list(ws.config.components.values())
+    # Every pyproject at both commits from one `git cat-file --batch`, not a `git show` each.
+    blobs = ws.git.read_objects(
+        [f"{rev}:{c.pyproject}" for c in components for rev in (head, base_commit)]
+    )
     changes = []
-    for component in ws.config.components.values():
-        after = _version_at(ws, component, head)
+    for component in components:
+        after = _version_at(ws, component, head, blobs)
         if after is None:
             raise ConfigError(f"{component.pyproject} does not exist at HEAD")
         parse_version(after)
         changes.append(
-            VersionChange(component.name, _version_at(ws, component, base_commit), after)
+            VersionChange(component.name, _version_at(ws, component, base_commit, blobs), after)
         )
     return changes
 
