@@ -141,7 +141,18 @@ def test_plan_digest_detects_a_moved_repository(
         require_plan_matches(ws, str(plan_file))
 
 
-@pytest.mark.parametrize("content", ["", "{}", "not json", '{"format": 99, "digest": "x"}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "{}",
+        "not json",
+        '{"format": 99, "digest": "x"}',
+        '{"format": 1, "digest": "x"}',
+        '{"format": 1, "digest": "x", "commit": 7}',
+        '{"format": 1, "commit": "abc", "digest": "x", "base": []}',
+    ],
+)
 def test_a_bad_plan_file_is_one_line(dex_repo: GitRepo, tmp_path: Path, content: str) -> None:
     from dexops.errors import ConfigError
     from dexops.workflows.pipeline import load_plan

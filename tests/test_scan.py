@@ -226,7 +226,7 @@ def _fake_trivy(bin_dir: Path, script: str) -> None:
 
 def _with_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr("dexops.workflows.image.TRIVY_RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr("dexops.trivy.RETRY_DELAYS", (0.0, 0.0))
 
 
 def test_trivy_db_errors_are_retried_then_scanned(
@@ -281,3 +281,38 @@ def test_no_trivy_and_no_report_is_one_line(
     assert code == 127
     assert err.startswith("error: trivy is not installed")
     assert err.count("\n") == 1
+
+
+def test_trivy_that_hangs_is_stopped_by_the_scan_timeout(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_trivy(tmp_path / "bin", "exec sleep 30\n")
+    _with_path(monkeypatch, tmp_path / "bin")
+    code, _, err = _scan(cli, dex_repo, "--scan-timeout", "0.5")
+    assert code == EXIT_SCANNER_FAILED
+    assert err.count("\n") == 1
+    assert err.startswith("error: trivy did not finish scanning "), err
+    assert "within 0.5s" in err
+    code, _, err = _scan(cli, dex_repo, "--scan-timeout", "0")
+    assert code == 1
+    assert err == "error: --scan-timeout must be a positive number of seconds, not 0\n"
+
+
+def test_a_binary_report_is_a_scanner_failure(dex_repo: GitRepo, cli: Cli, tmp_path: Path) -> None:
+    binary = tmp_path / "report.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00")
+    code, _, err = _scan(cli, dex_repo, "--report", str(binary))
+    assert code == EXIT_SCANNER_FAILED
+    assert err == f"error: report {binary} is not UTF-8 text\n"
+
+
+def test_a_binary_ignore_file_is_one_error_naming_it(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    binary = tmp_path / "ignore.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00")
+    code, _, err = _scan(
+        cli, dex_repo, "--report", str(DATA / "clean.json"), "--ignore-file", str(binary)
+    )
+    assert code == 1
+    assert err == f"error: ignore file {binary} is not UTF-8 text\n"

@@ -87,6 +87,8 @@ class Git:
             input=input_text,
             capture_output=True,
             text=True,
+            # Commit messages and files may hold any bytes; never fail on decoding them.
+            errors="replace",
             env=self._env(env),
             check=False,
         )

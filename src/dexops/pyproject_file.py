@@ -10,6 +10,7 @@ from packaging.version import Version
 
 from dexops.config import Component
 from dexops.errors import ConfigError, VersionError
+from dexops.textfile import read_text
 from dexops.versioning import parse_version
 
 # A version file names its version as `__version__ = "1.2.3"` (the common hatch/setuptools form).
@@ -17,10 +18,7 @@ _VERSION_ASSIGN = re.compile(r"""^(__version__\s*[:=]\s*[^"'\n]*["'])([^"'\n]+)(
 
 
 def _load(file: Path) -> dict[str, object]:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file} does not exist") from None
+    text = read_text(file)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -64,7 +62,7 @@ def read_version(root: Path, component: Component) -> Version:
     if not pyproject.is_file():
         raise ConfigError(f"{pyproject} does not exist")
     text = version_text_from_pyproject(
-        pyproject.read_text(encoding="utf-8"),
+        read_text(pyproject),
         file=str(pyproject),
         version_file=component.version_file,
     )
@@ -73,7 +71,7 @@ def read_version(root: Path, component: Component) -> Version:
         module = root / component.version_file
         if not module.is_file():
             raise ConfigError(f"{module} does not exist")
-        text = version_from_module_text(module.read_text(encoding="utf-8"), file=str(module))
+        text = version_from_module_text(read_text(module), file=str(module))
     try:
         return parse_version(text)
     except VersionError as exc:
@@ -95,7 +93,7 @@ def version_location(root: Path, component: Component) -> Path:
 def render_version(root: Path, component: Component, new: Version) -> tuple[Path, str]:
     """The file holding the version and its new text, formatting kept (nothing written)."""
     location = version_location(root, component)
-    text = location.read_text(encoding="utf-8")
+    text = read_text(location)
     if location.name == "pyproject.toml":
         import tomlkit
 

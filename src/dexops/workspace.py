@@ -19,7 +19,10 @@ def find_root(start: Path) -> Path:
     """The nearest directory at or above `start` whose pyproject.toml has `[tool.dexops]`."""
     for candidate in (start, *start.parents):
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and "[tool.dexops" in pyproject.read_text(encoding="utf-8"):
+        # Only searching: a file we cannot decode is reported when it is loaded, not here.
+        if pyproject.is_file() and "[tool.dexops" in pyproject.read_text(
+            encoding="utf-8", errors="replace"
+        ):
             return candidate
     raise ConfigError(f"no pyproject.toml with [tool.dexops] in {start} or any parent")
 
@@ -27,11 +30,9 @@ def find_root(start: Path) -> Path:
 def load_config(root: Path) -> Config:
     """Read and validate `[tool.dexops]` from `root/pyproject.toml`."""
     file = root / "pyproject.toml"
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{file} does not exist") from None
-    return _parse(root, file, text)
+    from dexops.textfile import read_text
+
+    return _parse(root, file, read_text(file))
 
 
 # Building the namespace and running a task open the workspace several times in one process;

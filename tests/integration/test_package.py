@@ -209,3 +209,20 @@ def test_the_example_nox_package_session_validates_through_dexops(dex_repo: GitR
         "dataenginex-0.4.10-py3-none-any.whl",
         "dataenginex-0.4.10.tar.gz",
     ]
+
+
+def test_help_names_component_or_all(dex_repo: GitRepo, cli: Cli) -> None:
+    result = cli("package.validate", "--help", cwd=dex_repo.path)
+    assert result.code == 0, result.err
+    assert "COMPONENT|all" in result.out
+    docs = (Path(__file__).parents[2] / "docs" / "publishing.md").read_text(encoding="utf-8")
+    assert "`package.validate COMPONENT\\|all`" in docs
+
+
+def test_all_chooses_every_library(dex_repo: GitRepo) -> None:
+    from dexops.workflows.package import chosen_libraries
+    from dexops.workspace import Workspace
+
+    assert [c.name for c in chosen_libraries(Workspace.open(str(dex_repo.path)), "all")] == [
+        "dataenginex"
+    ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
+from dexops.tasks import _edge, demo, gitops, version
 from dexops.tasks import argocd as argocd_tasks
-from dexops.tasks import demo, gitops, version
 from dexops.tasks import deploy as deploy_tasks
 from dexops.tasks import image as image_tasks
 from dexops.tasks import metrics as metrics_tasks
@@ -19,6 +19,7 @@ from dexops.tasks import supply_chain as supply_chain_tasks
 
 def namespace() -> Collection:
     """Every dexops collection; per-component tasks come from `[tool.dexops]`."""
+    _edge.install_usage_errors()
     ns = Collection()
     ns.add_collection(version.collection())
     ns.add_collection(deploy_tasks.collection())

@@ -56,3 +56,75 @@ def task(**kwargs: Any) -> Callable[[Callable[..., None]], Task[Any]]:  # noqa: 
         return made
 
     return decorate
+
+
+USAGE_ERROR = 2
+_INSTALLED = False
+
+
+def install_usage_errors() -> None:
+    """Make invoke's own command-line mistakes one `error:` line, under `invoke` too.
+
+    invoke prints an unknown task or a missing argument without the `error:` prefix, and a
+    flag value its type cannot take (`--steps abc`) as a traceback. The `invoke` binary
+    runs its own Program, which imports tasks.py before it parses the task arguments, so
+    wrapping the parsing steps here covers `uv run invoke …` and `dexops …` alike.
+
+    While task arguments are parsed, the parser also knows only the tasks the command line
+    names: invoke deep-copies every task's parser context on each parse (about 15 ms).
+    """
+    global _INSTALLED  # noqa: PLW0603 - patch once per process
+    if _INSTALLED:
+        return
+    from invoke.exceptions import ParseError
+    from invoke.parser import Parser
+    from invoke.parser.context import ParserContext
+    from invoke.program import Program
+
+    words_attr = "_dexops_words"
+    make_parser = Program._make_parser
+
+    def guard(step: Callable[[Program], None]) -> Callable[[Program], None]:
+        @functools.wraps(step)
+        def parse(self: Program) -> None:
+            try:
+                step(self)
+            except ParseError as exc:
+                raise Exit(f"error: {mask(str(exc))}", code=USAGE_ERROR) from None
+            except ValueError as exc:
+                # A typed flag given a value of another type (int("abc")).
+                raise Exit(f"error: bad flag value: {mask(str(exc))}", code=USAGE_ERROR) from None
+
+        return parse
+
+    def parse_tasks(self: Program) -> None:
+        words = frozenset(
+            part for word in self.argv for part in (word, word.partition("=")[2]) if part
+        )
+        setattr(self, words_attr, words)
+        try:
+            original_parse_tasks(self)
+        finally:
+            setattr(self, words_attr, None)
+
+    def narrowed_parser(self: Program) -> Parser:
+        words: frozenset[str] | None = getattr(self, words_attr, None)
+        if words is None or self.collection is None:
+            return make_parser(self)
+        ignore = self.config.tasks.ignore_unknown_help
+        contexts = [
+            ParserContext(
+                name=name,
+                aliases=aliases,
+                args=self.collection[name].get_arguments(ignore_unknown_help=ignore),
+            )
+            for name, aliases in self.collection.task_names.items()
+            if name in words or not words.isdisjoint(aliases)
+        ]
+        return Parser(initial=self.initial_context, contexts=contexts)
+
+    original_parse_tasks = Program.parse_tasks
+    Program.parse_tasks = guard(parse_tasks)  # type: ignore[method-assign, assignment]
+    Program.parse_cleanup = guard(Program.parse_cleanup)  # type: ignore[method-assign, assignment]
+    Program._make_parser = narrowed_parser  # type: ignore[method-assign]
+    _INSTALLED = True

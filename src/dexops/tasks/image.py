@@ -185,6 +185,7 @@ def exists(
         "fail_on": "fail at this severity or worse (default CRITICAL; 'none' to never fail)",
         "warn_on": "warn at this severity or worse (default HIGH; 'none' to never warn)",
         "ignore_file": "ignore file in .trivyignore.yaml form (default: the repo's, if any)",
+        "scan_timeout": "seconds one trivy run may take before the scan fails (default 600)",
         "component": "app component whose image TAG belongs to (default: the only app)",
         "registry": _REGISTRY_HELP,
         "json": "print JSON",
@@ -198,6 +199,7 @@ def scan(
     fail_on: str = "CRITICAL",
     warn_on: str = "HIGH",
     ignore_file: str | None = None,
+    scan_timeout: float = 600.0,
     component: str | None = None,
     registry: str | None = None,
     json: bool = False,
@@ -206,7 +208,8 @@ def scan(
     """Gate TAG on its vulnerabilities: exit 3 when vulnerable, 4 when the scanner failed."""
     from dexops import actions, console
     from dexops.scan import VulnerableImageError, parse_threshold, unique_ids
-    from dexops.workflows.image import resolve_ref, scan_image
+    from dexops.workflows.image import resolve_ref
+    from dexops.workflows.scan import scan_image
     from dexops.workspace import Workspace
 
     failing_at = parse_threshold(fail_on, "--fail-on")
@@ -214,7 +217,13 @@ def scan(
     ws = Workspace.open(repo)
     ref = resolve_ref(ws, tag, component=component, registry=registry)
     result = scan_image(
-        ws, ref, report=report, ignore_file=ignore_file, fail_on=failing_at, warn_on=warning_at
+        ws,
+        ref,
+        report=report,
+        ignore_file=ignore_file,
+        fail_on=failing_at,
+        warn_on=warning_at,
+        timeout=scan_timeout,
     )
     rows = [[r.severity, r.counted, r.ignored] for r in result.rows()]
     actions.set_output("verdict", result.verdict)

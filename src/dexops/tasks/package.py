@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from invoke.collection import Collection
 from invoke.context import Context
 
 from dexops.tasks._edge import task
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 
 @task(
     help={
-        "component": "library component to validate, or `all` for every library",
-        "out": "keep the built files in this folder (default: a temporary one, removed)",
+        "component": "COMPONENT|all: the library component to validate, or `all` for every library",
+        "out": "keep the built files in OUT/<component>/ (default: a temporary folder, removed)",
         "json": "print the report as JSON",
         "repo": "target repository root",
     }
@@ -28,29 +23,21 @@ def validate(
     json: bool = False,
     repo: str | None = None,
 ) -> None:
-    """Build COMPONENT's sdist and wheel with uv, then twine check, metadata and file lists."""
-    import tempfile
+    """Build COMPONENT|all: a library's (or every library's) sdist and wheel, then check them.
+
+    Built with uv, then twine check --strict, metadata and file lists. COMPONENT is a
+    library component, or `all` for every library.
+    """
     from pathlib import Path
 
     from dexops import actions, console
-    from dexops.errors import ConfigError, PackageError
-    from dexops.workflows.package import TABLE_HEADERS, package_component, summary_markdown
+    from dexops.errors import PackageError
+    from dexops.workflows.package import TABLE_HEADERS, summary_markdown, validate_libraries
     from dexops.workspace import Workspace
 
-    ws = Workspace.open(repo)
-    # invoke has no optional positionals; `all` names every library, as in `release.all`.
-    components = ws.config.libraries() if component == "all" else [ws.config.component(component)]
-    if not components:
-        raise ConfigError(f"{ws.config.file}: no library component is configured")
-    reports = []
-    with tempfile.TemporaryDirectory(prefix="dexops-package-") as scratch:
-        for comp in components:
-            if out is not None:
-                target = Path(out).resolve() / comp.name
-                _clear_previous_build(target)
-            else:
-                target = Path(scratch) / comp.name
-            reports.append(package_component(ws, comp, target))
+    reports = validate_libraries(
+        Workspace.open(repo), component, Path(out) if out is not None else None
+    )
     problems = [f"{r.component}: {p}" for r in reports for p in r.problems]
     for report in reports:
         actions.add_summary(summary_markdown(report))
@@ -71,20 +58,6 @@ def validate(
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         raise PackageError(f"package validation failed: {problems[0]}{more}")
-
-
-def _clear_previous_build(folder: Path) -> None:
-    """Remove the distributions an earlier run left; refuse a folder holding anything else."""
-    from dexops.errors import PackageError
-
-    if not folder.is_dir():
-        return
-    entries = list(folder.iterdir())
-    others = [p.name for p in entries if not p.name.endswith((".whl", ".tar.gz"))]
-    if others:
-        raise PackageError(f"{folder} holds other files ({', '.join(sorted(others)[:3])})")
-    for entry in entries:
-        entry.unlink()
 
 
 def collection() -> Collection:

@@ -12,7 +12,6 @@ from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
     from dexops.workflows.release import ReleaseRun
-    from dexops.workspace import Workspace
 
 HELP = {
     "dry_run": "print the tag, commit, notes, files to record, git commands and HTTP calls; "
@@ -23,19 +22,6 @@ HELP = {
 }
 
 
-def _check_plan(ws: Workspace, path: str, name: str | None) -> None:
-    """Refuse a release the pipeline plan did not decide, or a plan the repository outgrew."""
-    from dexops.errors import ConflictError
-    from dexops.workflows.pipeline import require_plan_matches
-
-    plan = require_plan_matches(ws, path)
-    if name is None:
-        return
-    for item in plan.get("releases", []):
-        if item.get("component") == name and item.get("action") not in ("release", "released"):
-            raise ConflictError(f"plan {path} does not release {name}: {item.get('reason')}")
-
-
 def _run(
     name: str | None, *, dry_run: bool, json: bool, repo: str | None, plan: str | None = None
 ) -> None:
@@ -44,7 +30,9 @@ def _run(
 
     ws = Workspace.open(repo)
     if plan is not None:
-        _check_plan(ws, plan, name)
+        from dexops.workflows.pipeline import require_planned
+
+        require_planned(ws, plan, "releases", name, "release", also=("released",))
     run = release_components(ws, name, dry_run=dry_run)
     if json:
         from dexops import console

@@ -1,4 +1,4 @@
-"""Image workflows: plan tags and labels, build and push, check the registry, gate on a scan."""
+"""Image workflows: plan tags and labels, build and push, check the registry."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import datetime as dt
 import os
 import re
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from dexops import actions, console
 from dexops.config import Component
@@ -17,15 +17,6 @@ from dexops.errors import ConfigError, DexopsError, ToolMissingError
 from dexops.image_tags import TagRules, image_tags, moving_tags_by_branch, oci_labels, source_url
 from dexops.imageref import ImageRef, ImageRefError, validate_tag
 from dexops.registry import ImageNotFoundError, RegistryClient, RegistryError
-from dexops.scan import (
-    Assessment,
-    IgnoreEntry,
-    ScannerFailedError,
-    assess,
-    is_db_download_error,
-    parse_ignores,
-    parse_report,
-)
 from dexops.workspace import Workspace
 
 REGISTRY_ENV = "DEXOPS_REGISTRY"
@@ -385,123 +376,3 @@ def _say_what_is_not_produced(engine: str, options: BuildOptions) -> None:
 def image_digest(ref: ImageRef) -> str:
     """The digest the registry holds for `ref` (ImageNotFoundError when it has none)."""
     return RegistryClient().digest(ref)
-
-
-# --- the scan gate ------------------------------------------------------------------------
-
-TRIVY_RETRY_DELAYS = (5.0, 15.0, 30.0)
-DEFAULT_IGNORE_FILE = ".trivyignore.yaml"
-
-
-def load_ignores(ws: Workspace, path: str | None) -> tuple[IgnoreEntry, ...]:
-    """Ignore entries from `path`, or the repository's .trivyignore.yaml when present."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    chosen = Path(path) if path else ws.root / DEFAULT_IGNORE_FILE
-    if not chosen.is_absolute():
-        chosen = (Path.cwd() / chosen) if path else chosen
-    if not chosen.is_file():
-        if path:
-            raise ConfigError(f"ignore file {path} does not exist")
-        return ()
-    try:
-        data = YAML(typ="safe").load(chosen.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        first = " ".join(str(exc).split())[:200]
-        raise ConfigError(f"ignore file {chosen} is not valid YAML: {first}") from None
-    return parse_ignores(data, source=str(chosen))
-
-
-def run_trivy(ref: ImageRef, *, sleep: Callable[[float], None] | None = None) -> str:
-    """Run Trivy on `ref` and return its JSON report; DB download errors are retried.
-
-    Any other failure, or retries running out, is a ScannerFailedError: a scan that did
-    not complete is never reported as clean.
-    """
-    import shutil
-    import subprocess
-    import tempfile
-    import time
-
-    from dexops.registry import Credentials
-
-    trivy = shutil.which("trivy")
-    if trivy is None:
-        raise ToolMissingError(
-            "trivy is not installed (https://trivy.dev/latest/getting-started/installation/); "
-            "or pass --report with a report it wrote"
-        )
-    pause = sleep or time.sleep
-    env = dict(os.environ)
-    credentials = Credentials.from_env()
-    if credentials is not None:  # Trivy reads these; never put them on the command line
-        env.update(TRIVY_USERNAME=credentials.username, TRIVY_PASSWORD=credentials.password)
-    attempts = len(TRIVY_RETRY_DELAYS) + 1
-    with tempfile.TemporaryDirectory(prefix="dexops-trivy-") as tmp:
-        output = Path(tmp) / "report.json"
-        argv = [trivy, "image", "--format", "json", "--output", str(output), "--quiet"]
-        argv += ["--scanners", "vuln"]
-        if ref.is_loopback:
-            argv.append("--insecure")
-        argv.append(str(ref))
-        for attempt in range(1, attempts + 1):
-            done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-            if done.returncode == 0 and output.is_file():
-                return output.read_text(encoding="utf-8")
-            detail = " ".join(done.stderr.split())[-300:] or f"exit status {done.returncode}"
-            if is_db_download_error(done.stderr) and attempt < attempts:
-                delay = TRIVY_RETRY_DELAYS[attempt - 1]
-                console.warn(
-                    f"trivy could not fetch its database (attempt {attempt}); "
-                    f"retrying in {delay:.0f}s"
-                )
-                pause(delay)
-                continue
-            what = "could not fetch its database" if is_db_download_error(done.stderr) else "failed"
-            raise ScannerFailedError(f"trivy {what} after {attempt} attempt(s): {detail}")
-    raise ScannerFailedError("trivy did not run")  # pragma: no cover - the loop returns or raises
-
-
-def check_artifact(report_artifact: str, ref: ImageRef, source: str) -> None:
-    """Refuse a report written for another image (it says nothing about this one)."""
-    if not report_artifact:
-        return
-    try:
-        scanned = ImageRef.parse(report_artifact)
-    except DexopsError:
-        return  # a tarball or directory scan: nothing to compare
-    if scanned.name != ref.name or (ref.tag and scanned.tag and scanned.tag != ref.tag):
-        raise ScannerFailedError(f"{source} is a scan of {scanned}, not of {ref}")
-
-
-def scan_image(
-    ws: Workspace,
-    ref: ImageRef,
-    *,
-    report: str | None,
-    ignore_file: str | None,
-    fail_on: str | None,
-    warn_on: str | None,
-    today: dt.date | None = None,
-) -> Assessment:
-    """Read `report` (or run Trivy) for `ref` and apply the ignore file and thresholds."""
-    ignores = load_ignores(ws, ignore_file)
-    if report is not None:
-        path = Path(report)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScannerFailedError(f"cannot read report {report}: {exc.strerror}") from None
-        source = report
-    else:
-        text, source = run_trivy(ref), "trivy's report"
-    parsed = parse_report(text, source=source)
-    check_artifact(parsed.artifact, ref, source)
-    return assess(
-        parsed,
-        ignores,
-        today=today or dt.datetime.now(dt.UTC).date(),
-        fail_on=fail_on,
-        warn_on=warn_on,
-    )

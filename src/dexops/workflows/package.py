@@ -379,6 +379,49 @@ def package_component(
     return PackageReport(component.name, name, declared, outdir, dists)
 
 
+ALL = "all"
+
+
+def chosen_libraries(ws: Workspace, name: str) -> list[Component]:
+    """The library named `name`, or every library for `all` (invoke has no optional positional)."""
+    if name != ALL:
+        return [ws.config.component(name)]
+    libraries = ws.config.libraries()
+    if not libraries:
+        raise ConfigError(f"{ws.config.file}: no library component is configured")
+    return libraries
+
+
+def clear_previous_build(folder: Path) -> None:
+    """Remove the distributions an earlier run left; refuse a folder holding anything else."""
+    if not folder.is_dir():
+        return
+    entries = list(folder.iterdir())
+    others = [p.name for p in entries if not p.name.endswith((".whl", ".tar.gz"))]
+    if others:
+        raise PackageError(f"{folder} holds other files ({', '.join(sorted(others)[:3])})")
+    for entry in entries:
+        entry.unlink()
+
+
+def validate_libraries(ws: Workspace, name: str, out: Path | None) -> list[PackageReport]:
+    """Build and check `name` (or `all` libraries) into `out/<component>/`, else a scratch folder.
+
+    An earlier run's distributions in `out/<component>/` are replaced; other files stop it.
+    """
+    components = chosen_libraries(ws, name)
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="dexops-package-") as scratch:
+        for component in components:
+            if out is not None:
+                target = out.resolve() / component.name
+                clear_previous_build(target)
+            else:
+                target = Path(scratch) / component.name
+            reports.append(package_component(ws, component, target))
+    return reports
+
+
 def summary_markdown(report: PackageReport) -> str:
     """The report as a Markdown table for `$GITHUB_STEP_SUMMARY`."""
     from dexops.console import markdown_table

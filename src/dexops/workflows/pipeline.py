@@ -300,8 +300,11 @@ def load_plan(path: str) -> dict[str, Any]:
         raise ConfigError(f"plan file {path!r} does not exist") from None
     except (OSError, ValueError) as exc:
         raise ConfigError(f"plan file {path!r} is not a dexops plan: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT or "digest" not in data:
+    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
         raise ConfigError(f"plan file {path!r} is not a dexops plan (format {PLAN_FORMAT})")
+    for key, kinds in (("commit", (str,)), ("digest", (str,)), ("base", (str, type(None)))):
+        if not isinstance(data.get(key, ...), kinds):
+            raise ConfigError(f"plan file {path!r} has no valid {key!r}; make a new plan")
     return data
 
 
@@ -402,12 +405,26 @@ def mermaid(envs: list[EnvironmentItem]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def require_planned(ws: Workspace, path: str, section: str, component: str, action: str) -> None:
-    """Refuse unless the plan in `path` still matches and decided `action` for `component`."""
+def require_planned(
+    ws: Workspace,
+    path: str,
+    section: str,
+    component: str | None,
+    action: str,
+    *,
+    also: tuple[str, ...] = (),
+) -> None:
+    """Refuse unless the plan in `path` still matches and decided `action` for `component`.
+
+    `also` names further actions that count (a release already made at HEAD, say); with
+    `component` None only the match of the repository is checked.
+    """
     plan = require_plan_matches(ws, path)
+    if component is None:
+        return
     for item in plan.get(section, []):
         if item.get("component") == component:
-            if item.get("action") != action:
+            if item.get("action") not in (action, *also):
                 raise ConflictError(
                     f"plan {path} does not {action} {component}: {item.get('reason')}"
                 )
