@@ -70,7 +70,9 @@ def _deployment(ws: Workspace, env: Environment, tag: str | None) -> Revision | 
         return None
     recent = read_history(ws, env, max_count=_RECENT)
     found = deployed_by(recent, tag)
-    if found is None and len(recent) == _RECENT:
+    # The oldest revision of a full window looks like a change only because nothing older
+    # was read: the tag may have been deployed earlier, so read the whole history then.
+    if len(recent) == _RECENT and (found is None or found is recent[-1]):
         found = deployed_by(read_history(ws, env), tag)
     return found
 
