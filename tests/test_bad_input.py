@@ -8,7 +8,9 @@ the offending value, no traceback, and HEAD, refs, index, working tree and origi
 
 from __future__ import annotations
 
+import io
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,18 @@ def _remove(relative: str) -> Setup:
     def setup(repo: GitRepo) -> GitRepo:
         repo.git("rm", "--quiet", relative)
         repo.commit(f"test: remove {relative}")
+        return repo
+
+    return setup
+
+
+def _append_bytes(relative: str, data: bytes, *, push: str | None = None) -> Setup:
+    def setup(repo: GitRepo) -> GitRepo:
+        path = repo.path / relative
+        path.write_bytes(path.read_bytes() + data)
+        if push is not None:
+            repo.commit(f"test: break {relative}")
+            repo.git("push", "--quiet", "origin", f"HEAD:{push}")
         return repo
 
     return setup
@@ -314,6 +328,7 @@ VERSIONS = [
     ),
     Case("verify-release-unknown-tag", ("verify.release", "nosuch-v1.0"), "nosuch-v1.0"),
     Case("rollback-zero-steps", ("rollback", "--env", "dev", "--steps", "0", "--yes"), "0"),
+    Case("history-negative-limit", ("history", "--env", "dev", "--limit", "-3"), "-3"),
     Case("metrics-bad-since", ("metrics", "--since", "banana"), "banana"),
     Case("metrics-bad-window", ("metrics", "--failure-window", "soon"), "soon"),
 ]
@@ -390,6 +405,29 @@ KUSTOMIZATIONS = [
             ),
             lambda repo: (repo.git("push", "--quiet", "origin", "HEAD:dev"), repo)[1],
         ),
+    ),
+]
+
+_NOT_UTF8 = f"{OVERLAY.format(env='dev')} on origin/dev is not UTF-8"
+
+ENCODINGS = [
+    Case(
+        "overlay-on-branch-not-utf8-status",
+        ("status",),
+        _NOT_UTF8,
+        _append_bytes(OVERLAY.format(env="dev"), b"x\xff\n", push="dev"),
+    ),
+    Case(
+        "overlay-on-branch-not-utf8-update",
+        ("deploy.update", "--branch", "dev", "--image-tag", "sha-1234abcd", "--push"),
+        _NOT_UTF8,
+        _append_bytes(OVERLAY.format(env="dev"), b"x\xff\n", push="dev"),
+    ),
+    Case(
+        "overlay-in-working-tree-not-utf8",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd"),
+        f"{OVERLAY.format(env='dev')} in the working tree is not UTF-8",
+        _append_bytes(OVERLAY.format(env="dev"), b"x\xff\n"),
     ),
 ]
 
@@ -528,6 +566,7 @@ CASES = [
     *VERSIONS,
     *PYPROJECTS,
     *KUSTOMIZATIONS,
+    *ENCODINGS,
     *CONFIGURATION,
     *REPOSITORY_STATE,
 ]
@@ -589,3 +628,29 @@ def test_there_are_at_least_fifty_cases_covering_every_task() -> None:
         if name not in covered and not name.startswith(("release.", "publish."))
     }
     assert uncovered <= {"demo"}, f"tasks without a bad-input case: {sorted(uncovered)}"
+
+
+class _Terminal(io.StringIO):
+    """A terminal whose input ends at once, as after Ctrl-D."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_end_of_input_at_the_prompt_is_not_confirmed(
+    fresh_repo: GitRepo, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", _Terminal(""))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    snapshot = RepoSnapshot.take(fresh_repo)
+    argv = ("rollback", "--env", "dev", "--to", "sha-1234abcd", "--skip-registry-check")
+    result = cli(*argv, cwd=fresh_repo.path)
+    assert result.code == 1
+    assert "Traceback" not in result.out + result.err
+    assert result.err.splitlines()[-1] == (
+        "error: not confirmed; nothing was changed (pass --yes to skip the question)"
+    )
+    assert [line for line in result.err.splitlines() if line.startswith("error:")] == [
+        result.err.splitlines()[-1]
+    ]
+    snapshot.assert_same(fresh_repo)

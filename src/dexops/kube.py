@@ -145,6 +145,12 @@ def rollout_status_command(deployment: str, namespace: str | None, timeout_s: in
     return command
 
 
+def require_kubectl() -> None:
+    """Fail before anything changes when kubectl is missing (needed for --emergency)."""
+    if shutil.which("kubectl") is None:
+        raise ToolMissingError("kubectl is not installed (needed for --emergency)")
+
+
 def run_kubectl(command: Sequence[str]) -> str:
     """Run a kubectl command against the current context; failures become `KubeError`."""
     kubectl = shutil.which("kubectl")

@@ -149,6 +149,63 @@ def test_update_without_push_advances_the_local_branch(gitops: GitOpsRepo, cli: 
     assert gitops.repo.git("status", "--porcelain") == ""
 
 
+def test_update_without_push_twice_then_push_converges(gitops: GitOpsRepo, cli: Cli) -> None:
+    (tag,) = gitops.make_tags(1)
+    argv = ("deploy.update", "--branch", "dev", "--image-tag", tag)
+    first = cli(*argv, cwd=gitops.path)
+    assert first.code == 0, first.err
+    local = gitops.repo.git("rev-parse", "dev")
+
+    again = cli(*argv, cwd=gitops.path)
+    assert again.code == 0, again.err
+    assert f"already committed locally as {local} on dev" in again.out
+    assert gitops.repo.git("rev-parse", "dev") == local
+    assert gitops.tag("dev") == "sha-0a1b2c3d"  # origin untouched
+
+    pushed = cli(*argv, "--push", cwd=gitops.path)
+    assert pushed.code == 0, pushed.err
+    assert f"pushed {local} to dev" in pushed.out
+    assert pushed.err == ""
+    # The earlier local commit is what was pushed: the local branch and origin agree.
+    assert gitops.repo.origin_git("rev-parse", "dev") == local
+    assert gitops.repo.git("rev-parse", "dev") == local
+    assert gitops.tag("dev") == tag
+
+
+def test_push_never_takes_along_other_local_commits(gitops: GitOpsRepo, cli: Cli) -> None:
+    (tag,) = gitops.make_tags(1)
+    assert cli("deploy.update", "--branch", "dev", "--image-tag", tag, cwd=gitops.path).code == 0
+    mine = gitops.repo.git("rev-parse", "dev")
+    # A commit of someone's own under the update: the local branch is not pushed as it is.
+    tree = f"{mine}^{{tree}}"
+    wip = gitops.repo.git("commit-tree", tree, "-p", f"{mine}~1", "-m", "wip: local")
+    top = gitops.repo.git("commit-tree", tree, "-p", wip, "-m", "chore: no trailers")
+    gitops.repo.git("update-ref", "refs/heads/dev", top)
+    result = cli("deploy.update", "--branch", "dev", "--image-tag", tag, "--push", cwd=gitops.path)
+    assert result.code == 0, result.err
+    log = gitops.repo.origin_git("log", "--format=%s", "dev")
+    assert "wip: local" not in log
+    assert "chore: no trailers" not in log
+    assert "has commits origin/dev lacks; it was left as is" in result.err
+
+
+def test_push_after_other_local_commits_leaves_the_branch_and_says_so(
+    gitops: GitOpsRepo, cli: Cli
+) -> None:
+    a, b = gitops.make_tags(2)
+    assert cli("deploy.update", "--branch", "dev", "--image-tag", a, cwd=gitops.path).code == 0
+    local = gitops.repo.git("rev-parse", "dev")
+    # Another tag is pushed: the local commit for `a` is not reused, and the branch stays.
+    result = cli("deploy.update", "--branch", "dev", "--image-tag", b, "--push", cwd=gitops.path)
+    assert result.code == 0, result.err
+    assert gitops.tag("dev") == b
+    assert gitops.repo.git("rev-parse", "dev") == local
+    assert result.err == (
+        f"warning: local branch dev ({local[:12]}) has commits origin/dev lacks; it was left "
+        "as is (compare with: git log dev...origin/dev)\n"
+    )
+
+
 def _env_for_subprocess(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     env["HOME"] = str(home)

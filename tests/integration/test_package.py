@@ -212,7 +212,7 @@ def test_the_example_nox_package_session_validates_through_dexops(dex_repo: GitR
 
 
 def test_help_names_component_or_all(dex_repo: GitRepo, cli: Cli) -> None:
-    result = cli("package.validate", "--help", cwd=dex_repo.path)
+    result = cli("--help", "package.validate", cwd=dex_repo.path)
     assert result.code == 0, result.err
     assert "COMPONENT|all" in result.out
     docs = (Path(__file__).parents[2] / "docs" / "publishing.md").read_text(encoding="utf-8")

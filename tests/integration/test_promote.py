@@ -57,6 +57,36 @@ def test_promotion_pull_request_and_rerun(
     assert not [r for r in github_fake.requests[posts:] if r.method == "POST"]
 
 
+def test_promotion_without_a_token_is_pushed_once(
+    gitops: GitOpsRepo, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = gitops.make_tags(2)
+    ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", a, "--push")
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", b, "--push")
+    out = ok(cli, gitops, "promote", "--to-env", "stage", "--yes")
+    branch = f"promote-stage-{b}"
+    assert f"pushed branch {branch}; no GitHub token is set" in out
+    first = gitops.repo.origin_git("rev-parse", branch)
+    # A re-run later (a new commit time) finds the same change there and pushes nothing.
+    for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        monkeypatch.setenv(name, "2030-01-01T00:00:00+00:00")
+    again = ok(cli, gitops, "promote", "--to-env", "stage", "--yes")
+    assert f"branch {branch} already holds this change on origin; not pushed again" in again
+    assert gitops.repo.origin_git("rev-parse", branch) == first
+    # Once main moves, the branch is rebuilt on the new tip and pushed again.
+    clone = gitops.clone(gitops.path.parent / "other")
+    clone.write("NOTES.md", "moved\n")
+    clone.commit("docs: notes", "NOTES.md")
+    clone.push("main")
+    moved = ok(cli, gitops, "promote", "--to-env", "stage", "--yes")
+    assert f"pushed branch {branch}" in moved
+    rebuilt = gitops.repo.origin_git("rev-parse", branch)
+    assert rebuilt != first
+    assert gitops.repo.origin_git("rev-parse", f"{rebuilt}~1") == gitops.repo.origin_git(
+        "rev-parse", "main"
+    )
+
+
 def test_gates_each_refuse_with_their_own_message(gitops: GitOpsRepo, cli: Cli) -> None:
     a, b = gitops.make_tags(2)
     (unknown,) = gitops.make_tags(1, register=False)

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
+from pathlib import Path
 
 import pytest
 from tests.conftest import Cli, require_tool
@@ -132,3 +136,109 @@ def test_emergency_prints_kubectl_for_the_rendered_container(gitops: GitOpsRepo,
     assert f"kubectl set image deployment/dex dex={gitops.image}:{a} -n dex-prod" in result.out
     assert "kubectl rollout status deployment/dex --timeout=300s -n dex-prod" in result.out
     assert "[dry-run] would run the kubectl commands above" in result.out
+
+
+def test_a_rerun_does_not_roll_back_twice(gitops: GitOpsRepo, cli: Cli) -> None:
+    a, b, c = gitops.make_tags(3)
+    for tag in (a, b, c):
+        deploy(cli, gitops, "main", tag)
+    first = cli("rollback", "--env", "prod", "--yes", cwd=gitops.path)
+    assert first.code == 0, first.err
+    assert gitops.tag("prod") == b
+    tip = gitops.repo.origin_git("rev-parse", "main")
+
+    # The identical command again (a retried CI job) changes nothing and says why.
+    snapshot = RepoSnapshot.take(gitops.repo)
+    again = cli("rollback", "--env", "prod", "--yes", cwd=gitops.path)
+    assert again.code == 0, again.err
+    assert f"prod is already rolled back to {b} (held since {tip[:8]})" in again.out
+    assert "--again" in again.out
+    assert gitops.tag("prod") == b
+    snapshot.assert_same(gitops.repo)
+
+    # An explicit --steps, or --again, goes further on purpose.
+    steps = cli("rollback", "--env", "prod", "--steps", "1", "--dry-run", cwd=gitops.path)
+    assert steps.code == 0, steps.err
+    assert f"rollback prod: {b} -> {a}" in steps.out
+    further = cli("rollback", "--env", "prod", "--again", "--yes", cwd=gitops.path)
+    assert further.code == 0, further.err
+    assert f"rollback prod: {b} -> {a} (hold)" in further.out
+    assert gitops.tag("prod") == a
+    assert gitops.tag("stage") == c
+
+
+def _fake_kubectl(tmp: Path, gitops: GitOpsRepo) -> tuple[Path, Path]:
+    """A kubectl that renders with the real one but records (and fakes) cluster commands.
+
+    Each `set`/`rollout` call logs what origin's main said at that moment; a `fail` file
+    next to the log makes them fail like an unreachable cluster.
+    """
+    real = shutil.which("kubectl")
+    assert real is not None
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    log, fail = tmp / "kubectl.log", tmp / "fail"
+    script = bin_dir / "kubectl"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        "  set|rollout)\n"
+        f'    echo "$1 | $(git --git-dir={gitops.repo.origin} log -1 --format=%s main)" >> {log}\n'
+        f'    if [ -f {fail} ]; then echo "error: You must be logged in to the server" >&2; '
+        "exit 1; fi\n"
+        '    echo "deployment.apps/dex $1 done"; exit 0;;\n'
+        "esac\n"
+        f'exec {real} "$@"\n'
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return bin_dir, log
+
+
+def test_emergency_lands_git_before_kubectl(
+    gitops: GitOpsRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = gitops.make_tags(2)
+    deploy(cli, gitops, "main", a)
+    deploy(cli, gitops, "main", b)
+    bin_dir, log = _fake_kubectl(tmp_path, gitops)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+    # The push is refused: kubectl never runs, and the error says so.
+    gitops.protect("main")
+    snapshot = RepoSnapshot.take(gitops.repo)
+    refused = cli("rollback", "--env", "prod", "--emergency", "--yes", cwd=gitops.path)
+    assert refused.code != 0
+    assert refused.err.count("\n") == 1, refused.err
+    assert refused.err.rstrip().endswith("; the kubectl commands were not run"), refused.err
+    assert not log.exists()
+    snapshot.assert_same(gitops.repo)
+
+    # Allowed: git first (kubectl sees the rollback on origin), then kubectl.
+    (gitops.repo.origin / "hooks" / "pre-receive").unlink()
+    done = cli("rollback", "--env", "prod", "--emergency", "--yes", cwd=gitops.path)
+    assert done.code == 0, done.err
+    assert gitops.tag("prod") == a
+    assert log.read_text().splitlines() == [
+        f"set | fix: rollback prod to {a}",
+        f"rollout | fix: rollback prod to {a}",
+    ]
+
+
+def test_emergency_kubectl_failure_after_the_push_says_git_has_it(
+    gitops: GitOpsRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = gitops.make_tags(2)
+    deploy(cli, gitops, "main", a)
+    deploy(cli, gitops, "main", b)
+    bin_dir, log = _fake_kubectl(tmp_path, gitops)
+    (tmp_path / "fail").write_text("")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    result = cli("rollback", "--env", "prod", "--emergency", "--yes", cwd=gitops.path)
+    assert result.code == 1
+    tip = gitops.repo.origin_git("rev-parse", "main")
+    assert gitops.tag("prod") == a
+    assert result.err == (
+        "error: kubectl set image failed: error: You must be logged in to the server; "
+        f"the rollback is in git ({tip[:12]} on main); Argo CD will apply it when it syncs\n"
+    )
+    assert log.read_text().splitlines() == [f"set | fix: rollback prod to {a}"]

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
 from invoke.context import Context
 
 from dexops.tasks._edge import task
+
+if TYPE_CHECKING:
+    from dexops.workflows.deploy import UpdateResult
 
 
 @task(
@@ -99,11 +104,28 @@ def update(
     result = apply_update(ws, update_plan, push=push, auto_merge=auto_merge)
     actions.set_output("outcome", result.outcome)
     actions.set_output("commit", result.commit or "")
+    _report(result, branch, image_tag)
+
+
+def _report(result: UpdateResult, branch: str, image_tag: str) -> None:
+    """Say what `deploy.update` did."""
+    from dexops import console
+
     if result.outcome == "pushed":
         raced = (
             f" (after {result.attempts} attempts: {branch} moved)" if result.attempts > 1 else ""
         )
         console.say(f"pushed {result.commit} to {branch}: {', '.join(result.updated)}{raced}")
+        if result.local_left:
+            console.warn(
+                f"local branch {branch} ({result.local_left[:12]}) has commits origin/{branch} "
+                f"lacks; it was left as is (compare with: git log {branch}...origin/{branch})"
+            )
+    elif result.outcome == "committed" and result.earlier:
+        console.say(
+            f"already committed locally as {result.commit} on {branch} "
+            "(an earlier run without --push; push it with --push)"
+        )
     elif result.outcome == "committed":
         console.say(f"committed {result.commit} on {branch} (not pushed; use --push)")
     elif result.outcome == "proposed":

@@ -16,7 +16,11 @@ def _confirm(question: str, *, yes: bool) -> None:
 
     if yes or not (sys.stdin.isatty() and sys.stdout.isatty()):
         return
-    answer = input(f"{question} [y/N] ").strip().lower()
+    try:
+        answer = input(f"{question} [y/N] ").strip().lower()
+    except EOFError:  # Ctrl-D at the prompt is a "no", not a traceback
+        sys.stdout.write("\n")
+        answer = ""
     if answer not in ("y", "yes"):
         raise DexopsError("not confirmed; nothing was changed (pass --yes to skip the question)")
 
@@ -83,15 +87,16 @@ def promote(
         console.say(f"{to_env} already runs {plan.tag}; nothing to promote")
 
 
-def _run_emergency(commands: list[list[str]], *, yes: bool) -> None:
-    """Run the emergency kubectl commands only when --yes says so."""
-    from dexops import console, kube
+def _steps(value: str | None) -> int | None:
+    """`--steps N` as a number; None when the flag was not given."""
+    from dexops.workflows.promote import GateError
 
-    if commands and yes:
-        for command in commands:
-            console.say(kube.run_kubectl(command).rstrip("\n"))
-    elif commands:
-        console.say("kubectl commands not run (pass --yes to run them)")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise GateError(f"--steps must be a whole number, not {value!r}") from None
 
 
 @task(
@@ -99,6 +104,7 @@ def _run_emergency(commands: list[list[str]], *, yes: bool) -> None:
         "env": "environment to roll back",
         "to": "tag to roll back to (default: the previous distinct tag of its history)",
         "steps": "go back this many distinct tags (default 1)",
+        "again": "roll back further although ENV already runs a held rollback's target",
         "hold": "hold the environment so automation does not undo the rollback (default)",
         "emergency": "also print (and with --yes run) kubectl set image, for when Argo CD is down",
         "pr": "open a pull request instead of pushing to the branch",
@@ -113,7 +119,8 @@ def rollback(
     c: Context,
     env: str,
     to: str | None = None,
-    steps: int = 1,
+    steps: str | None = None,
+    again: bool = False,
     hold: bool = True,
     emergency: bool = False,
     pr: bool = False,
@@ -128,12 +135,24 @@ def rollback(
     from dexops.workflows.rollback import apply_rollback, emergency_commands, plan_rollback
     from dexops.workspace import Workspace
 
+    count = _steps(steps)
     ws = Workspace.open(repo)
     plan = plan_rollback(
-        ws, env=env, to=to, steps=steps, hold=hold, skip_registry_check=skip_registry_check
+        ws,
+        env=env,
+        to=to,
+        steps=count,
+        again=again,
+        hold=hold,
+        skip_registry_check=skip_registry_check,
     )
     commands = emergency_commands(ws, plan) if emergency else []
-    if plan.unchanged:
+    if plan.held is not None:
+        console.say(
+            f"{env} is already rolled back to {plan.tag} (held since {plan.held.commit[:8]}); "
+            "nothing to roll back in git (pass --again to roll back further)"
+        )
+    elif plan.unchanged:
         console.say(f"{env} already runs {plan.tag}; nothing to roll back in git")
     else:
         console.say(f"rollback {env}: {plan.state.tag} -> {plan.tag}" + (" (hold)" if hold else ""))
@@ -151,8 +170,9 @@ def rollback(
         return
     if not plan.unchanged:
         _confirm(f"Roll {env} back to {plan.tag}?", yes=yes)
-    _run_emergency(commands, yes=yes)
-    result = apply_rollback(ws, plan, pr=pr, auto_merge=auto_merge)
+    if commands and not yes:
+        console.say("kubectl commands not run (pass --yes to run them)")
+    result = apply_rollback(ws, plan, pr=pr, auto_merge=auto_merge, kubectl=commands if yes else ())
     actions.set_output("outcome", result.outcome)
     if result.outcome == "pushed":
         actions.set_output("commit", result.commit or "")
@@ -229,6 +249,10 @@ def history(
     from dexops.workflows.environments import fetch, read_history
     from dexops.workspace import Workspace
 
+    if limit < 0:
+        from dexops.errors import DexopsError
+
+        raise DexopsError(f"--limit must be 0 (all) or more, not {limit}")
     ws = Workspace.open(repo)
     environment = ws.config.environment(env)
     fetch(ws, [environment])

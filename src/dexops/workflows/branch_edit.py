@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dexops.errors import GitError, PushRejectedError
+from dexops.errors import DexopsError, GitError, PushRejectedError
 from dexops.gitcli import Git
 
 if TYPE_CHECKING:
@@ -53,6 +53,14 @@ def fetch_branches(git: Git, branches: list[str]) -> None:
         git.run("fetch", "--quiet", "--no-tags", REMOTE, *specs)
 
 
+def decode_text(data: bytes, where: str) -> str:
+    """A file's bytes as text; `where` (`<file> on origin/<branch>`) names it when not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DexopsError(f"{where} is not UTF-8") from None
+
+
 def tip(git: Git, branch: str) -> str:
     """The commit origin's `branch` pointed at when last fetched."""
     commit = git.resolve(remote_ref(branch))
@@ -85,7 +93,9 @@ class Staging:
         if path in self.changed:
             return self.changed[path]
         blob = self.git.read_objects([f"{self.base}:{path}"]).get(f"{self.base}:{path}")
-        return None if blob is None else blob.decode("utf-8")
+        if blob is None:
+            return None
+        return decode_text(blob, f"{path} at commit {self.base[:12]}")
 
     def write(self, path: str, text: str) -> None:
         """Stage new contents for a file that exists in the base commit (its mode kept)."""
@@ -164,10 +174,27 @@ def land(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def push_side_branch(git: Git, name: str, commit: str) -> None:
-    """Push `commit` as origin's branch `name`, replacing what an earlier run left there."""
+def push_side_branch(git: Git, name: str, commit: str) -> bool:
+    """Push `commit` as origin's branch `name`, replacing what an earlier run left there.
+
+    False (nothing pushed) when the branch already holds the same change: the same tree on
+    the same parents, as a re-run makes it with only a new timestamp.
+    """
     git.check_ref_name(name)
+    fetched = git.call(
+        "fetch", "--quiet", "--no-tags", REMOTE, f"+refs/heads/{name}:{remote_ref(name)}"
+    )
+    existing = git.resolve(remote_ref(name)) if fetched.code == 0 else None
+    if existing is not None and _same_change(git, existing, commit):
+        return False
     git.push(REMOTE, f"+{commit}:refs/heads/{name}")
+    return True
+
+
+def _same_change(git: Git, one: str, other: str) -> bool:
+    """Whether two commits have the same tree and the same parents."""
+    shapes = git.run("show", "--no-patch", "--format=%T %P", one, other, "--").splitlines()
+    return len(set(shapes)) == 1
 
 
 @dataclass(frozen=True)
@@ -182,9 +209,13 @@ class Proposal:
     def describe(self) -> str:
         """One line saying what happened."""
         if self.pull is None:
+            done = (
+                f"pushed branch {self.branch}"
+                if self.pushed
+                else f"branch {self.branch} already holds this change on {REMOTE}; not pushed again"
+            )
             return (
-                f"pushed branch {self.branch}; no GitHub token is set, so open a pull request "
-                f"into {self.base} by hand"
+                f"{done}; no GitHub token is set, so open a pull request into {self.base} by hand"
             )
         verb = "opened" if self.pull.created else "already open:"
         pull = self.pull
@@ -213,10 +244,10 @@ def propose(
         existing = github.open_pull_request(branch, base)
         if existing is not None:
             return Proposal(branch, base, existing, pushed=False)
-    push_side_branch(git, branch, commit())
+    pushed = push_side_branch(git, branch, commit())
     if github is None:
-        return Proposal(branch, base, None, pushed=True)
+        return Proposal(branch, base, None, pushed=pushed)
     pull = github.create_pull_request(head=branch, base=base, title=title, body=body)
     if auto_merge:
         github.enable_auto_merge(pull)
-    return Proposal(branch, base, pull, pushed=True)
+    return Proposal(branch, base, pull, pushed=pushed)

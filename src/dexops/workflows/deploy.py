@@ -12,8 +12,17 @@ from pathlib import Path
 from dexops import console, kube, kustomize
 from dexops.config import Environment
 from dexops.errors import DexopsError, GitError, PushRejectedError
-from dexops.holds import HoldRecord, Trailers, commit_message
-from dexops.workflows.branch_edit import Proposal, Staging, land, propose, tip
+from dexops.holds import (
+    ACTION,
+    DIGEST,
+    IMAGE_TAG,
+    HoldRecord,
+    Trailers,
+    commit_message,
+    first,
+    parse_trailer_items,
+)
+from dexops.workflows.branch_edit import Proposal, Staging, decode_text, land, propose, tip
 from dexops.workflows.environments import (
     HoldError,
     fetch,
@@ -96,7 +105,11 @@ def plan_set_image(
     """What `deploy.set-image` would write in the working tree (pure: nothing is written)."""
     env = ws.config.environment(env_name)
     path = ws.root / env.kustomization
-    before = path.read_text(encoding="utf-8")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DexopsError(f"cannot read {env.kustomization}: {exc.strerror}") from None
+    before = decode_text(data, f"{env.kustomization} in the working tree")
     after = kustomize.set_image(
         before, image_of(ws, env), tag=tag, digest=digest, create=create, source=env.kustomization
     )
@@ -254,6 +267,8 @@ class UpdateResult:
     updated: list[str] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)
     attempts: int = 1
+    earlier: bool = False  # "committed" by an earlier run without --push, nothing new made
+    local_left: str | None = None  # a local branch left diverged from what was pushed
 
 
 def apply_update(
@@ -263,16 +278,22 @@ def apply_update(
     if not plan.updates:
         return UpdateResult("unchanged")
     envs = [u.env for u in plan.updates]
+    names = [e.name for e in envs]
+    local = ws.git.resolve(f"refs/heads/{plan.branch}")
     with tempfile.TemporaryDirectory(prefix="dexops-deploy-") as tmp:
         build = builder(ws, envs, plan.tag, plan.digest, Path(tmp))
         if not push:
-            commit = build(plan.base)
-            if commit is None:
-                return UpdateResult("unchanged")
-            _advance_local_branch(ws, plan.branch, commit)
-            return UpdateResult("committed", commit, [e.name for e in envs])
+            return _commit_locally(ws, plan, envs, build, local)
+
+        def build_or_reuse(base: str) -> str | None:
+            # An earlier run without --push left exactly this update on the local branch:
+            # push that commit, so the local branch and origin end up the same.
+            if local is not None and _committed_locally(ws, plan, envs, local, base):
+                return local
+            return build(base)
+
         try:
-            landing = land(ws.git, plan.branch, build)
+            landing = land(ws.git, plan.branch, build_or_reuse)
         except PushRejectedError:
             proposals = [
                 propose(
@@ -290,7 +311,55 @@ def apply_update(
             return UpdateResult("proposed", None, [e.name for e in envs], proposals)
     if landing.commit is None:
         return UpdateResult("unchanged")
-    return UpdateResult("pushed", landing.commit, [e.name for e in envs], [], landing.attempts)
+    left = None
+    if local is not None and not ws.git.is_ancestor(local, landing.commit):
+        left = local
+    return UpdateResult("pushed", landing.commit, names, [], landing.attempts, local_left=left)
+
+
+def _commit_locally(
+    ws: Workspace,
+    plan: UpdatePlan,
+    envs: Sequence[Environment],
+    build: Callable[[str], str | None],
+    local: str | None,
+) -> UpdateResult:
+    """Without --push: commit on the local branch, or find an earlier run's commit there."""
+    names = [e.name for e in envs]
+    if local is not None and _committed_locally(ws, plan, envs, local, plan.base):
+        return UpdateResult("committed", local, names, earlier=True)
+    commit = build(plan.base)
+    if commit is None:
+        return UpdateResult("unchanged")
+    _advance_local_branch(ws, plan.branch, commit)
+    return UpdateResult("committed", commit, names)
+
+
+def _committed_locally(
+    ws: Workspace, plan: UpdatePlan, envs: Sequence[Environment], local: str, base: str
+) -> bool:
+    """Whether `local` is `base` plus only this update's deploy commits, holding the image."""
+    if local == base or not ws.git.is_ancestor(base, local):
+        return False
+    # One entry per commit (its id, then its trailers): a commit without trailers counts too.
+    log = ws.git.run("log", "-z", "--format=%H%n%(trailers:only,unfold)", f"{base}..{local}")
+    for entry in log.strip("\0\n").split("\0"):
+        trailers = parse_trailer_items(entry.strip("\n").splitlines()[1:])
+        if (first(trailers, ACTION), first(trailers, IMAGE_TAG)) != ("deploy", plan.tag):
+            return False
+        if first(trailers, DIGEST) != plan.digest:
+            return False
+    names = {env.name: f"{local}:{env.kustomization}" for env in envs}
+    blobs = ws.git.read_objects(list(names.values()))
+    for env in envs:
+        data = blobs.get(names[env.name])
+        if data is None:
+            return False
+        text = decode_text(data, f"{env.kustomization} on {plan.branch}")
+        held = kustomize.read_image(text, image_of(ws, env), env.kustomization)
+        if (held.new_tag, held.digest) != (plan.tag, plan.digest):
+            return False
+    return True
 
 
 def _single(ws: Workspace, env: Environment, plan: UpdatePlan, tmp: Path) -> str:

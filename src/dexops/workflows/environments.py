@@ -11,7 +11,7 @@ from dexops.config import Environment
 from dexops.deploy_history import Revision
 from dexops.errors import ConfigError, DexopsError
 from dexops.kustomize import ImageEntry
-from dexops.workflows.branch_edit import fetch_branches, remote_ref
+from dexops.workflows.branch_edit import decode_text, fetch_branches, remote_ref
 from dexops.workspace import Workspace
 
 _SHA_TAG = re.compile(r"^sha-([0-9a-f]{7,40})$")
@@ -79,9 +79,9 @@ def read_states(ws: Workspace, envs: Sequence[Environment]) -> dict[str, Environ
         data = blobs.get(names[env.name])
         if data is None:
             raise DexopsError(f"{env.kustomization} does not exist on origin/{env.branch}")
-        text = data.decode("utf-8")
-        image = image_of(ws, env)
         source = f"{env.kustomization} on origin/{env.branch}"
+        text = decode_text(data, source)
+        image = image_of(ws, env)
         states[env.name] = EnvironmentState(
             env, image, tips[env.name], text, kustomize.read_image(text, image, source)
         )

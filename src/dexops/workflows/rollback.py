@@ -2,16 +2,22 @@
 
 Entry points (keyword arguments; `deploy.verify --rollback-on-failure` calls them):
 
-    plan_rollback(ws, *, env: str, to: str | None = None, steps: int = 1, hold: bool = True,
+    plan_rollback(ws, *, env: str, to: str | None = None, steps: int | None = None,
+                  again: bool = False, hold: bool = True,
                   skip_registry_check: bool = False) -> RollbackPlan
         Fetch the environment's branch, pick the target (`to`, else the `steps`-th earlier
         distinct tag of its history, skipping tags that were themselves rolled back) and
         check the registry. Changes nothing. `plan.unchanged` when it already runs it.
+        When the environment still runs the target of a held rollback and neither `to`,
+        `steps` nor `again` is given, `plan.held` is that rollback and nothing is planned:
+        a re-run (a retried CI job) never rolls back twice.
 
-    apply_rollback(ws, plan, *, pr: bool = False, auto_merge: bool = False) -> RollbackResult
+    apply_rollback(ws, plan, *, pr: bool = False, auto_merge: bool = False,
+                   kubectl: Sequence[Sequence[str]] = ()) -> RollbackResult
         Commit `fix: rollback <env> to <tag>` with the rollback trailers (and the hold) on
         the environment's branch and push it, retrying lost races; `pr=True` opens a pull
         request instead. A re-run that finds the target already in place does nothing.
+        Then, and only then, run the `kubectl` commands (`--emergency --yes`).
 
     release_hold(ws, *, env: str, dry_run: bool = False) -> HoldReleaseResult
         Commit the hold release (an empty commit with trailers) on the branch.
@@ -23,6 +29,7 @@ Entry points (keyword arguments; `deploy.verify --rollback-on-failure` calls the
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +61,7 @@ class RollbackPlan:
     hold: bool
     diff: str
     candidates: list[Revision]
+    held: HoldRecord | None = None  # the held rollback the environment still runs
 
     @property
     def env(self) -> str:
@@ -93,16 +101,23 @@ def plan_rollback(
     *,
     env: str,
     to: str | None = None,
-    steps: int = 1,
+    steps: int | None = None,
+    again: bool = False,
     hold: bool = True,
     skip_registry_check: bool = False,
 ) -> RollbackPlan:
     """Pick the rollback target and check it; nothing is changed."""
     environment = ws.config.environment(env)
-    if steps < 1:
+    if steps is not None and steps < 1:
         raise GateError(f"--steps must be at least 1, not {steps}")
     fetch(ws, [environment])
     state = read_states(ws, [environment])[env]
+    if to is None and steps is None and not again:
+        record = read_holds(ws, [environment.branch]).get(env)
+        if record is not None and record.action == "rollback" and record.image_tag == state.tag:
+            # A re-run of the same rollback (a retried job) must not go back one more release.
+            return RollbackPlan(state, state.tag or "", state.digest, hold, "", [], record)
+    steps = steps or 1
     history = read_history(ws, environment)
     candidates = rollback_candidates(history, state.tag or "")
     digest: str | None = None
@@ -146,8 +161,69 @@ class RollbackResult:
     proposal: Proposal | None = None
 
 
+class EmergencyError(DexopsError):
+    """kubectl failed after the rollback was put in git."""
+
+
 def apply_rollback(
-    ws: Workspace, plan: RollbackPlan, *, pr: bool = False, auto_merge: bool = False
+    ws: Workspace,
+    plan: RollbackPlan,
+    *,
+    pr: bool = False,
+    auto_merge: bool = False,
+    kubectl: Sequence[Sequence[str]] = (),
+) -> RollbackResult:
+    """Put the rollback in git (push or PR), then run the `kubectl` commands, in that order.
+
+    git comes first so the cluster is never changed behind git's back: Argo CD would undo a
+    `kubectl set image` that git does not record. A git failure runs no kubectl command.
+    """
+    from dexops import kube
+
+    if kubectl:
+        kube.require_kubectl()
+    try:
+        result = _land_rollback(ws, plan, pr=pr, auto_merge=auto_merge)
+    except DexopsError as exc:
+        if kubectl:
+            exc.args = (f"{exc}; the kubectl commands were not run",)
+        raise
+    if kubectl:
+        run_emergency(plan, result, kubectl)
+    return result
+
+
+def _in_git(plan: RollbackPlan, result: RollbackResult) -> str:
+    """Where the rollback stands in git, for a kubectl failure after it."""
+    branch = plan.state.env.branch
+    if result.outcome == "pushed" and result.commit:
+        where = f"the rollback is in git ({result.commit[:12]} on {branch})"
+    elif result.proposal is not None:
+        return (
+            f"the rollback is proposed in git ({result.proposal.branch} -> {branch}); "
+            "Argo CD will apply it once that is merged"
+        )
+    else:
+        where = f"{branch} already holds {plan.tag} in git"
+    return f"{where}; Argo CD will apply it when it syncs"
+
+
+def run_emergency(
+    plan: RollbackPlan, result: RollbackResult, commands: Sequence[Sequence[str]]
+) -> None:
+    """Run the emergency kubectl commands, printing their output; a failure says what git has."""
+    from dexops import kube
+
+    for command in commands:
+        try:
+            output = kube.run_kubectl(command)
+        except DexopsError as exc:
+            raise EmergencyError(f"{exc}; {_in_git(plan, result)}") from None
+        console.say(output.rstrip("\n"))
+
+
+def _land_rollback(
+    ws: Workspace, plan: RollbackPlan, *, pr: bool, auto_merge: bool
 ) -> RollbackResult:
     """Commit and push the rollback (or open a PR); idempotent once the target is in place."""
     if plan.unchanged:

@@ -161,6 +161,11 @@ def rollback_action(
         plan = plan_rollback(ws, env=env, skip_registry_check=skip_registry_check)
         current = plan.state.tag or "(none)"
         branch = plan.state.env.branch
+        if plan.held is not None:
+            return (
+                f"{env} is already rolled back to {plan.tag} (held since "
+                f"{plan.held.commit[:8]}); nothing was rolled back again"
+            )
         if plan.unchanged:
             return f"{env} already runs {plan.tag}; nothing was rolled back"
         if dry_run:
