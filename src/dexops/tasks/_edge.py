@@ -58,6 +58,16 @@ def task(**kwargs: Any) -> Callable[[Callable[..., None]], Task[Any]]:  # noqa: 
     return decorate
 
 
+def repo_from_argv(argv: list[str]) -> str | None:
+    """A `--repo` given on the command line: per-component tasks must exist before parsing."""
+    for index, arg in enumerate(argv):
+        if arg == "--repo" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--repo="):
+            return arg.removeprefix("--repo=")
+    return None
+
+
 USAGE_ERROR = 2
 _INSTALLED = False
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from invoke.collection import Collection
 from invoke.context import Context
 
-from dexops.tasks._edge import task
+from dexops.tasks._edge import repo_from_argv, task
 
 if TYPE_CHECKING:
     from dexops.workflows.publish import PublishPlan
@@ -146,16 +146,6 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
     return task(help=HELP)(body)
 
 
-def _repo_from_argv(argv: list[str]) -> str | None:
-    """A `--repo` given on the command line: the tasks it names must exist before parsing."""
-    for index, arg in enumerate(argv):
-        if arg == "--repo" and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith("--repo="):
-            return arg.removeprefix("--repo=")
-    return None
-
-
 def _library_names(repo: str | None) -> list[str]:
     """Library components of the target repository, read leniently.
 
@@ -191,7 +181,7 @@ def _library_names(repo: str | None) -> list[str]:
 def collection() -> Collection:
     """The `publish` collection: one task per library component of the configuration."""
     coll = Collection("publish")
-    for name in _library_names(_repo_from_argv(sys.argv[1:])):
+    for name in _library_names(repo_from_argv(sys.argv[1:])):
         # A dot would make invoke read the name as a sub-collection.
         coll.add_task(_component_task(name), name=name.replace(".", "-"))
     return coll

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from invoke.collection import Collection
 from invoke.context import Context
 
-from dexops.tasks._edge import task
+from dexops.tasks._edge import repo_from_argv, task
 
 if TYPE_CHECKING:
     from dexops.workflows.release import ReleaseRun
@@ -176,16 +176,6 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
     return task(help=HELP)(body)
 
 
-def _repo_from_argv(argv: list[str]) -> str | None:
-    """A `--repo` given on the command line: the tasks it names must exist before parsing."""
-    for index, arg in enumerate(argv):
-        if arg == "--repo" and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith("--repo="):
-            return arg.removeprefix("--repo=")
-    return None
-
-
 def collection() -> Collection:
     """The `release` collection: `all`, plus one task per component of the configuration."""
     from dexops.errors import DexopsError
@@ -194,7 +184,7 @@ def collection() -> Collection:
     coll = Collection("release")
     coll.add_task(all_, name="all")
     try:
-        config = Workspace.open(_repo_from_argv(sys.argv[1:])).config
+        config = Workspace.open(repo_from_argv(sys.argv[1:])).config
     except DexopsError:
         # `invoke --list` must work anywhere; `release.all` reports the error when run.
         return coll

@@ -251,3 +251,51 @@ def propose(
     if auto_merge:
         github.enable_auto_merge(pull)
     return Proposal(branch, base, pull, pushed=pushed)
+
+
+@dataclass(frozen=True)
+class Change:
+    """How one overlay change reached origin: pushed, proposed, or not needed."""
+
+    outcome: str  # "unchanged" | "pushed" | "proposed"
+    commit: str | None = None
+    proposal: Proposal | None = None
+
+
+def push_or_propose(
+    git: Git,
+    branch: str,
+    build: Callable[[str], str | None],
+    *,
+    propose_as: str | None,
+    title: str,
+    body: str,
+    auto_merge: bool,
+    nothing_to_do: str,
+) -> Change:
+    """Land `build`'s commit on `branch` directly, or (`propose_as` a branch) as a pull request.
+
+    A proposal whose commit would change nothing fails with the `nothing_to_do` message.
+    """
+    if propose_as is None:
+        landing = land(git, branch, build)
+        if landing.commit is None:
+            return Change("unchanged")
+        return Change("pushed", landing.commit)
+
+    def commit() -> str:
+        made = build(tip(git, branch))
+        if made is None:
+            raise DexopsError(nothing_to_do)
+        return made
+
+    proposal = propose(
+        git,
+        branch=propose_as,
+        base=branch,
+        commit=commit,
+        title=title,
+        body=body,
+        auto_merge=auto_merge,
+    )
+    return Change("proposed", None, proposal)

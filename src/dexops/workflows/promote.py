@@ -9,7 +9,7 @@ from pathlib import Path
 from dexops import console, kustomize
 from dexops.errors import DexopsError
 from dexops.holds import Trailers, commit_message
-from dexops.workflows.branch_edit import Proposal, Staging, land, propose, tip
+from dexops.workflows.branch_edit import Proposal, Staging, push_or_propose
 from dexops.workflows.deploy import stage_image, unified_diff, verify_staging
 from dexops.workflows.environments import (
     EnvironmentState,
@@ -204,25 +204,14 @@ def apply_promotion(
             verify_staging(staging, [check])
             return staging.head
 
-        if direct:
-            landing = land(ws.git, env.branch, build)
-            if landing.commit is None:
-                return PromotionResult("unchanged")
-            return PromotionResult("pushed", landing.commit)
-
-        def commit() -> str:
-            made = build(tip(ws.git, env.branch))
-            if made is None:
-                raise DexopsError(f"{env.name} already runs {plan.tag}")
-            return made
-
-        proposal = propose(
+        change = push_or_propose(
             ws.git,
-            branch=plan.branch,
-            base=env.branch,
-            commit=commit,
+            env.branch,
+            build,
+            propose_as=None if direct else plan.branch,
             title=plan.title,
             body=plan.body,
             auto_merge=auto_merge,
+            nothing_to_do=f"{env.name} already runs {plan.tag}",
         )
-    return PromotionResult("proposed", None, proposal)
+    return PromotionResult(change.outcome, change.commit, change.proposal)

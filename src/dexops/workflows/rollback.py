@@ -38,7 +38,7 @@ from dexops.deploy_history import Revision, rollback_candidates
 from dexops.errors import DexopsError
 from dexops.holds import HoldRecord, Trailers, commit_message
 from dexops.kube import rollout_status_command, set_image_command
-from dexops.workflows.branch_edit import Proposal, Staging, land, propose, tip
+from dexops.workflows.branch_edit import Proposal, Staging, land, push_or_propose
 from dexops.workflows.deploy import render_check, stage_image, unified_diff, verify_staging
 from dexops.workflows.environments import (
     EnvironmentState,
@@ -250,29 +250,18 @@ def _land_rollback(
             verify_staging(staging, [check])
             return staging.head
 
-        if not pr:
-            landing = land(ws.git, env.branch, build)
-            if landing.commit is None:
-                return RollbackResult("unchanged")
-            return RollbackResult("pushed", landing.commit)
-
-        def commit() -> str:
-            made = build(tip(ws.git, env.branch))
-            if made is None:
-                raise DexopsError(f"{env.name} already runs {plan.tag}")
-            return made
-
-        proposal = propose(
+        change = push_or_propose(
             ws.git,
-            branch=f"rollback-{env.name}-{plan.tag}",
-            base=env.branch,
-            commit=commit,
+            env.branch,
+            build,
+            propose_as=f"rollback-{env.name}-{plan.tag}" if pr else None,
             title=f"fix: rollback {env.name} to {plan.tag}",
             body=f"Rolls {env.name} back from `{previous}` to `{plan.tag}`.\n\n"
             f"```diff\n{plan.diff}```\n",
             auto_merge=auto_merge,
+            nothing_to_do=f"{env.name} already runs {plan.tag}",
         )
-    return RollbackResult("proposed", None, proposal)
+    return RollbackResult(change.outcome, change.commit, change.proposal)
 
 
 def emergency_commands(ws: Workspace, plan: RollbackPlan) -> list[list[str]]:
