@@ -360,7 +360,7 @@ def tag_and_push(
         raise PushRejectedError(
             f"{exc}{undone}{hint}", non_fast_forward=exc.non_fast_forward
         ) from None
-    except BaseException:
+    except BaseException:  # any failure, Ctrl-C included, leaves no local tag behind
         _delete_tags(ws, created)
         raise
     for result in results:

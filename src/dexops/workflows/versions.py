@@ -216,7 +216,7 @@ def commit_bump(ws: Workspace, plan: BumpPlan) -> str:
 
         sign = signing_args(sign=ws.config.sign)
         ws.git.run("commit", "--quiet", *sign, "-m", message, "--", plan.file)
-    except Exception:
+    except BaseException:  # Ctrl-C included: the file must not stay bumped without a commit
         path.write_bytes(original)
         raise
     return ws.git.head()
