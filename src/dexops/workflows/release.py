@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from dexops.config import Component
 from dexops.errors import ConflictError, ForgeError, PushRejectedError
 from dexops.pyproject_file import read_version
-from dexops.release_notes import Commit, changelog_section, notes_from_commits
 from dexops.supply_chain import with_digests
 from dexops.versioning import ComponentTag
+from dexops.workflows.notes import release_notes
 from dexops.workflows.release_records import (
     LibraryRecord,
     RecordPlan,
@@ -34,8 +32,6 @@ if TYPE_CHECKING:
     from dexops.workspace import Workspace
 
 REMOTE = "origin"
-# A release without a previous tag lists at most this many commits; older history is elided.
-MAX_NOTE_COMMITS = 100
 
 
 @dataclass(frozen=True)
@@ -194,51 +190,6 @@ def _reachable_from(git: Git, commit: str, tips: Sequence[str]) -> bool:
         input_text="".join(f"^{tip}\n" for tip in tips),
     )  # fmt: skip
     return done.code == 0 and done.stdout.strip() == "0"
-
-
-def _changelog_path(component: Component) -> str:
-    if component.changelog is not None:
-        return component.changelog
-    return str(PurePosixPath(component.path) / "CHANGELOG.md")
-
-
-def _commits(ws: Workspace, component: Component, base: str | None, head: str) -> list[Commit]:
-    revs = f"{base}..{head}" if base else head
-    out = ws.git.run(
-        "log",
-        f"--max-count={MAX_NOTE_COMMITS}",
-        "--format=%H%x1f%s%x1f%b%x1e",
-        revs,
-        "--",
-        *component.paths,
-    )
-    commits = []
-    for record in out.split("\x1e"):
-        fields = record.strip("\n").split("\x1f")
-        if len(fields) == 3:
-            commits.append(Commit(sha=fields[0], subject=fields[1], body=fields[2]))
-    return commits
-
-
-def release_notes(
-    ws: Workspace, component: Component, version: Version, previous: str | None, head: str
-) -> tuple[str, str]:
-    """The notes and where they came from: the CHANGELOG section, else grouped commits."""
-    changelog = _changelog_path(component)
-    text = ws.git.show_file(head, changelog)
-    if text is not None:
-        section = changelog_section(text, version)
-        if section is not None:
-            return section, f"{changelog} section [{version}]"
-    base = ws.git.tag_commit(previous) if previous else None
-    commits = _commits(ws, component, base, head)
-    since = f"since {previous}" if previous else "in its history"
-    if not commits:
-        return f"No changes to {component.name} {since}.", f"no commits {since}"
-    notes = notes_from_commits(commits)
-    if len(commits) == MAX_NOTE_COMMITS:
-        notes += f"\n\n(only the latest {MAX_NOTE_COMMITS} commits are listed)"
-    return notes, f"{len(commits)} commit(s) {since}"
 
 
 def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
