@@ -15,6 +15,9 @@ from dexops.localservices import ServiceError, free_port, pypiserver_command, wa
 READY_TIMEOUT = 30.0
 
 
+TEST_TOKEN_ENV = "DEX_TEST_INDEX_TOKEN"
+
+
 def write_htpasswd(path: Path, users: dict[str, str]) -> None:
     """Write an Apache htpasswd file with passlib (the format pypiserver reads)."""
     with warnings.catch_warnings():
@@ -133,6 +136,25 @@ class PypiServers:
         """Stop both."""
         self.test.stop()
         self.production.stop()
+
+    def configure(self, repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Point `repo`'s configuration at both indexes and put their credentials in the env.
+
+        The test index takes its own token (`TEST_TOKEN_ENV`); production the TWINE_* pair.
+        The caller commits the configuration change.
+        """
+        pyproject = repo / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text(encoding="utf-8")
+            + "\n"
+            + self.test.index_toml(token_env=TEST_TOKEN_ENV)
+            + "\n"
+            + self.production.index_toml(),
+            encoding="utf-8",
+        )
+        monkeypatch.setenv(TEST_TOKEN_ENV, self.test.password)
+        monkeypatch.setenv("TWINE_USERNAME", self.production.username)
+        monkeypatch.setenv("TWINE_PASSWORD", self.production.password)
 
 
 @pytest.fixture

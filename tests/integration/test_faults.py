@@ -25,7 +25,7 @@ from tests.conftest import Cli, CliResult, require_tool
 from tests.fixtures_argocd import ArgoCDFake, application
 from tests.fixtures_github import GitHubFake
 from tests.fixtures_gitops import GitOpsRepo
-from tests.fixtures_pypi import PypiServers
+from tests.fixtures_pypi import TEST_TOKEN_ENV, PypiServers
 from tests.gitrepo import GitRepo
 from tests.snapshot import RepoSnapshot
 from werkzeug import Request, Response
@@ -364,8 +364,6 @@ def test_github_timeouts_are_bounded_and_a_rerun_converges(
 
 # --- the production index goes away between the two uploads -------------------------------------
 
-TEST_TOKEN_ENV = "DEX_TEST_INDEX_TOKEN"
-
 
 @pytest.fixture
 def publishing(
@@ -373,19 +371,8 @@ def publishing(
 ) -> GitRepo:
     """The example monorepo publishing to the two local indexes, a stable tag at HEAD."""
     require_tool("uv", "pip install uv")
-    pyproject = dex_repo.path / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text(encoding="utf-8")
-        + "\n"
-        + pypi_servers.test.index_toml(token_env=TEST_TOKEN_ENV)
-        + "\n"
-        + pypi_servers.production.index_toml(),
-        encoding="utf-8",
-    )
+    pypi_servers.configure(dex_repo.path, monkeypatch)
     dex_repo.commit("ci: publish to the local indexes")
-    monkeypatch.setenv(TEST_TOKEN_ENV, pypi_servers.test.password)
-    monkeypatch.setenv("TWINE_USERNAME", pypi_servers.production.username)
-    monkeypatch.setenv("TWINE_PASSWORD", pypi_servers.production.password)
     monkeypatch.setattr("dexops.index.READ_BACKOFF", 0.01)
     bump(dex_repo, "0.4.11")
     dex_repo.write(f"{LIB}/src/dataenginex/extra.py", "X = 1\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 from tests.conftest import Cli, require_tool
-from tests.fixtures_pypi import PypiServers
+from tests.fixtures_pypi import TEST_TOKEN_ENV, PypiServers
 from tests.gitrepo import GitRepo
 from tests.snapshot import RepoSnapshot
 
@@ -17,7 +17,6 @@ pytestmark = pytest.mark.integration
 LIB = "packages/dataenginex"
 SDIST = "dataenginex-{v}.tar.gz"
 WHEEL = "dataenginex-{v}-py3-none-any.whl"
-TEST_TOKEN_ENV = "DEX_TEST_INDEX_TOKEN"
 
 
 def _files(version: str) -> set[str]:
@@ -29,20 +28,8 @@ def repo(dex_repo: GitRepo, pypi_servers: PypiServers, monkeypatch: pytest.Monke
     """The example monorepo configured for the two local indexes, credentials in the env."""
     require_tool("git", "apt-get install git")
     require_tool("uv", "pip install uv")
-    pyproject = dex_repo.path / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text(encoding="utf-8")
-        + "\n"
-        + pypi_servers.test.index_toml(token_env=TEST_TOKEN_ENV)
-        + "\n"
-        + pypi_servers.production.index_toml(),
-        encoding="utf-8",
-    )
+    pypi_servers.configure(dex_repo.path, monkeypatch)
     dex_repo.commit("ci: publish to the local indexes")
-    # The test index takes its own token; the production index the TWINE_* pair.
-    monkeypatch.setenv(TEST_TOKEN_ENV, pypi_servers.test.password)
-    monkeypatch.setenv("TWINE_USERNAME", pypi_servers.production.username)
-    monkeypatch.setenv("TWINE_PASSWORD", pypi_servers.production.password)
     # Retries stay bounded and real; only the pauses between them are shortened.
     monkeypatch.setattr("dexops.index.READ_BACKOFF", 0.01)
     return dex_repo

@@ -11,7 +11,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from tests.conftest import Cli, require_tool
 from tests.fixtures_github import GitHubFake
-from tests.fixtures_pypi import PypiServers
+from tests.fixtures_pypi import TEST_TOKEN_ENV, PypiServers
 from tests.gitrepo import GitRepo
 
 from dexops.config import PackageIndex
@@ -181,8 +181,6 @@ def test_release_task_signs_tags_and_bump_commits_with_ssh(
 
 
 # --- the whole flow through the tasks -----------------------------------------------------
-
-TEST_TOKEN_ENV = "DEX_TEST_INDEX_TOKEN"
 
 
 @pytest.fixture

@@ -232,22 +232,29 @@ def stage_image(
 
 
 def builder(
-    ws: Workspace, envs: Sequence[Environment], tag: str, digest: str | None, tmp: Path
+    ws: Workspace,
+    envs: Sequence[Environment],
+    tag: str,
+    digest: str | None,
+    tmp: Path,
+    *,
+    message: Callable[[Environment, str | None], str] | None = None,
 ) -> Callable[[str], str | None]:
-    """A `land` build step: on a tip, commit the new image into each overlay that lacks it."""
+    """A `land` build step: on a tip, commit the new image into each overlay that lacks it.
+
+    `message(env, previous_tag)` words each commit; by default it is the deploy message.
+    """
 
     def build(base: str) -> str | None:
         staging = Staging(ws.git, Path(tempfile.mkdtemp(dir=tmp)), base, sign=ws.config.sign)
         checks = []
         for env in envs:
-            check = stage_image(
-                ws,
-                staging,
-                env,
-                tag=tag,
-                digest=digest,
-                message=functools.partial(_deploy_message_for, env.name, tag, digest),
+            words = (
+                functools.partial(message, env)
+                if message is not None
+                else functools.partial(_deploy_message_for, env.name, tag, digest)
             )
+            check = stage_image(ws, staging, env, tag=tag, digest=digest, message=words)
             if check is not None:
                 checks.append(check)
         if not checks:

@@ -9,8 +9,8 @@ from pathlib import Path
 from dexops import console, kustomize
 from dexops.errors import DexopsError
 from dexops.holds import Trailers, commit_message
-from dexops.workflows.branch_edit import Proposal, Staging, push_or_propose
-from dexops.workflows.deploy import stage_image, unified_diff, verify_staging
+from dexops.workflows.branch_edit import Proposal, push_or_propose
+from dexops.workflows.deploy import builder, unified_diff
 from dexops.workflows.environments import (
     EnvironmentState,
     drift,
@@ -188,21 +188,14 @@ def apply_promotion(
         return PromotionResult("unchanged")
     env = plan.target.env
     with tempfile.TemporaryDirectory(prefix="dexops-promote-") as tmp:
-
-        def build(base: str) -> str | None:
-            staging = Staging(ws.git, Path(tempfile.mkdtemp(dir=tmp)), base, sign=ws.config.sign)
-            check = stage_image(
-                ws,
-                staging,
-                env,
-                tag=plan.tag,
-                digest=plan.digest,
-                message=lambda prev: promote_message(env.name, plan.tag, prev, plan.digest),
-            )
-            if check is None:
-                return None
-            verify_staging(staging, [check])
-            return staging.head
+        build = builder(
+            ws,
+            [env],
+            plan.tag,
+            plan.digest,
+            Path(tmp),
+            message=lambda _env, prev: promote_message(env.name, plan.tag, prev, plan.digest),
+        )
 
         change = push_or_propose(
             ws.git,

@@ -39,7 +39,7 @@ from dexops.errors import DexopsError
 from dexops.holds import HoldRecord, Trailers, commit_message
 from dexops.kube import rollout_status_command, set_image_command
 from dexops.workflows.branch_edit import Proposal, Staging, land, push_or_propose
-from dexops.workflows.deploy import render_check, stage_image, unified_diff, verify_staging
+from dexops.workflows.deploy import builder, render_check, unified_diff
 from dexops.workflows.environments import (
     EnvironmentState,
     fetch,
@@ -231,24 +231,17 @@ def _land_rollback(
     env = plan.state.env
     previous = plan.state.tag
     with tempfile.TemporaryDirectory(prefix="dexops-rollback-") as tmp:
-
-        def build(base: str) -> str | None:
-            staging = Staging(ws.git, Path(tempfile.mkdtemp(dir=tmp)), base, sign=ws.config.sign)
-            # The trailer names what was running when the rollback was decided, not a later tip.
-            check = stage_image(
-                ws,
-                staging,
-                env,
-                tag=plan.tag,
-                digest=plan.digest,
-                message=lambda prev: rollback_message(
-                    env.name, plan.tag, previous or prev, plan.digest, hold=plan.hold
-                ),
-            )
-            if check is None:
-                return None
-            verify_staging(staging, [check])
-            return staging.head
+        # The trailer names what was running when the rollback was decided, not a later tip.
+        build = builder(
+            ws,
+            [env],
+            plan.tag,
+            plan.digest,
+            Path(tmp),
+            message=lambda _env, prev: rollback_message(
+                env.name, plan.tag, previous or prev, plan.digest, hold=plan.hold
+            ),
+        )
 
         change = push_or_propose(
             ws.git,
