@@ -6,8 +6,8 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dexops.errors import GitError, PushRejectedError, ToolMissingError
 
@@ -24,8 +24,7 @@ _NON_FAST_FORWARD = (
 )
 
 
-@dataclass(frozen=True)
-class Completed:
+class Completed(NamedTuple):
     """Exit code and output of one git command."""
 
     code: int

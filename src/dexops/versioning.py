@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -70,8 +69,7 @@ def require_greater(current: Version, new: Version) -> None:
         raise VersionError(f"new version {new} is not greater than the current {current}")
 
 
-@dataclass(frozen=True, order=False)
-class ComponentTag:
+class ComponentTag(NamedTuple):
     """A git tag naming one release of one component: `<prefix><version>`."""
 
     prefix: str

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from dexops.config import Config, parse_config
 from dexops.errors import ConfigError
@@ -48,8 +48,7 @@ def _parse(root: Path, file: Path, text: str) -> Config:
     return parse_config(data, root=root, file=file)
 
 
-@dataclass(frozen=True)
-class Workspace:
+class Workspace(NamedTuple):
     """The target repository: its root, validated configuration and git adapter."""
 
     root: Path
