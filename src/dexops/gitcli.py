@@ -106,6 +106,31 @@ class Git:
             raise GitError(f"git {args[0]} failed: {detail}")
         return done.stdout.removesuffix("\n")
 
+    def run_concurrently(self, commands: Sequence[Sequence[str]]) -> list[str]:
+        """Run independent git commands side by side; their stdout, as `run` returns it."""
+        if self.executable is None:
+            raise ToolMissingError("git is not installed (apt-get install git)")
+        env = self._env(None)
+        procs = [
+            subprocess.Popen(
+                [self.executable, *args],
+                cwd=self.root,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                env=env,
+            )
+            for args in commands
+        ]
+        # Every process is waited for, even after one failed: none is left behind.
+        outputs = [proc.communicate() for proc in procs]
+        for args, proc, (_, stderr) in zip(commands, procs, outputs, strict=True):
+            if proc.returncode != 0:
+                detail = _first_line(stderr) or f"exit status {proc.returncode}"
+                raise GitError(f"git {args[0]} failed: {detail}")
+        return [stdout.removesuffix("\n") for stdout, _ in outputs]
+
     def read_objects(self, names: Sequence[str]) -> dict[str, bytes]:
         """The contents of many objects (`<rev>:<path>` or ids) from one `git cat-file --batch`.
 
@@ -116,6 +141,10 @@ class Git:
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
+        for name in wanted:
+            # One name per line is the protocol: a newline would smuggle in another request.
+            if "\n" in name:
+                raise GitError(f"{name!r} does not name a git object")
         proc = subprocess.run(
             [self.executable, "cat-file", "--batch"],
             cwd=self.root,
@@ -220,6 +249,17 @@ class Git:
         out = self.run("tag", "--list", *([pattern] if pattern else []))
         return [line for line in out.splitlines() if line]
 
+    def head_and_tags(self) -> tuple[str, dict[str, str]]:
+        """HEAD's commit and every local tag mapped to its commit, from one `git show-ref`."""
+        done = self.call("show-ref", "--head", "--dereference", "--tags")
+        first, _, rest = done.stdout.partition("\n")
+        head, _, name = first.partition(" ")
+        if name != "HEAD":
+            # Not a repository, or no commits yet: `head` says which.
+            self.head()
+            raise GitError(f"git show-ref failed: {_first_line(done.stderr) or done.code}")
+        return head, _peeled_tags(rest.splitlines(), separator=" ")
+
     def tags_with_commits(self, pattern: str | None = None) -> dict[str, str]:
         """Local tag names mapped to the commit each points at (one git process)."""
         fmt = "%(refname:strip=2) %(objectname) %(*objectname)"
@@ -300,12 +340,12 @@ class Git:
         self.run("fetch", "--quiet", "--tags", remote, *refspecs)
 
 
-def _peeled_tags(lines: Sequence[str]) -> dict[str, str]:
-    """`ls-remote --tags` lines as tag names mapped to their commits (peeled)."""
+def _peeled_tags(lines: Sequence[str], separator: str = "\t") -> dict[str, str]:
+    """`ls-remote --tags` (or `show-ref -d`) lines as tag names mapped to commits (peeled)."""
     plain: dict[str, str] = {}
     peeled: dict[str, str] = {}
     for line in lines:
-        obj, ref = line.split("\t", 1)
+        obj, ref = line.split(separator, 1)
         name = ref.removeprefix("refs/tags/")
         if name.endswith("^{}"):
             peeled[name[:-3]] = obj

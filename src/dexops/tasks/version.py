@@ -47,21 +47,10 @@ def changed(
 ) -> None:
     """List components whose version differs between BASE and HEAD."""
     from dexops import actions, console
-    from dexops.workflows.versions import (
-        VersionChange,
-        default_base,
-        version_changes,
-        version_status,
-    )
+    from dexops.workflows.versions import version_changes
     from dexops.workspace import Workspace
 
-    ws = Workspace.open(repo)
-    chosen = base or default_base(ws)
-    if chosen is None:
-        # The root commit: every component is new.
-        changes = [VersionChange(row.component, None, row.version) for row in version_status(ws)]
-    else:
-        changes = version_changes(ws, chosen)
+    chosen, changes = version_changes(Workspace.open(repo), base)
     changed_names = [ch.component for ch in changes if ch.changed]
     actions.set_output("changed", changed_names)
     actions.set_output("any", "true" if changed_names else "false")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from packaging.version import Version
 
 from dexops.config import Component
-from dexops.errors import ConfigError, VersionError
+from dexops.errors import ConfigError, GitError, VersionError
 from dexops.pyproject_file import read_version, render_version, version_text_from_pyproject
 from dexops.versioning import (
     BumpPart,
@@ -56,28 +57,32 @@ def previous_release(ws: Workspace, component: Component, head: str) -> Componen
 
 def version_status(ws: Workspace) -> list[ComponentVersion]:
     """Versions, latest tags and unreleased commit counts of every component."""
-    head = ws.git.head()
-    all_tags = ws.git.tags_with_commits()
-    rows = []
-    for component in ws.config.components.values():
-        version = read_version(ws.root, component)
+    head, all_tags = ws.git.head_and_tags()
+    components = list(ws.config.components.values())
+    latest: dict[str, ComponentTag] = {}
+    for component in components:
         tags = component_tags(component.tag_prefix, all_tags)
-        latest = tags[-1] if tags else None
-        commits: int | None = None
-        at_head = False
-        if latest is not None:
-            commit = all_tags[latest.name]
-            at_head = commit == head
-            counted = ws.git.run("rev-list", "--count", f"{commit}..{head}", "--", *component.paths)
-            commits = int(counted)
+        if tags:
+            latest[component.name] = tags[-1]
+    # The counts are independent walks of the history: run side by side.
+    counts = ws.git.run_concurrently(
+        [
+            ["rev-list", "--count", f"{all_tags[tag.name]}..{head}", "--", *component.paths]
+            for component in components
+            if (tag := latest.get(component.name)) is not None
+        ]
+    )
+    rows = []
+    for component in components:
+        tag = latest.get(component.name)
         rows.append(
             ComponentVersion(
                 component=component.name,
                 kind=component.kind,
-                version=str(version),
-                latest_tag=latest.name if latest else None,
-                tag_at_head=at_head,
-                commits_since_tag=commits,
+                version=str(read_version(ws.root, component)),
+                latest_tag=tag.name if tag else None,
+                tag_at_head=tag is not None and all_tags[tag.name] == head,
+                commits_since_tag=int(counts.pop(0)) if tag else None,
             )
         )
     return rows
@@ -107,48 +112,71 @@ class VersionChange:
 
 
 def _version_at(
-    ws: Workspace, component: Component, rev: str, blobs: dict[str, bytes] | None = None
+    component: Component, rev: str, objects: Mapping[str, bytes], *, required: bool = False
 ) -> str | None:
-    # `blobs`: files already read in one batch (`<rev>:<path>` -> bytes), absent when missing.
-    if blobs is None:
-        text = ws.git.show_file(rev, component.pyproject)
-    else:
-        data = blobs.get(f"{rev}:{component.pyproject}")
-        text = None if data is None else data.decode("utf-8", "replace")
-    if text is None:
+    """The version a component's files hold at `rev`, from objects read in one batch."""
+    data = objects.get(f"{rev}:{component.pyproject}")
+    if data is None:
+        if required:
+            raise ConfigError(f"{component.pyproject} does not exist at {rev}")
         return None
     literal = version_text_from_pyproject(
-        text, file=f"{rev}:{component.pyproject}", version_file=component.version_file
+        data.decode("utf-8", "replace"),
+        file=f"{rev}:{component.pyproject}",
+        version_file=component.version_file,
     )
     if literal is None and component.version_file is not None:
         from dexops.pyproject_file import version_from_module_text
 
-        module = ws.git.show_file(rev, component.version_file)
+        module = objects.get(f"{rev}:{component.version_file}")
         if module is None:
             return None
-        literal = version_from_module_text(module, file=f"{rev}:{component.version_file}")
+        literal = version_from_module_text(
+            module.decode("utf-8", "replace"), file=f"{rev}:{component.version_file}"
+        )
     return literal
 
 
-def version_changes(ws: Workspace, base: str) -> list[VersionChange]:
-    """Each component's version at `base` and at HEAD (read from git objects, not the disk)."""
-    base_commit = ws.git.require_commit(base)
-    head = ws.git.head()
+def version_changes(ws: Workspace, base: str | None) -> tuple[str | None, list[VersionChange]]:
+    """The base compared against, and each component's version there and at HEAD.
+
+    Without `base`: the event's base under GitHub Actions, else HEAD's first parent, and no
+    base at all on the root commit (every component is new then). Versions come from git
+    objects, not the disk, all from one `git cat-file --batch`.
+    """
+    from dexops import actions
+
+    if base is not None:
+        if base.startswith("-"):
+            raise GitError(f"revision {base!r} may not start with '-'")
+        candidates = [base]
+    else:
+        event = actions.event_base()
+        candidates = [*([event] if event else []), "HEAD~1"]
     components = list(ws.config.components.values())
-    # Every pyproject at both commits from one `git cat-file --batch`, not a `git show` each.
-    blobs = ws.git.read_objects(
-        [f"{rev}:{c.pyproject}" for c in components for rev in (head, base_commit)]
-    )
+    files = [f for c in components for f in (c.pyproject, c.version_file) if f]
+    revs = list(dict.fromkeys([*candidates, "HEAD"]))
+    try:
+        objects = ws.git.read_objects(
+            [f"{rev}{part}" for rev in revs for part in ("^{commit}", *(f":{f}" for f in files))]
+        )
+    except GitError:
+        ws.git.head()  # says precisely why: not a repository, or no commits
+        raise
+    if "HEAD^{commit}" not in objects:
+        ws.git.head()
+    chosen = next((rev for rev in candidates if f"{rev}^{{commit}}" in objects), None)
+    if base is not None and chosen is None:
+        raise GitError(f"{base!r} does not name a commit in {ws.root}")
     changes = []
     for component in components:
-        after = _version_at(ws, component, head, blobs)
+        after = _version_at(component, "HEAD", objects, required=True)
         if after is None:
-            raise ConfigError(f"{component.pyproject} does not exist at HEAD")
+            raise ConfigError(f"{component.version_file} does not exist at HEAD")
         parse_version(after)
-        changes.append(
-            VersionChange(component.name, _version_at(ws, component, base_commit, blobs), after)
-        )
-    return changes
+        before = None if chosen is None else _version_at(component, chosen, objects)
+        changes.append(VersionChange(component.name, before, after))
+    return chosen, changes
 
 
 def default_base(ws: Workspace) -> str | None:
