@@ -1,5 +1,8 @@
 """dexops' own invoke tasks: the dexops namespace, configured for this repository."""
 
+import sys
+
 from dexops.tasks import namespace
 
-ns = namespace()
+# Only the tasks the command line names are built (see dexops.tasks.namespace).
+ns = namespace(sys.argv[1:])

@@ -120,7 +120,7 @@ class Cli:
 
         self.monkeypatch.chdir(cwd)
         self.capsys.readouterr()
-        program = make_program()
+        program = make_program(argv)
         code = 0
         try:
             program.run(["dexops", *argv], exit=True)

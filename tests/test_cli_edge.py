@@ -36,3 +36,51 @@ def test_invoke_binary_reports_usage_errors_in_one_line(
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: ")
     assert names in lines[0]
+
+
+def _tasks(argv: list[str] | None) -> set[str]:
+    from dexops.tasks import namespace
+
+    return set(namespace(argv).task_names)
+
+
+def test_a_command_line_builds_just_the_tasks_it_names(
+    dex_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dexops.tasks import named_sources
+
+    monkeypatch.chdir(dex_repo.path)
+    every = _tasks(None)
+    tops = {name.split(".")[0] for name in every}
+    assert tops == named_sources(sorted(tops)), "every top-level name has its module"
+    for top in sorted(tops):
+        narrowed = _tasks([top])
+        assert narrowed < every
+        assert {n for n in every if n.split(".")[0] == top} <= narrowed
+    assert _tasks(["release.dataenginex", "--dry-run"]) >= {"release.all", "release.dataenginex"}
+    assert "version.show" not in _tasks(["release.dataenginex", "--dry-run"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--list"], ["-l"], ["versoin.show"], ["--complete", "--", "dexops", "status", ""]],
+    ids=["nothing", "list", "l", "typo", "completion"],
+)
+def test_a_command_line_naming_no_task_gets_every_task(
+    dex_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.chdir(dex_repo.path)
+    assert _tasks(argv) == _tasks(None)
+
+
+def test_an_unknown_task_beside_a_known_one_is_still_one_error_line(
+    dex_repo: GitRepo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dexops.__main__ import program
+
+    monkeypatch.chdir(dex_repo.path)
+    argv = ["version.show", "stauts"]
+    with pytest.raises(SystemExit) as exited:
+        program(argv).run(["dexops", *argv])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == ["error: No idea what 'stauts' is!"]

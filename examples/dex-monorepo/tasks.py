@@ -1,5 +1,8 @@
 """DataEngineX release and deploy tasks: the dexops namespace for this repository."""
 
+import sys
+
 from dexops.tasks import namespace
 
-ns = namespace()
+# Only the tasks the command line names are built (see dexops.tasks.namespace).
+ns = namespace(sys.argv[1:])

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+
 from invoke.program import Program
 
 from dexops import __version__
 from dexops.tasks import namespace
 
 
-def program() -> Program:
-    """The dexops program over the namespace of the repository in the working directory."""
+def program(argv: Sequence[str] | None = None) -> Program:
+    """The dexops program over the namespace of the repository in the working directory.
+
+    Given the command line it will run (`argv`, without the program's name), the namespace
+    holds just the tasks it names.
+    """
     # namespace() also makes invoke's usage mistakes one `error:` line (tasks._edge).
-    return Program(namespace=namespace(), name="dexops", binary="dexops", version=__version__)
+    ns = namespace(argv)
+    return Program(namespace=ns, name="dexops", binary="dexops", version=__version__)
 
 
 def main() -> None:
     """Run the dexops program."""
-    program().run()
+    program(sys.argv[1:]).run()
 
 
 if __name__ == "__main__":

@@ -2,36 +2,62 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
+
 from invoke.collection import Collection
+from invoke.tasks import Task
 
-from dexops.tasks import _edge, demo, gitops, version
-from dexops.tasks import argocd as argocd_tasks
-from dexops.tasks import deploy as deploy_tasks
-from dexops.tasks import image as image_tasks
-from dexops.tasks import metrics as metrics_tasks
-from dexops.tasks import notify as notify_tasks
-from dexops.tasks import package as package_tasks
-from dexops.tasks import pipeline as pipeline_tasks
-from dexops.tasks import publish as publish_tasks
-from dexops.tasks import release as release_tasks
-from dexops.tasks import supply_chain as supply_chain_tasks
+from dexops.tasks import _edge
+
+# Each top-level name of the namespace: the module under dexops.tasks that holds it, and what
+# it provides there (a collection factory, an installer of several names, or a task).
+_SOURCES: dict[str, tuple[str, str]] = {
+    "version": ("version", "collection"),
+    "deploy": ("deploy", "collection"),
+    "promote": ("gitops", "install"),
+    "rollback": ("gitops", "install"),
+    "status": ("gitops", "install"),
+    "history": ("gitops", "install"),
+    "hold": ("gitops", "install"),
+    "image": ("image", "collection"),
+    "argocd": ("argocd", "collection"),
+    "release": ("release", "collection"),
+    "package": ("package", "collection"),
+    "publish": ("publish", "collection"),
+    "pipeline": ("pipeline", "collection"),
+    "demo": ("demo", "demo"),
+    "notify": ("notify", "notify"),
+    "metrics": ("metrics", "metrics"),
+    "verify": ("supply_chain", "collection"),
+}
 
 
-def namespace() -> Collection:
-    """Every dexops collection; per-component tasks come from `[tool.dexops]`."""
+def named_sources(argv: Sequence[str]) -> set[str]:
+    """The top-level names a command line's words name (task names and flag values alike)."""
+    if "--complete" in argv:
+        # Shell completion offers what comes next: any task may.
+        return set()
+    return {word.split(".")[0] for word in argv if not word.startswith("-")} & _SOURCES.keys()
+
+
+def namespace(argv: Sequence[str] | None = None) -> Collection:
+    """The dexops namespace; per-component tasks come from `[tool.dexops]`.
+
+    Given a command line (`argv`, the words after the program's name), only the modules of
+    the tasks it names are imported, so a task starts with its own module rather than all of
+    them (benchmarks/bench_tasks.py). A command line that names none (`--list`, a typo)
+    gets every task, and with it invoke's own listing or "no idea what … is".
+    """
     _edge.install_usage_errors()
+    named = named_sources(argv) if argv is not None else set()
     ns = Collection()
-    ns.add_collection(version.collection())
-    ns.add_collection(deploy_tasks.collection())
-    gitops.install(ns)
-    ns.add_collection(image_tasks.collection())
-    ns.add_collection(argocd_tasks.collection())
-    ns.add_collection(release_tasks.collection())
-    ns.add_collection(package_tasks.collection())
-    ns.add_collection(publish_tasks.collection())
-    ns.add_collection(pipeline_tasks.collection())
-    ns.add_task(demo.demo)
-    ns.add_task(notify_tasks.notify)
-    ns.add_task(metrics_tasks.metrics)
-    ns.add_collection(supply_chain_tasks.collection())
+    for module_name, member_name in dict.fromkeys(_SOURCES[n] for n in (named or _SOURCES)):
+        member = getattr(importlib.import_module(f"dexops.tasks.{module_name}"), member_name)
+        if isinstance(member, Task):
+            ns.add_task(member)
+        elif member_name == "install":
+            member(ns)
+        else:
+            ns.add_collection(member())
     return ns

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.version import Version
 
@@ -22,8 +21,7 @@ from dexops.versioning import (
 from dexops.workspace import Workspace
 
 
-@dataclass(frozen=True)
-class ComponentVersion:
+class ComponentVersion(NamedTuple):
     """One row of `version.show`."""
 
     component: str
@@ -88,8 +86,7 @@ def version_status(ws: Workspace) -> list[ComponentVersion]:
     return rows
 
 
-@dataclass(frozen=True)
-class VersionChange:
+class VersionChange(NamedTuple):
     """A component's version at the base and at HEAD."""
 
     component: str
@@ -189,8 +186,7 @@ def default_base(ws: Workspace) -> str | None:
     return ws.git.resolve("HEAD~1")
 
 
-@dataclass(frozen=True)
-class BumpPlan:
+class BumpPlan(NamedTuple):
     """A version bump: which file, from what, to what, and the edit as a diff."""
 
     component: str
@@ -214,6 +210,8 @@ def plan_bump(
     location, new_text = render_version(ws.root, component, new)
     old_text = location.read_text(encoding="utf-8")
     relative = location.relative_to(ws.root).as_posix()
+    import difflib
+
     diff = "".join(
         difflib.unified_diff(
             old_text.splitlines(keepends=True),
