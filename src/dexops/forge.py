@@ -6,8 +6,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from dexops.errors import ForgeError
@@ -38,8 +37,7 @@ mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
 _pause: Callable[[float], None] = time.sleep
 
 
-@dataclass(frozen=True)
-class PullRequest:
+class PullRequest(NamedTuple):
     """An open pull request; `created` says whether this call opened it."""
 
     number: int
@@ -50,8 +48,7 @@ class PullRequest:
     node_id: str = ""
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(NamedTuple):
     """A GitHub release of a tag; `created` says whether this call made it."""
 
     tag: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dexops.errors import GitError, PushRejectedError, ToolMissingError
+
+# `<commit id>:<path>`: a name whose object can never change.
+_FIXED_OBJECT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?:")
 
 # Messages git prints when a push loses a race rather than being refused by policy.
 _NON_FAST_FORWARD = (
@@ -62,6 +66,8 @@ class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.executable = shutil.which("git")
+        # Objects read by `<commit id>:<path>`, a name whose object never changes (None: absent).
+        self._fixed: dict[str, bytes | None] = {}
 
     def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
         env = dict(os.environ)
@@ -134,13 +140,20 @@ class Git:
     def read_objects(self, names: Sequence[str]) -> dict[str, bytes]:
         """The contents of many objects (`<rev>:<path>` or ids) from one `git cat-file --batch`.
 
-        Names that do not resolve are left out of the result.
+        Names that do not resolve are left out of the result. Objects named by a commit id
+        and a path are read once per process.
         """
         if self.executable is None:
             raise ToolMissingError("git is not installed (apt-get install git)")
-        wanted = list(dict.fromkeys(names))
+        result: dict[str, bytes] = {}
+        wanted = []
+        for name in dict.fromkeys(names):
+            if name not in self._fixed:
+                wanted.append(name)
+            elif (data := self._fixed[name]) is not None:
+                result[name] = data
         if not wanted:
-            return {}
+            return result
         for name in wanted:
             # One name per line is the protocol: a newline would smuggle in another request.
             if "\n" in name:
@@ -157,7 +170,6 @@ class Git:
             detail = _first_line(proc.stderr.decode(errors="replace"))
             raise GitError(f"git cat-file failed: {detail or proc.returncode}")
         out = proc.stdout
-        result: dict[str, bytes] = {}
         pos = 0
         for name in wanted:
             newline = out.index(b"\n", pos)
@@ -167,6 +179,8 @@ class Git:
                 size = int(header[2])
                 result[name] = out[pos : pos + size]
                 pos += size + 1  # the object is followed by a newline
+            if _FIXED_OBJECT.match(name):
+                self._fixed[name] = result.get(name)
         return result
 
     def ok(self, *args: str) -> bool:
@@ -194,11 +208,22 @@ class Git:
 
     def current_branch(self) -> str:
         """The checked-out branch; an error when HEAD is detached."""
-        self.require_repository()
-        done = self.call("symbolic-ref", "--quiet", "--short", "HEAD")
-        if done.code != 0:
+        return self.head_and_branch()[1]
+
+    def head_and_branch(self) -> tuple[str, str]:
+        """HEAD's commit and the checked-out branch (one git process); an error when detached."""
+        # `--symbolic-full-name HEAD` prints the branch's ref, or `HEAD` itself when detached.
+        done = self.call(
+            "rev-parse", "--is-inside-work-tree", "HEAD^{commit}", "--symbolic-full-name", "HEAD"
+        )
+        lines = done.stdout.splitlines()
+        if done.code != 0 or len(lines) != 3 or lines[0] != "true":
+            self.head()  # says precisely why: not a repository, or no commits
+            raise GitError(f"git rev-parse failed: {_first_line(done.stderr) or done.code}")
+        commit, ref = lines[1], lines[2]
+        if not ref.startswith("refs/heads/"):
             raise GitError(f"HEAD is detached in {self.root}; check out a branch first")
-        return done.stdout.strip()
+        return commit, ref.removeprefix("refs/heads/")
 
     def dirty_paths(self) -> list[str]:
         """Tracked files with uncommitted changes (untracked files do not block a release)."""
@@ -234,7 +259,11 @@ class Git:
 
     def show_file(self, rev: str, path: str) -> str | None:
         """A file's text at a revision, or None when it does not exist there."""
-        done = self.call("show", f"{rev}:{path}")
+        name = f"{rev}:{path}"
+        if _FIXED_OBJECT.match(name):
+            data = self.read_objects([name]).get(name)
+            return None if data is None else data.decode("utf-8", "replace")
+        done = self.call("show", name)
         return done.stdout if done.code == 0 else None
 
     def changed_paths(self, base: str, head: str, paths: Sequence[str]) -> list[str]:
@@ -290,7 +319,7 @@ class Git:
 
     def check_ref_name(self, name: str) -> None:
         """Refuse a tag or branch name git would not accept (or that looks like an option)."""
-        if name.startswith("-") or not self.ok("check-ref-format", f"refs/tags/{name}"):
+        if name.startswith("-") or not valid_ref_name(f"refs/tags/{name}"):
             raise GitError(f"{name!r} is not a valid git ref name")
 
     # --- the remote ------------------------------------------------------------------------
@@ -338,6 +367,22 @@ class Git:
     def fetch(self, remote: str = "origin", *refspecs: str) -> None:
         """Fetch from a remote (tags included)."""
         self.run("fetch", "--quiet", "--tags", remote, *refspecs)
+
+
+# Characters git-check-ref-format(1) refuses anywhere in a ref name (rules 4, 5 and 10).
+_REF_FORBIDDEN = frozenset(" ~^:?*[\\\x7f") | {chr(code) for code in range(32)}
+
+
+def valid_ref_name(ref: str) -> bool:
+    """Whether git accepts `ref` (a full name such as `refs/tags/v1`) as a reference name.
+
+    The rules of git-check-ref-format(1), checked here instead of by a git process per name.
+    """
+    if not ref or ref == "@" or "@{" in ref or ".." in ref or ref.endswith((".", "/")):
+        return False
+    if ref.startswith("/") or "//" in ref or "/" not in ref or not _REF_FORBIDDEN.isdisjoint(ref):
+        return False
+    return all(not part.startswith(".") and not part.endswith(".lock") for part in ref.split("/"))
 
 
 def _peeled_tags(lines: Sequence[str], separator: str = "\t") -> dict[str, str]:

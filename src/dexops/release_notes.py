@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -69,8 +69,7 @@ def changelog_section(text: str, version: str | Version) -> str | None:
     return body if body.strip() else None
 
 
-@dataclass(frozen=True)
-class Commit:
+class Commit(NamedTuple):
     """A commit as release notes see it."""
 
     sha: str
@@ -78,8 +77,7 @@ class Commit:
     body: str = ""
 
 
-@dataclass(frozen=True)
-class ConventionalCommit:
+class ConventionalCommit(NamedTuple):
     """A commit subject read as `type(scope)!: description`; `type` is "" when it is not one."""
 
     type: str

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping
 from email.parser import HeaderParser
 from pathlib import Path
 
-from dexops.distributions import sha256_hex
 from dexops.errors import DexopsError, PackageError
 
 BLOCK_START = "--- dexops sha256 ---"
@@ -30,7 +29,6 @@ SBOM_MEDIA_TYPE = "application/vnd.cyclonedx+json"
 SBOM_TIMEOUT = 300.0
 
 _LINE = re.compile(r"^(?P<digest>[0-9a-f]{64}) [ *](?P<name>[^/\\\s][^/\\]*)$")
-_CHUNK = 1 << 16
 
 
 class SupplyChainError(DexopsError):
@@ -39,8 +37,10 @@ class SupplyChainError(DexopsError):
 
 def file_sha256(path: Path) -> str:
     """The hex SHA-256 of a file's bytes."""
+    import hashlib  # here: loading OpenSSL is a cost every release plan would pay
+
     with path.open("rb") as handle:
-        return sha256_hex(iter(lambda: handle.read(_CHUNK), b""))
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def file_digests(paths: Iterable[Path]) -> dict[str, str]:
@@ -179,7 +179,12 @@ def write_sbom(wheel: Path, output: Path) -> Path:
 def sbom_name(wheel: Path) -> str:
     """The file name of a wheel's SBOM: `<project>-<version>.cdx.json`."""
     name, version, _, _ = wheel_metadata(wheel)
-    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{version}{SBOM_SUFFIX}"
+    return f"{distribution_stem(name)}-{version}{SBOM_SUFFIX}"
+
+
+def distribution_stem(project: str) -> str:
+    """A project's name as distribution file names spell it (normalized, `_` for runs of -_.)."""
+    return re.sub(r"[-_.]+", "_", project).lower()
 
 
 def _toml(text: str) -> str:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 MAX_NOTE_COMMITS = 100
 
 
-def _changelog_path(component: Component) -> str:
+def changelog_path(component: Component) -> str:
+    """Repository-relative path of the component's CHANGELOG."""
     if component.changelog is not None:
         return component.changelog
     return str(PurePosixPath(component.path) / "CHANGELOG.md")
@@ -42,18 +43,24 @@ def _commits(ws: Workspace, component: Component, base: str | None, head: str) -
 
 
 def release_notes(
-    ws: Workspace, component: Component, version: Version, previous: str | None, head: str
+    ws: Workspace,
+    component: Component,
+    version: Version,
+    previous: tuple[str, str] | None,
+    head: str,
 ) -> tuple[str, str]:
-    """The notes and where they came from: the CHANGELOG section, else grouped commits."""
-    changelog = _changelog_path(component)
+    """The notes and where they came from: the CHANGELOG section, else grouped commits.
+
+    `previous` is the previous release's tag and commit, when there is one.
+    """
+    changelog = changelog_path(component)
     text = ws.git.show_file(head, changelog)
     if text is not None:
         section = changelog_section(text, version)
         if section is not None:
             return section, f"{changelog} section [{version}]"
-    base = ws.git.tag_commit(previous) if previous else None
-    commits = _commits(ws, component, base, head)
-    since = f"since {previous}" if previous else "in its history"
+    commits = _commits(ws, component, previous[1] if previous else None, head)
+    since = f"since {previous[0]}" if previous else "in its history"
     if not commits:
         return f"No changes to {component.name} {since}.", f"no commits {since}"
     notes = notes_from_commits(commits)

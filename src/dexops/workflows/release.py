@@ -7,16 +7,16 @@ A library's release also builds its files first and records their sha256 in the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.version import Version
 
-from dexops.errors import ConflictError, ForgeError, PushRejectedError
+from dexops.errors import ConflictError, ForgeError, GitError, PushRejectedError
 from dexops.pyproject_file import read_version
 from dexops.supply_chain import with_digests
 from dexops.versioning import ComponentTag
-from dexops.workflows.notes import release_notes
+from dexops.workflows.notes import changelog_path, release_notes
 from dexops.workflows.release_records import (
     LibraryRecord,
     RecordPlan,
@@ -34,8 +34,7 @@ if TYPE_CHECKING:
 REMOTE = "origin"
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """The repository state every release of one run starts from (checked once, up front)."""
 
     branch: str
@@ -51,8 +50,7 @@ class Target:
         return not self.head_on_remote
 
 
-@dataclass(frozen=True)
-class ReleasePlan:
+class ReleasePlan(NamedTuple):
     """What releasing one component means right now; computed without changing anything."""
 
     component: str
@@ -160,12 +158,13 @@ def check_target(ws: Workspace) -> Target:
     from dexops.forge import github_from_env
 
     git = ws.git
-    git.require_repository()
-    branch = git.current_branch()
+    commit, branch = git.head_and_branch()
     git.require_clean()
-    git.remote_url(REMOTE)
-    commit = git.head()
-    remote_tags, heads = git.remote_tags_and_heads(REMOTE)
+    try:
+        remote_tags, heads = git.remote_tags_and_heads(REMOTE)
+    except GitError:
+        git.remote_url(REMOTE)  # says so when there is no origin at all
+        raise
     remote_branch = heads.get(f"refs/heads/{branch}")
     on_remote = _reachable_from(git, commit, [*heads.values(), *remote_tags.values()])
     return Target(
@@ -198,7 +197,9 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
     version = read_version(ws.root, component)
     tag = ComponentTag.for_version(component.tag_prefix, version).name
     ws.git.check_ref_name(tag)
-    local = ws.git.tag_commit(tag)
+    # One read of the component's tags serves this tag's check and the previous release.
+    tags = ws.git.tags_with_commits(f"{component.tag_prefix}*")
+    local = tags.get(tag)
     remote = target.remote_tags.get(tag)
     for where, commit in (("locally", local), (f"on {REMOTE}", remote)):
         if commit is not None and commit != target.commit:
@@ -206,9 +207,17 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
                 f"tag {tag} already exists {where} on commit {commit[:12]}, not on HEAD "
                 f"({target.commit[:12]}); bump {name}'s version to release again"
             )
-    previous = previous_release(ws, component, target.commit)
+    previous = previous_release(ws, component, target.commit, tags)
+    # The notes read the CHANGELOG and a library's record its pyproject: one git process.
+    ws.git.read_objects(
+        [f"{target.commit}:{path}" for path in (changelog_path(component), component.pyproject)]
+    )
     notes, source = release_notes(
-        ws, component, version, previous.name if previous else None, target.commit
+        ws,
+        component,
+        version,
+        (previous.name, tags[previous.name]) if previous else None,
+        target.commit,
     )
     return ReleasePlan(
         component=name,
@@ -376,7 +385,7 @@ def release(ws: Workspace, plans: Sequence[ReleasePlan], target: Target) -> list
     existing = existing_releases(plans, target.forge)
     built = build_records(ws, record_plans(ws, plans, target.forge, existing))
     plans = [
-        replace(p, digests=built[p.tag].digests) if p.create_tag and p.tag in built else p
+        p._replace(digests=built[p.tag].digests) if p.create_tag and p.tag in built else p
         for p in plans
     ]
     results = tag_and_push(ws, plans, target)
@@ -395,8 +404,7 @@ def release(ws: Workspace, plans: Sequence[ReleasePlan], target: Target) -> list
     return results
 
 
-@dataclass(frozen=True)
-class ReleaseRun:
+class ReleaseRun(NamedTuple):
     """One `release.*` run: the plans, what was skipped, and (unless dry) the results."""
 
     target: Target
@@ -406,7 +414,7 @@ class ReleaseRun:
     calls: list[str]
     results: list[ReleaseResult]
     dry_run: bool
-    records: dict[str, RecordPlan] = field(default_factory=dict)
+    records: dict[str, RecordPlan]
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready report of the run."""

@@ -11,16 +11,20 @@ import shutil
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dexops.config import Component
 from dexops.errors import ConfigError, ForgeError, PackageError
-from dexops.supply_chain import SBOM_MEDIA_TYPE, SBOM_SUFFIX, SupplyChainError, sha256sums
+from dexops.supply_chain import (
+    SBOM_MEDIA_TYPE,
+    SBOM_SUFFIX,
+    SupplyChainError,
+    distribution_stem,
+    sha256sums,
+)
 
 if TYPE_CHECKING:
     from dexops.forge import GitHub, Release
@@ -31,8 +35,7 @@ SUMS_ASSET = "SHA256SUMS"
 SUMS_MEDIA_TYPE = "text/plain; charset=utf-8"
 
 
-@dataclass(frozen=True)
-class RecordPlan:
+class RecordPlan(NamedTuple):
     """What one library release would record and attach; computed without building."""
 
     component: str
@@ -48,7 +51,7 @@ class RecordPlan:
     @property
     def sbom_name(self) -> str:
         """The SBOM asset's name: `<project>-<version>.cdx.json`."""
-        return f"{_stem(self.project)}-{self.version}{SBOM_SUFFIX}"
+        return f"{distribution_stem(self.project)}-{self.version}{SBOM_SUFFIX}"
 
     def as_json(self) -> dict[str, object]:
         """A JSON-ready mapping."""
@@ -60,8 +63,7 @@ class RecordPlan:
         }
 
 
-@dataclass(frozen=True)
-class LibraryRecord:
+class LibraryRecord(NamedTuple):
     """The built files' digests and the SBOM of one library release."""
 
     digests: dict[str, str]
@@ -74,10 +76,6 @@ class LibraryRecord:
         if self.sbom is not None:
             found.insert(0, (self.sbom_name, self.sbom, SBOM_MEDIA_TYPE))
         return found
-
-
-def _stem(project: str) -> str:
-    return canonicalize_name(project).replace("-", "_")
 
 
 def project_at(ws: Workspace, component: Component, commit: str) -> str:
@@ -115,7 +113,7 @@ def plan_record(
     if component.kind != "library":
         return None
     project = project_at(ws, component, commit)
-    stem = f"{_stem(project)}-{version}"
+    stem = f"{distribution_stem(project)}-{version}"
     files = (f"{stem}.tar.gz", f"{stem}-*.whl")
     wanted = (f"{stem}{SBOM_SUFFIX}", SUMS_ASSET)
     assets = () if forge is None else tuple(a for a in wanted if a not in (attached or ()))

@@ -43,9 +43,15 @@ class ComponentVersion(NamedTuple):
         }
 
 
-def previous_release(ws: Workspace, component: Component, head: str) -> ComponentTag | None:
-    """The highest PEP 440 tag of the component that is an ancestor of `head` (excluded)."""
-    tags = ws.git.tags_with_commits(f"{component.tag_prefix}*")
+def previous_release(
+    ws: Workspace, component: Component, head: str, tags: Mapping[str, str] | None = None
+) -> ComponentTag | None:
+    """The highest PEP 440 tag of the component that is an ancestor of `head` (excluded).
+
+    `tags`: the component's tags mapped to their commits, when already read.
+    """
+    if tags is None:
+        tags = ws.git.tags_with_commits(f"{component.tag_prefix}*")
     for tag in reversed(component_tags(component.tag_prefix, tags)):
         commit = tags[tag.name]
         if commit != head and ws.git.is_ancestor(commit, head):
