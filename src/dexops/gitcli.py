@@ -143,8 +143,6 @@ class Git:
         Names that do not resolve are left out of the result. Objects named by a commit id
         and a path are read once per process.
         """
-        if self.executable is None:
-            raise ToolMissingError("git is not installed (apt-get install git)")
         result: dict[str, bytes] = {}
         wanted = []
         for name in dict.fromkeys(names):
@@ -154,6 +152,8 @@ class Git:
                 result[name] = data
         if not wanted:
             return result
+        if self.executable is None:
+            raise ToolMissingError("git is not installed (apt-get install git)")
         for name in wanted:
             # One name per line is the protocol: a newline would smuggle in another request.
             if "\n" in name:

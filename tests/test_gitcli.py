@@ -1,0 +1,103 @@
+"""The git adapter's own reading: ref names, one-process reads, side-by-side commands."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from dexops.errors import GitError
+from dexops.gitcli import Git, valid_ref_name
+from tests.gitrepo import GitRepo, init_repo
+
+# Every character git-check-ref-format(1) has a rule for, and some it has none for.
+_TRICKY = st.text(alphabet=list("ab1./-_@{}~^:?*[]\\ \t\x01\x7fé"), min_size=0, max_size=12)
+
+
+def _git_accepts(ref: str) -> bool:
+    done = subprocess.run(["git", "check-ref-format", ref], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TRICKY)
+@example("v1.2.3")
+@example("a.lock/b")
+@example("a/b.lock")
+@example(".hidden")
+@example("a..b")
+@example("a@{b")
+@example("@")
+@example("x.")
+@example("a//b")
+@example("a/")
+def test_ref_names_are_judged_as_git_judges_them(name: str) -> None:
+    # git would read a bare name with a leading dash as an option, not as a ref.
+    for ref in (f"refs/tags/{name}", *([] if name.startswith("-") else [name])):
+        assert valid_ref_name(ref) == _git_accepts(ref), ref
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    made = init_repo(tmp_path / "repo", tmp_path / "origin.git")
+    made.write("a.txt", "one\n")
+    made.commit("first")
+    made.git("tag", "-a", "-m", "annotated", "v1")
+    made.git("tag", "light")
+    return made
+
+
+def test_head_and_tags_come_from_one_process_with_tags_peeled(repo: GitRepo) -> None:
+    head, tags = Git(repo.path).head_and_tags()
+    assert head == repo.head()
+    assert tags == {"v1": head, "light": head}
+
+
+def test_head_and_branch_say_what_is_wrong(repo: GitRepo, tmp_path: Path) -> None:
+    assert Git(repo.path).head_and_branch() == (repo.head(), repo.git("branch", "--show-current"))
+    repo.git("checkout", "--quiet", "--detach")
+    with pytest.raises(GitError, match="HEAD is detached"):
+        Git(repo.path).head_and_branch()
+    empty = init_repo(tmp_path / "empty", tmp_path / "empty-origin.git")
+    with pytest.raises(GitError, match="has no commits yet"):
+        Git(empty.path).head_and_branch()
+    with pytest.raises(GitError, match="has no commits yet"):
+        Git(empty.path).head_and_tags()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(GitError, match="is not a git repository"):
+        Git(plain).head_and_branch()
+
+
+def test_commands_run_side_by_side_in_order_and_fail_by_name(repo: GitRepo) -> None:
+    git = Git(repo.path)
+    first = repo.head()
+    assert git.run_concurrently([["rev-list", "--count", "HEAD"], ["rev-parse", "HEAD"]]) == [
+        "1",
+        first,
+    ]
+    assert git.run_concurrently([]) == []
+    with pytest.raises(GitError, match="git rev-parse failed"):
+        git.run_concurrently([["rev-list", "--count", "HEAD"], ["rev-parse", "--verify", "nope"]])
+
+
+def test_objects_named_by_commit_are_read_once(repo: GitRepo) -> None:
+    git = Git(repo.path)
+    commit = repo.head()
+    assert git.read_objects([f"{commit}:a.txt", f"{commit}:missing.txt", "HEAD:a.txt"]) == {
+        f"{commit}:a.txt": b"one\n",
+        "HEAD:a.txt": b"one\n",
+    }
+    git.executable = None  # no git any more: only what is kept can still be answered
+    assert git.show_file(commit, "a.txt") == "one\n"
+    assert git.show_file(commit, "missing.txt") is None
+    with pytest.raises(Exception, match="git is not installed"):
+        git.read_objects(["HEAD:a.txt"])
+
+
+def test_a_name_with_a_newline_is_refused(repo: GitRepo) -> None:
+    with pytest.raises(GitError, match="does not name a git object"):
+        Git(repo.path).read_objects(["HEAD\nHEAD:a.txt"])
