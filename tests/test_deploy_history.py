@@ -1,17 +1,26 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dexops import holds
 from dexops.deploy_history import (
     build_history,
     classify,
     deployments,
+    iter_log,
     log_arguments,
     parse_log,
     rollback_candidates,
 )
+from dexops.errors import GitError
 from dexops.gitcli import Git
+from dexops.gitstream import ObjectBatch, stream
 from tests.gitrepo import init_repo
 
 OVERLAY = "overlays/prod/kustomization.yaml"
@@ -31,6 +40,17 @@ def overlay(tag: str, digest: str | None = None) -> str:
 
 def message(subject: str, *trailers: holds.Trailers) -> str:
     return holds.commit_message(subject, "", list(trailers))
+
+
+_STREAM = (
+    "\x1eaaaa\x1f2024-01-02T03:04:05+00:00\x1fAda\x1ffix: rollback prod to v1\x1f"
+    "Dexops-Action: rollback\x1dDexops-Hold: true\x1d\x1f\n\n"
+    ":100644 000000 1111111111111111111111111111111111111111 "
+    "0000000000000000000000000000000000000000 D\toverlays/prod/kustomization.yaml\n"
+    "\x1ebbbb\x1f2024-01-01T00:00:00+00:00\x1fBo\x1fmanual\x1f\x1f\n\n"
+    ":000000 100644 0000000000000000000000000000000000000000 "
+    "2222222222222222222222222222222222222222 A\toverlays/prod/kustomization.yaml\n"
+)
 
 
 def history_of(path: Path, git: Git) -> list:  # type: ignore[type-arg]
@@ -94,15 +114,7 @@ def test_history_from_one_log_and_one_batch(tmp_path: Path) -> None:
 
 
 def test_parse_log_reads_trailers_and_deleted_files() -> None:
-    stream = (
-        "\x1eaaaa\x1f2024-01-02T03:04:05+00:00\x1fAda\x1ffix: rollback prod to v1\x1f"
-        "Dexops-Action: rollback\x1dDexops-Hold: true\x1d\x1f\n\n"
-        ":100644 000000 1111111111111111111111111111111111111111 "
-        "0000000000000000000000000000000000000000 D\toverlays/prod/kustomization.yaml\n"
-        "\x1ebbbb\x1f2024-01-01T00:00:00+00:00\x1fBo\x1fmanual\x1f\x1f\n\n"
-        ":000000 100644 0000000000000000000000000000000000000000 "
-        "2222222222222222222222222222222222222222 A\toverlays/prod/kustomization.yaml\n"
-    )
+    stream = _STREAM
     first, second = parse_log(stream)
     assert first.blob is None
     assert first.trailers == {"Dexops-Action": ["rollback"], "Dexops-Hold": ["true"]}
@@ -139,3 +151,64 @@ def test_current_holds_take_the_newest_decision_per_environment() -> None:
     )
     (record,) = holds.hold_records("c", "d", trailers)
     assert (record.environment, record.held, record.action) == ("prod", True, "rollback")
+
+
+@given(st.lists(st.integers(min_value=0, max_value=len(_STREAM)), max_size=8))
+def test_a_log_read_in_pieces_parses_as_the_whole(cuts: list[int]) -> None:
+    bounds = [0, *sorted(cuts), len(_STREAM)]
+    pieces = [_STREAM[a:b] for a, b in itertools.pairwise(bounds)]
+    assert list(iter_log(pieces)) == parse_log(_STREAM)
+
+
+def test_a_streamed_log_and_a_fed_batch_read_what_the_plain_commands_read(
+    tmp_path: Path,
+) -> None:
+    repo = init_repo(tmp_path / "w", tmp_path / "o.git")
+    for n in range(3):
+        repo.write(OVERLAY, overlay(f"sha-0000000{n}"))
+        repo.commit(f"chore: update prod image to sha-0000000{n}")
+    git = Git(repo.path)
+    args = log_arguments("HEAD", OVERLAY)
+    with ObjectBatch(git) as batch:
+        records = list(iter_log(stream(git, *args)))
+        for record in [*records, *records]:  # asked twice, read once
+            if record.blob:
+                batch.request(record.blob)
+        batch.request("0" * 40)  # absent: left out
+        blobs = batch.contents()
+    assert records == parse_log(git.run(*args))
+    assert blobs == git.read_objects([r.blob for r in records if r.blob])
+    assert len(blobs) == 3
+
+
+def test_a_failed_stream_says_why_in_one_line(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "w", tmp_path / "o.git")
+    repo.commit("empty")
+    with pytest.raises(GitError, match=r"git log failed: fatal: .*nope"):
+        list(stream(Git(repo.path), "log", "nope"))
+
+
+def test_a_stream_left_early_leaves_no_git_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    repo = init_repo(tmp_path / "w", tmp_path / "o.git")
+    repo.write("big.txt", "x\n" * 200_000)
+    repo.commit("a commit whose patch is far more than one read")
+    started: list[subprocess.Popen[bytes]] = []
+
+    real = subprocess.Popen
+
+    def recorded(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc: subprocess.Popen[bytes] = real(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr("dexops.gitstream.subprocess.Popen", recorded)
+    pieces = stream(Git(repo.path), "log", "-p")
+    next(pieces)
+    (proc,) = started
+    assert proc.poll() is None  # git is still writing
+    pieces.close()
+    assert proc.returncode is not None  # killed and reaped

@@ -8,9 +8,9 @@ is pure and lives here; the workflows run the two git commands.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from dexops import holds
 from dexops.kustomize import ImageEntry, KustomizationError, scan_images
@@ -50,8 +50,7 @@ def log_arguments(ref: str, path: str, *, max_count: int | None = None) -> list[
     ]
 
 
-@dataclass(frozen=True)
-class LogRecord:
+class LogRecord(NamedTuple):
     """One commit of a `git log` stream in `LOG_FORMAT`, with the file's blob after it."""
 
     commit: str
@@ -64,22 +63,37 @@ class LogRecord:
 
 def parse_log(stream: str) -> list[LogRecord]:
     """Parse `git log` output made with `log_arguments` (newest first, as git prints it)."""
-    records = []
-    for chunk in stream.split(_RECORD)[1:]:
-        parts = chunk.split(_FIELD, 5)
-        if len(parts) != 6:
-            raise ValueError(f"unexpected git log record: {chunk[:80]!r}")
-        commit, date, author, subject, trailer_text, rest = parts
-        blob: str | None = None
-        for line in rest.splitlines():
-            if line.startswith(":"):
-                fields = line.split("\t", 1)[0].split(" ")
-                blob = None if fields[3] == _NULL_BLOB else fields[3]
-        items = [item for item in trailer_text.split(_TRAILER) if item.strip()]
-        records.append(
-            LogRecord(commit, date, author, subject, holds.parse_trailer_items(items), blob)
-        )
-    return records
+    return list(iter_log([stream]))
+
+
+def iter_log(pieces: Iterable[str]) -> Iterator[LogRecord]:
+    """Parse a `git log` stream given in pieces, each record as soon as the next one begins."""
+    pending = None  # text after the last record mark seen (None: no mark yet)
+    for piece in pieces:
+        *complete, tail = piece.split(_RECORD)
+        if complete:
+            if pending is not None:
+                yield _log_record(pending + complete[0])
+            yield from map(_log_record, complete[1:])
+            pending = tail
+        elif pending is not None:
+            pending += tail
+    if pending is not None:
+        yield _log_record(pending)
+
+
+def _log_record(chunk: str) -> LogRecord:
+    parts = chunk.split(_FIELD, 5)
+    if len(parts) != 6:
+        raise ValueError(f"unexpected git log record: {chunk[:80]!r}")
+    commit, date, author, subject, trailer_text, rest = parts
+    blob: str | None = None
+    for line in rest.splitlines():
+        if line.startswith(":"):
+            fields = line.split("\t", 1)[0].split(" ")
+            blob = None if fields[3] == _NULL_BLOB else fields[3]
+    items = [item for item in trailer_text.split(_TRAILER) if item.strip()]
+    return LogRecord(commit, date, author, subject, holds.parse_trailer_items(items), blob)
 
 
 def classify(subject: str, trailers: Mapping[str, Sequence[str]]) -> Kind:

@@ -36,7 +36,8 @@ class Completed(NamedTuple):
     stderr: str
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The line of git's output that says what went wrong."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     # git puts the useful part ("fatal: …", "error: …") last after hints.
     for line in lines:
@@ -57,7 +58,7 @@ def _push_reason(stdout: str, stderr: str) -> str:
         if line.startswith("remote:") and (text := line.removeprefix("remote:").strip())
     ]
     parts = [*refused[:1], *remote[:1]]
-    return ": ".join(parts) if parts else (_first_line(stderr) or _first_line(stdout))
+    return ": ".join(parts) if parts else (first_line(stderr) or first_line(stdout))
 
 
 class Git:
@@ -69,7 +70,8 @@ class Git:
         # Objects read by `<commit id>:<path>`, a name whose object never changes (None: absent).
         self._fixed: dict[str, bytes | None] = {}
 
-    def _env(self, extra: Mapping[str, str] | None) -> dict[str, str]:
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment git runs in: ours, made parse-stable and prompt-free, plus `extra`."""
         env = dict(os.environ)
         # Parse-stable messages and no credential prompts, ever: CI has no terminal.
         env.update({"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"})
@@ -94,7 +96,7 @@ class Git:
             text=True,
             # Commit messages and files may hold any bytes; never fail on decoding them.
             errors="replace",
-            env=self._env(env),
+            env=self.env(env),
             check=False,
         )
         return Completed(proc.returncode, proc.stdout, proc.stderr)
@@ -108,7 +110,7 @@ class Git:
         """Run git; return stdout without its final newline, or raise `GitError`."""
         done = self.call(*args, input_text=input_text, env=env)
         if done.code != 0:
-            detail = _first_line(done.stderr) or f"exit status {done.code}"
+            detail = first_line(done.stderr) or f"exit status {done.code}"
             raise GitError(f"git {args[0]} failed: {detail}")
         return done.stdout.removesuffix("\n")
 
@@ -116,7 +118,7 @@ class Git:
         """Run independent git commands side by side; their stdout, as `run` returns it."""
         if self.executable is None:
             raise ToolMissingError("git is not installed (apt-get install git)")
-        env = self._env(None)
+        env = self.env(None)
         procs = [
             subprocess.Popen(
                 [self.executable, *args],
@@ -133,7 +135,7 @@ class Git:
         outputs = [proc.communicate() for proc in procs]
         for args, proc, (_, stderr) in zip(commands, procs, outputs, strict=True):
             if proc.returncode != 0:
-                detail = _first_line(stderr) or f"exit status {proc.returncode}"
+                detail = first_line(stderr) or f"exit status {proc.returncode}"
                 raise GitError(f"git {args[0]} failed: {detail}")
         return [stdout.removesuffix("\n") for stdout, _ in outputs]
 
@@ -163,25 +165,17 @@ class Git:
             cwd=self.root,
             input="".join(f"{name}\n" for name in wanted).encode(),
             capture_output=True,
-            env=self._env(None),
+            env=self.env(None),
             check=False,
         )
         if proc.returncode != 0:
-            detail = _first_line(proc.stderr.decode(errors="replace"))
+            detail = first_line(proc.stderr.decode(errors="replace"))
             raise GitError(f"git cat-file failed: {detail or proc.returncode}")
-        out = proc.stdout
-        pos = 0
+        found = parse_batch(proc.stdout, wanted)
         for name in wanted:
-            newline = out.index(b"\n", pos)
-            header = out[pos:newline].split(b" ")
-            pos = newline + 1
-            if len(header) == 3 and header[1] != b"missing":
-                size = int(header[2])
-                result[name] = out[pos : pos + size]
-                pos += size + 1  # the object is followed by a newline
             if _FIXED_OBJECT.match(name):
-                self._fixed[name] = result.get(name)
-        return result
+                self._fixed[name] = found.get(name)
+        return result | found
 
     def ok(self, *args: str) -> bool:
         """Whether a git command succeeds (for questions like `merge-base --is-ancestor`)."""
@@ -219,7 +213,7 @@ class Git:
         lines = done.stdout.splitlines()
         if done.code != 0 or len(lines) != 3 or lines[0] != "true":
             self.head()  # says precisely why: not a repository, or no commits
-            raise GitError(f"git rev-parse failed: {_first_line(done.stderr) or done.code}")
+            raise GitError(f"git rev-parse failed: {first_line(done.stderr) or done.code}")
         commit, ref = lines[1], lines[2]
         if not ref.startswith("refs/heads/"):
             raise GitError(f"HEAD is detached in {self.root}; check out a branch first")
@@ -286,7 +280,7 @@ class Git:
         if name != "HEAD":
             # Not a repository, or no commits yet: `head` says which.
             self.head()
-            raise GitError(f"git show-ref failed: {_first_line(done.stderr) or done.code}")
+            raise GitError(f"git show-ref failed: {first_line(done.stderr) or done.code}")
         return head, _peeled_tags(rest.splitlines(), separator=" ")
 
     def tags_with_commits(self, pattern: str | None = None) -> dict[str, str]:
@@ -383,6 +377,21 @@ def valid_ref_name(ref: str) -> bool:
     if ref.startswith("/") or "//" in ref or "/" not in ref or not _REF_FORBIDDEN.isdisjoint(ref):
         return False
     return all(not part.startswith(".") and not part.endswith(".lock") for part in ref.split("/"))
+
+
+def parse_batch(out: bytes, names: Sequence[str]) -> dict[str, bytes]:
+    """`git cat-file --batch` output for `names` (asked in that order); absent names left out."""
+    result: dict[str, bytes] = {}
+    pos = 0
+    for name in names:
+        newline = out.index(b"\n", pos)
+        header = out[pos:newline].split(b" ")
+        pos = newline + 1
+        if len(header) == 3 and header[1] != b"missing":
+            size = int(header[2])
+            result[name] = out[pos : pos + size]
+            pos += size + 1  # the object is followed by a newline
+    return result
 
 
 def _peeled_tags(lines: Sequence[str], separator: str = "\t") -> dict[str, str]:

@@ -10,6 +10,7 @@ from dexops import deploy_history, holds, kustomize
 from dexops.config import Environment
 from dexops.deploy_history import Revision
 from dexops.errors import ConfigError, DexopsError
+from dexops.gitstream import ObjectBatch, stream
 from dexops.kustomize import ImageEntry
 from dexops.workflows.branch_edit import decode_text, fetch_branches, remote_ref
 from dexops.workspace import Workspace
@@ -92,13 +93,18 @@ def read_history(
     ws: Workspace, env: Environment, *, max_count: int | None = None, ref: str | None = None
 ) -> list[Revision]:
     """The overlay's revisions on origin's branch, newest first (two git processes in all)."""
-    stream = ws.git.run(
-        *deploy_history.log_arguments(
-            ref or remote_ref(env.branch), env.kustomization, max_count=max_count
-        )
+    args = deploy_history.log_arguments(
+        ref or remote_ref(env.branch), env.kustomization, max_count=max_count
     )
-    records = deploy_history.parse_log(stream)
-    blobs = ws.git.read_objects([r.blob for r in records if r.blob])
+    # The overlay's versions are asked for while git still walks the history, and each record
+    # is parsed as it arrives: both overlap the walk rather than follow it.
+    with ObjectBatch(ws.git) as batch:
+        records = []
+        for record in deploy_history.iter_log(stream(ws.git, *args)):
+            records.append(record)
+            if record.blob:
+                batch.request(record.blob)
+        blobs = batch.contents()
     return deploy_history.build_history(records, blobs, image_of(ws, env), env.kustomization)
 
 
