@@ -182,6 +182,11 @@ def raw_git_work(repo: SyntheticRepo) -> dict[str, list[list[str]]]:
             ["git", "fetch", "--quiet", "origin", "main"],
             ["git", "show", f"origin/main:{OVERLAY}"],
             ["git", "log", "-1", "--format=%H%x1f%ct", "origin/main", "--", OVERLAY],
+            # Whether the environment is on hold: a hold lives only in the trailers of commits
+            # on the branch, the newest decision wins, and a release is an empty commit, so
+            # only a search of the branch's messages can tell (docs/gitops.md).
+            ["git", "log", "--format=%H", "-E", "--grep=^Dexops-Hold: (true|false)$",
+             "origin/main"],
         ],
     }  # fmt: skip
 
@@ -196,10 +201,11 @@ def publish_detection(repo: SyntheticRepo, repeat: int) -> tuple[float, float]:
     component = ws.config.component("dataenginex")
 
     def dexops() -> None:
-        tag = resolve_tag(ws, component, None)
+        refs = ws.git.head_and_tags()
+        tag = resolve_tag(ws, component, None, refs)
         if tag is None:
             raise SystemExit("the synthetic repository has no library tag at HEAD")
-        detect_changes(ws, component, tag)
+        detect_changes(ws, component, tag, refs[1])
 
     prev = latest(repo.library_tags, repo.head_tag)
     raw = run_all(

@@ -84,3 +84,25 @@ def test_an_unknown_task_beside_a_known_one_is_still_one_error_line(
         program(argv).run(["dexops", *argv])
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines() == ["error: No idea what 'stauts' is!"]
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(dex_repo: GitRepo) -> None:
+    # `dexops --list | head -1`: the pipe closes while dexops still writes.
+    script = (
+        "import sys; sys.stdout.reconfigure(write_through=True); "
+        "from dexops.__main__ import main; main()"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script, "--list"],
+        cwd=dex_repo.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.read(1)
+        proc.stdout.close()
+        errors = proc.stderr.read().decode()
+        assert proc.wait() in (0, 1)
+    assert "Traceback" not in errors
+    assert "BrokenPipeError" not in errors

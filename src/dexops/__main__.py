@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,7 +25,13 @@ def program(argv: Sequence[str] | None = None) -> Program:
 
 def main() -> None:
     """Run the dexops program."""
-    program(sys.argv[1:]).run()
+    try:
+        program(sys.argv[1:]).run()
+    except BrokenPipeError:
+        # The reader left early (`dexops --list | head`): no traceback, and no second error
+        # when Python flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -294,19 +294,6 @@ class Git:
             result[name] = peeled or obj
         return result
 
-    def tags_at(self, rev: str, pattern: str | None = None) -> dict[str, str]:
-        """Tags on the commit `rev` names, mapped to that commit (one git process)."""
-        if rev.startswith("-"):
-            raise GitError(f"revision {rev!r} may not start with '-'")
-        fmt = "%(refname:strip=2) %(objectname) %(*objectname)"
-        args = ["for-each-ref", f"--points-at={rev}", f"--format={fmt}"]
-        out = self.run(*args, f"refs/tags/{pattern}" if pattern else "refs/tags")
-        result: dict[str, str] = {}
-        for line in out.splitlines():
-            name, obj, peeled = [*line.split(" "), ""][:3]
-            result[name] = peeled or obj
-        return result
-
     def tag_commit(self, name: str) -> str | None:
         """The commit a local tag points at, or None when there is no such tag."""
         return self.resolve(f"refs/tags/{name}")

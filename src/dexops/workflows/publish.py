@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -141,16 +142,19 @@ class PublishPlan:
 # --- step 1: the tag --------------------------------------------------------------------------
 
 
-def resolve_tag(ws: Workspace, component: Component, tag: str | None) -> ResolvedTag | None:
-    """The tag to publish: `tag`, else the component's highest tag at HEAD (None if none)."""
+def resolve_tag(
+    ws: Workspace, component: Component, tag: str | None, refs: tuple[str, Mapping[str, str]]
+) -> ResolvedTag | None:
+    """The tag to publish: `tag`, else the component's highest tag at HEAD (None if none).
+
+    `refs`: HEAD's commit and every tag's commit, as `Git.head_and_tags` reads them.
+    """
+    head, tags = refs
     if tag is None:
-        # One process answers both "which tags are at HEAD" and "which commit is HEAD"
-        # (outside a repository it fails with git's one-line reason).
-        tags = ws.git.tags_at("HEAD", f"{component.tag_prefix}*")
         at_head = [
             (parsed, commit)
             for name, commit in tags.items()
-            if (parsed := _parse_tag(component, name)) is not None
+            if commit == head and (parsed := _parse_tag(component, name)) is not None
         ]
         if not at_head:
             return None
@@ -166,7 +170,7 @@ def resolve_tag(ws: Workspace, component: Component, tag: str | None) -> Resolve
             f"tag {tag!r} is not a {component.name} tag "
             f"(expected {component.tag_prefix}<PEP 440 version>)"
         )
-    tagged = ws.git.tag_commit(tag)
+    tagged = tags.get(tag)
     if tagged is None:
         raise GitError(f"tag {tag!r} does not exist in {ws.root} (git fetch --tags?)")
     return ResolvedTag(tag, parsed[1], tagged)
@@ -205,9 +209,19 @@ def check_tag_version(ws: Workspace, component: Component, tag: ResolvedTag) -> 
 # --- step 2: change detection ---------------------------------------------------------------
 
 
-def detect_changes(ws: Workspace, component: Component, tag: ResolvedTag) -> Changes:
-    """Files under the component's paths changed since the previous release tag (PEP 440)."""
-    previous = previous_release(ws, component, tag.commit)
+def detect_changes(
+    ws: Workspace, component: Component, tag: ResolvedTag, tags: Mapping[str, str]
+) -> Changes:
+    """Files under the component's paths changed since the previous release tag (PEP 440).
+
+    `tags`: tag names mapped to their commits (every tag, or the component's).
+    """
+    previous = previous_release(
+        ws,
+        component,
+        tag.commit,
+        {n: c for n, c in tags.items() if n.startswith(component.tag_prefix)},
+    )
     if previous is None:
         return Changes(None, [])
     # git diff peels the tag itself: no extra process to resolve it first.
@@ -296,12 +310,14 @@ def plan_and_publish(
     if component.kind != "library":
         raise ConfigError(f"{name} is an {component.kind} component; only libraries are published")
     plan = PublishPlan(name, "skip", "", dry_run=dry_run, build_only=build_only)
-    resolved = resolve_tag(ws, component, tag)
+    # HEAD and every tag, read once for the tag to publish and the release before it.
+    refs = ws.git.head_and_tags()
+    resolved = resolve_tag(ws, component, tag, refs)
     if resolved is None:
         plan.reason = f"HEAD has no {component.tag_prefix}<version> tag; nothing to publish"
         return plan
     plan.tag = resolved
-    plan.changes = detect_changes(ws, component, resolved)
+    plan.changes = detect_changes(ws, component, resolved, refs[1])
     if not plan.changes.any:
         shown = ", ".join(component.paths)
         plan.reason = f"nothing under {shown} changed since {plan.changes.previous}"
