@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,23 @@ def test_objects_named_by_commit_are_read_once(repo: GitRepo) -> None:
 def test_a_name_with_a_newline_is_refused(repo: GitRepo) -> None:
     with pytest.raises(GitError, match="does not name a git object"):
         Git(repo.path).read_objects(["HEAD\nHEAD:a.txt"])
+
+
+def test_a_pending_command_is_read_later_and_never_left_running(repo: GitRepo) -> None:
+    from dexops.gitstream import Pending
+
+    git = Git(repo.path)
+    with Pending(git, "rev-parse", "HEAD") as pending:
+        assert pending.result() == repo.head()
+    with (
+        Pending(git, "rev-parse", "--verify", "nope") as pending,
+        pytest.raises(GitError, match="git rev-parse failed"),
+    ):
+        pending.result()
+    started = time.monotonic()
+    # A remote that never answers (its transport is `sleep`): left unread, git is killed.
+    slow = ("-c", "protocol.ext.allow=always", "ls-remote", "ext::sleep 20")
+    with Pending(git, *slow) as unread:
+        pass
+    assert unread._proc.returncode is not None
+    assert time.monotonic() - started < 10

@@ -320,16 +320,7 @@ class Git:
         self, remote: str = "origin"
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Tags (peeled, as `remote_tags`) and branch refs (`refs/heads/…`) of one `ls-remote`."""
-        out = self.run("ls-remote", "--tags", "--heads", remote)
-        tags: list[str] = []
-        heads: dict[str, str] = {}
-        for line in out.splitlines():
-            sha, _, ref = line.partition("\t")
-            if ref.startswith("refs/heads/"):
-                heads[ref] = sha
-            else:
-                tags.append(line)
-        return _peeled_tags(tags), heads
+        return parse_remote_refs(self.run(*REMOTE_REFS, remote))
 
     def push(self, remote: str, *refspecs: str, atomic: bool = True) -> None:
         """Push refspecs; a refused push raises `PushRejectedError` saying whether it raced."""
@@ -364,6 +355,23 @@ def valid_ref_name(ref: str) -> bool:
     if ref.startswith("/") or "//" in ref or "/" not in ref or not _REF_FORBIDDEN.isdisjoint(ref):
         return False
     return all(not part.startswith(".") and not part.endswith(".lock") for part in ref.split("/"))
+
+
+# The command whose output `parse_remote_refs` reads (the remote's name follows).
+REMOTE_REFS = ("ls-remote", "--tags", "--heads")
+
+
+def parse_remote_refs(out: str) -> tuple[dict[str, str], dict[str, str]]:
+    """`ls-remote --tags --heads` output: tags (peeled) and branch refs (`refs/heads/…`)."""
+    tags: list[str] = []
+    heads: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/heads/"):
+            heads[ref] = sha
+        else:
+            tags.append(line)
+    return _peeled_tags(tags), heads
 
 
 def parse_batch(out: bytes, names: Sequence[str]) -> dict[str, bytes]:

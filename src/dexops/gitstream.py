@@ -41,6 +41,7 @@ def stream(git: Git, *args: str) -> Generator[str, None, None]:
         proc = subprocess.Popen(
             [_executable(git), *args],
             cwd=git.root,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=errors,
             env=git.env(),
@@ -141,3 +142,44 @@ class ObjectBatch:
             self._stdin.close()
         self._stdout.close()
         self._stderr.close()
+
+
+class Pending:
+    """A git command started now and read later, so that other work overlaps it.
+
+    Meant for commands that only read (ls-remote, for-each-ref): one left unread is killed.
+    """
+
+    def __init__(self, git: Git, *args: str) -> None:
+        self._args = args
+        self._proc = subprocess.Popen(
+            [_executable(git), *args],
+            cwd=git.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=git.env(),
+        )
+
+    def result(self) -> str:
+        """Its stdout as `Git.run` returns it; `GitError` when it failed."""
+        out, errors = self._proc.communicate()
+        if self._proc.returncode != 0:
+            detail = first_line(errors) or f"exit status {self._proc.returncode}"
+            raise GitError(f"git {self._args[0]} failed: {detail}")
+        return out.removesuffix("\n")
+
+    def __enter__(self) -> Pending:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()

@@ -156,15 +156,19 @@ class ReleaseResult:
 def check_target(ws: Workspace) -> Target:
     """Check what every release needs (repo, branch, clean tree, origin) and read origin."""
     from dexops.forge import github_from_env
+    from dexops.gitcli import REMOTE_REFS, parse_remote_refs
+    from dexops.gitstream import Pending
 
     git = ws.git
-    commit, branch = git.head_and_branch()
-    git.require_clean()
-    try:
-        remote_tags, heads = git.remote_tags_and_heads(REMOTE)
-    except GitError:
-        git.remote_url(REMOTE)  # says so when there is no origin at all
-        raise
+    # Reading origin takes a round trip: it runs while the local checks do.
+    with Pending(git, *REMOTE_REFS, REMOTE) as remote:
+        commit, branch = git.head_and_branch()
+        git.require_clean()
+        try:
+            remote_tags, heads = parse_remote_refs(remote.result())
+        except GitError:
+            git.remote_url(REMOTE)  # says so when there is no origin at all
+            raise
     remote_branch = heads.get(f"refs/heads/{branch}")
     on_remote = _reachable_from(git, commit, [*heads.values(), *remote_tags.values()])
     return Target(
