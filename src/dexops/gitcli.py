@@ -285,14 +285,7 @@ class Git:
 
     def tags_with_commits(self, pattern: str | None = None) -> dict[str, str]:
         """Local tag names mapped to the commit each points at (one git process)."""
-        fmt = "%(refname:strip=2) %(objectname) %(*objectname)"
-        args = ["for-each-ref", f"--format={fmt}"]
-        out = self.run(*args, f"refs/tags/{pattern}" if pattern else "refs/tags")
-        result: dict[str, str] = {}
-        for line in out.splitlines():
-            name, obj, peeled = [*line.split(" "), ""][:3]
-            result[name] = peeled or obj
-        return result
+        return parse_tag_refs(self.run(*tag_refs_command(pattern)))
 
     def tag_commit(self, name: str) -> str | None:
         """The commit a local tag points at, or None when there is no such tag."""
@@ -355,6 +348,21 @@ def valid_ref_name(ref: str) -> bool:
     if ref.startswith("/") or "//" in ref or "/" not in ref or not _REF_FORBIDDEN.isdisjoint(ref):
         return False
     return all(not part.startswith(".") and not part.endswith(".lock") for part in ref.split("/"))
+
+
+def tag_refs_command(pattern: str | None = None) -> list[str]:
+    """The git command whose output `parse_tag_refs` reads: local tags matching a glob."""
+    fmt = "%(refname:strip=2) %(objectname) %(*objectname)"
+    return ["for-each-ref", f"--format={fmt}", f"refs/tags/{pattern}" if pattern else "refs/tags"]
+
+
+def parse_tag_refs(out: str) -> dict[str, str]:
+    """Tag names mapped to the commit each points at (annotated tags peeled)."""
+    result: dict[str, str] = {}
+    for line in out.splitlines():
+        name, obj, peeled = [*line.split(" "), ""][:3]
+        result[name] = peeled or obj
+    return result
 
 
 # The command whose output `parse_remote_refs` reads (the remote's name follows).

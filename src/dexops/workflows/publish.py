@@ -18,9 +18,10 @@ from packaging.version import Version
 
 from dexops.config import Component, PackageIndex
 from dexops.errors import ConfigError, ConflictError, GitError, PackageError, PackageIndexError
+from dexops.gitstream import Pending
 from dexops.pyproject_file import version_from_module_text, version_text_from_pyproject
 from dexops.versioning import ComponentTag, is_stable, parse_version
-from dexops.workflows.versions import previous_release
+from dexops.workflows.versions import first_ancestor, release_candidates
 from dexops.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -216,15 +217,20 @@ def detect_changes(
 
     `tags`: tag names mapped to their commits (every tag, or the component's).
     """
-    previous = previous_release(
-        ws,
-        component,
-        tag.commit,
-        {n: c for n, c in tags.items() if n.startswith(component.tag_prefix)},
-    )
+    mine = {n: c for n, c in tags.items() if n.startswith(component.tag_prefix)}
+    candidates = release_candidates(component, tag.commit, mine)
+    if not candidates:
+        return Changes(None, [])
+    # The previous release is nearly always the highest tag below this one: its diff runs
+    # while the ancestry check confirms it. (git diff peels a tag itself.)
+    guess = candidates[0]
+    diff_args = ["diff", "--name-only", f"refs/tags/{guess.name}", tag.commit, "--"]
+    with Pending(ws.git, *diff_args, *component.paths) as diff:
+        previous = first_ancestor(ws, candidates, mine, tag.commit)
+        if previous == guess:
+            return Changes(guess.name, [line for line in diff.result().splitlines() if line])
     if previous is None:
         return Changes(None, [])
-    # git diff peels the tag itself: no extra process to resolve it first.
     base = f"refs/tags/{previous.name}"
     return Changes(previous.name, ws.git.changed_paths(base, tag.commit, component.paths))
 

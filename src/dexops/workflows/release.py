@@ -43,6 +43,7 @@ class Target(NamedTuple):
     remote_branch: str | None
     head_on_remote: bool
     forge: GitHub | None
+    local_tags: dict[str, str]  # every local tag, mapped to its commit
 
     @property
     def push_branch(self) -> bool:
@@ -156,14 +157,19 @@ class ReleaseResult:
 def check_target(ws: Workspace) -> Target:
     """Check what every release needs (repo, branch, clean tree, origin) and read origin."""
     from dexops.forge import github_from_env
-    from dexops.gitcli import REMOTE_REFS, parse_remote_refs
+    from dexops.gitcli import REMOTE_REFS, parse_remote_refs, parse_tag_refs, tag_refs_command
     from dexops.gitstream import Pending
 
     git = ws.git
-    # Reading origin takes a round trip: it runs while the local checks do.
-    with Pending(git, *REMOTE_REFS, REMOTE) as remote:
+    # Reading origin takes a round trip, and the local tags a walk of refs/tags: both only
+    # read, so they run while the local checks do.
+    with (
+        Pending(git, *REMOTE_REFS, REMOTE) as remote,
+        Pending(git, *tag_refs_command()) as local,
+    ):
         commit, branch = git.head_and_branch()
         git.require_clean()
+        local_tags = parse_tag_refs(local.result())
         try:
             remote_tags, heads = parse_remote_refs(remote.result())
         except GitError:
@@ -178,6 +184,7 @@ def check_target(ws: Workspace) -> Target:
         remote_branch=remote_branch,
         head_on_remote=on_remote,
         forge=github_from_env(git),
+        local_tags=local_tags,
     )
 
 
@@ -201,8 +208,7 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
     version = read_version(ws.root, component)
     tag = ComponentTag.for_version(component.tag_prefix, version).name
     ws.git.check_ref_name(tag)
-    # One read of the component's tags serves this tag's check and the previous release.
-    tags = ws.git.tags_with_commits(f"{component.tag_prefix}*")
+    tags = {n: c for n, c in target.local_tags.items() if n.startswith(component.tag_prefix)}
     local = tags.get(tag)
     remote = target.remote_tags.get(tag)
     for where, commit in (("locally", local), (f"on {REMOTE}", remote)):
@@ -245,7 +251,7 @@ def plan_all(ws: Workspace, target: Target) -> tuple[list[ReleasePlan], list[str
     for name, component in ws.config.components.items():
         version = read_version(ws.root, component)
         tag = ComponentTag.for_version(component.tag_prefix, version).name
-        existing = target.remote_tags.get(tag) or ws.git.tag_commit(tag)
+        existing = target.remote_tags.get(tag) or target.local_tags.get(tag)
         if existing is not None and existing != target.commit:
             skipped.append(f"{name}: {tag} was released at {existing[:12]}; nothing to release")
             continue

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from packaging.version import Version
@@ -52,11 +52,22 @@ def previous_release(
     """
     if tags is None:
         tags = ws.git.tags_with_commits(f"{component.tag_prefix}*")
-    for tag in reversed(component_tags(component.tag_prefix, tags)):
-        commit = tags[tag.name]
-        if commit != head and ws.git.is_ancestor(commit, head):
-            return tag
-    return None
+    return first_ancestor(ws, release_candidates(component, head, tags), tags, head)
+
+
+def release_candidates(
+    component: Component, head: str, tags: Mapping[str, str]
+) -> list[ComponentTag]:
+    """The component's tags on commits other than `head`, highest PEP 440 version first."""
+    found = reversed(component_tags(component.tag_prefix, tags))
+    return [tag for tag in found if tags[tag.name] != head]
+
+
+def first_ancestor(
+    ws: Workspace, candidates: Sequence[ComponentTag], tags: Mapping[str, str], head: str
+) -> ComponentTag | None:
+    """The first of `candidates` whose commit `head` descends from (a git process each)."""
+    return next((tag for tag in candidates if ws.git.is_ancestor(tags[tag.name], head)), None)
 
 
 def version_status(ws: Workspace) -> list[ComponentVersion]:
