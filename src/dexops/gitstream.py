@@ -13,8 +13,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Generator
-from types import TracebackType
-from typing import IO
+from typing import IO, Self
 
 from dexops.errors import GitError, ToolMissingError
 from dexops.gitcli import Git, first_line, parse_batch
@@ -65,7 +64,21 @@ def stream(git: Git, *args: str) -> Generator[str, None, None]:
             raise GitError(f"git {args[0]} failed: {detail or f'exit status {proc.returncode}'}")
 
 
-class ObjectBatch:
+class _Running:
+    """A git process that does not outlive the `with` block it was started in."""
+
+    def close(self) -> None:
+        """Stop the process if it still runs and reap it."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ObjectBatch(_Running):
     """A running `git cat-file --batch`: names go in as they are learnt, contents come at the end.
 
     Its answers are drained on a thread while names are still being written, so neither
@@ -124,15 +137,8 @@ class ObjectBatch:
         detail = first_line(self._stderr.read().decode(errors="replace"))
         return GitError(f"git cat-file failed: {detail or f'exit status {code}'}")
 
-    def __enter__(self) -> ObjectBatch:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop cat-file if it still runs, and release its pipes."""
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.wait()
@@ -144,7 +150,7 @@ class ObjectBatch:
         self._stderr.close()
 
 
-class Pending:
+class Pending(_Running):
     """A git command started now and read later, so that other work overlaps it.
 
     Meant for commands that only read (ls-remote, for-each-ref): one left unread is killed.
@@ -171,15 +177,8 @@ class Pending:
             raise GitError(f"git {self._args[0]} failed: {detail}")
         return out.removesuffix("\n")
 
-    def __enter__(self) -> Pending:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Stop the command if it still runs (it only reads: nothing is lost)."""
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.communicate()
