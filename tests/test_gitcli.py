@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dexops.errors import GitError
 from dexops.gitcli import Git, valid_ref_name
+from dexops.gitstream import run_concurrently
 from tests.gitrepo import GitRepo, init_repo
 
 # Every character git-check-ref-format(1) has a rule for, and some it has none for.
@@ -76,13 +77,13 @@ def test_head_and_branch_say_what_is_wrong(repo: GitRepo, tmp_path: Path) -> Non
 def test_commands_run_side_by_side_in_order_and_fail_by_name(repo: GitRepo) -> None:
     git = Git(repo.path)
     first = repo.head()
-    assert git.run_concurrently([["rev-list", "--count", "HEAD"], ["rev-parse", "HEAD"]]) == [
+    assert run_concurrently(git, [["rev-list", "--count", "HEAD"], ["rev-parse", "HEAD"]]) == [
         "1",
         first,
     ]
-    assert git.run_concurrently([]) == []
+    assert run_concurrently(git, []) == []
     with pytest.raises(GitError, match="git rev-parse failed"):
-        git.run_concurrently([["rev-list", "--count", "HEAD"], ["rev-parse", "--verify", "nope"]])
+        run_concurrently(git, [["rev-list", "--count", "HEAD"], ["rev-parse", "--verify", "nope"]])
 
 
 def test_objects_named_by_commit_are_read_once(repo: GitRepo) -> None:

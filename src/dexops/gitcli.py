@@ -114,31 +114,6 @@ class Git:
             raise GitError(f"git {args[0]} failed: {detail}")
         return done.stdout.removesuffix("\n")
 
-    def run_concurrently(self, commands: Sequence[Sequence[str]]) -> list[str]:
-        """Run independent git commands side by side; their stdout, as `run` returns it."""
-        if self.executable is None:
-            raise ToolMissingError("git is not installed (apt-get install git)")
-        env = self.env(None)
-        procs = [
-            subprocess.Popen(
-                [self.executable, *args],
-                cwd=self.root,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                errors="replace",
-                env=env,
-            )
-            for args in commands
-        ]
-        # Every process is waited for, even after one failed: none is left behind.
-        outputs = [proc.communicate() for proc in procs]
-        for args, proc, (_, stderr) in zip(commands, procs, outputs, strict=True):
-            if proc.returncode != 0:
-                detail = first_line(stderr) or f"exit status {proc.returncode}"
-                raise GitError(f"git {args[0]} failed: {detail}")
-        return [stdout.removesuffix("\n") for stdout, _ in outputs]
-
     def read_objects(self, names: Sequence[str]) -> dict[str, bytes]:
         """The contents of many objects (`<rev>:<path>` or ids) from one `git cat-file --batch`.
 

@@ -12,7 +12,7 @@ import contextlib
 import subprocess
 import tempfile
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import IO, Self
 
 from dexops.errors import GitError, ToolMissingError
@@ -182,3 +182,13 @@ class Pending(_Running):
         if self._proc.poll() is None:
             self._proc.kill()
         self._proc.communicate()
+
+
+def run_concurrently(git: Git, commands: Sequence[Sequence[str]]) -> list[str]:
+    """Run independent git commands side by side; their stdout, as `Git.run` returns it.
+
+    The first failure raises `GitError`; every command is stopped and reaped either way.
+    """
+    with contextlib.ExitStack() as running:
+        pending = [running.enter_context(Pending(git, *args)) for args in commands]
+        return [each.result() for each in pending]

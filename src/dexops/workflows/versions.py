@@ -9,6 +9,7 @@ from packaging.version import Version
 
 from dexops.config import Component
 from dexops.errors import ConfigError, GitError, VersionError
+from dexops.gitstream import run_concurrently
 from dexops.pyproject_file import read_version, render_version, version_text_from_pyproject
 from dexops.versioning import (
     BumpPart,
@@ -80,12 +81,13 @@ def version_status(ws: Workspace) -> list[ComponentVersion]:
         if tags:
             latest[component.name] = tags[-1]
     # The counts are independent walks of the history: run side by side.
-    counts = ws.git.run_concurrently(
+    counts = run_concurrently(
+        ws.git,
         [
             ["rev-list", "--count", f"{all_tags[tag.name]}..{head}", "--", *component.paths]
             for component in components
             if (tag := latest.get(component.name)) is not None
-        ]
+        ],
     )
     rows = []
     for component in components:
