@@ -109,9 +109,10 @@ def in_process(repo: Path) -> None:
 
     ws = Workspace.open(str(repo))
     component = ws.config.component("dataenginex")
-    resolved = resolve_tag(ws, component, None)
+    refs = ws.git.head_and_tags()
+    resolved = resolve_tag(ws, component, None, refs)
     assert resolved is not None
-    assert not detect_changes(ws, component, resolved).any
+    assert not detect_changes(ws, component, resolved, refs[1]).any
 
 
 def main() -> None:
