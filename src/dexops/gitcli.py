@@ -70,6 +70,12 @@ class Git:
         # Objects read by `<commit id>:<path>`, a name whose object never changes (None: absent).
         self._fixed: dict[str, bytes | None] = {}
 
+    def binary(self) -> str:
+        """The git executable; `ToolMissingError` when git is not installed."""
+        if self.executable is None:
+            raise ToolMissingError("git is not installed (apt-get install git)")
+        return self.executable
+
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment git runs in: ours, made parse-stable and prompt-free, plus `extra`."""
         env = dict(os.environ)
@@ -86,10 +92,8 @@ class Git:
         env: Mapping[str, str] | None = None,
     ) -> Completed:
         """Run git and return what happened, whatever the exit code."""
-        if self.executable is None:
-            raise ToolMissingError("git is not installed (apt-get install git)")
         proc = subprocess.run(
-            [self.executable, *args],
+            [self.binary(), *args],
             cwd=self.root,
             input=input_text,
             capture_output=True,
@@ -129,14 +133,13 @@ class Git:
                 result[name] = data
         if not wanted:
             return result
-        if self.executable is None:
-            raise ToolMissingError("git is not installed (apt-get install git)")
+        binary = self.binary()
         for name in wanted:
             # One name per line is the protocol: a newline would smuggle in another request.
             if "\n" in name:
                 raise GitError(f"{name!r} does not name a git object")
         proc = subprocess.run(
-            [self.executable, "cat-file", "--batch"],
+            [binary, "cat-file", "--batch"],
             cwd=self.root,
             input="".join(f"{name}\n" for name in wanted).encode(),
             capture_output=True,

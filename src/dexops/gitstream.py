@@ -15,7 +15,7 @@ import threading
 from collections.abc import Generator, Sequence
 from typing import IO, Self
 
-from dexops.errors import GitError, ToolMissingError
+from dexops.errors import GitError
 from dexops.gitcli import Git, first_line, parse_batch
 
 _CHUNK = 1 << 16
@@ -27,18 +27,12 @@ def _pipe(pipe: IO[bytes] | None) -> IO[bytes]:
     return pipe
 
 
-def _executable(git: Git) -> str:
-    if git.executable is None:
-        raise ToolMissingError("git is not installed (apt-get install git)")
-    return git.executable
-
-
 def stream(git: Git, *args: str) -> Generator[str, None, None]:
     """The output of a git command in pieces as git writes it; `GitError` once it failed."""
     # stderr goes to a file: a pipe nobody reads while stdout is read could fill and stall git.
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [_executable(git), *args],
+            [git.binary(), *args],
             cwd=git.root,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -87,7 +81,7 @@ class ObjectBatch(_Running):
 
     def __init__(self, git: Git) -> None:
         self._proc = subprocess.Popen(
-            [_executable(git), "cat-file", "--batch"],
+            [git.binary(), "cat-file", "--batch"],
             cwd=git.root,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -159,7 +153,7 @@ class Pending(_Running):
     def __init__(self, git: Git, *args: str) -> None:
         self._args = args
         self._proc = subprocess.Popen(
-            [_executable(git), *args],
+            [git.binary(), *args],
             cwd=git.root,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
