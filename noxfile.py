@@ -74,10 +74,12 @@ def _actionlint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def lint(session: nox.Session) -> None:
-    """Lint and format-check with ruff, workflows with actionlint, scripts with shellcheck."""
+    """Lint: ruff, the import layers (import-linter), actionlint on workflows, shellcheck."""
     _sync(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # Imports point downwards only: tasks > workflows > adapters > domain (pyproject.toml).
+    session.run("lint-imports", "--no-cache")
     scripts = sorted(str(p) for p in (ROOT / "scripts").glob("*.sh"))
     scripts += [str(ROOT / ".ci" / "run")]
     session.run("shellcheck", *scripts)

@@ -105,7 +105,7 @@ def task(repo: Path, env: dict[str, str]) -> dict[str, object]:
 def in_process(repo: Path) -> None:
     """The same decision as library calls: open the repository, resolve, detect changes."""
     from dexops.workflows.publish import detect_changes, resolve_tag
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(str(repo))
     component = ws.config.component("dataenginex")

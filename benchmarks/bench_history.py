@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dexops import holds
+from dexops.domain import holds
 from dexops.workflows.environments import read_history
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 OVERLAY = "infra/overlays/prod/kustomization.yaml"
 PYPROJECT = """\

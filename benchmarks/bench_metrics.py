@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fixtures_metrics import generate
 
-from dexops.delivery_metrics import Window
+from dexops.domain.delivery_metrics import Window
 from dexops.workflows.metrics import delivery_metrics, read_refs
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 START = 1_600_000_000
 BATCH = 8  # changes per merged feature; a batch writes about 11 commits

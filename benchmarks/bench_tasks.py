@@ -215,7 +215,7 @@ def publish_detection(repo: SyntheticRepo, repeat: int) -> tuple[float, float]:
     """In-process: dexops' tag resolution and change detection against the raw git."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     from dexops.workflows.publish import detect_changes, resolve_tag
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(str(repo.path))
     component = ws.config.component("dataenginex")

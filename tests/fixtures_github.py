@@ -18,7 +18,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from dexops.forge import GitHub
+from dexops.adapters.github import GitHub
 
 FAKE_TOKEN = "ghp_FakeToken0123456789abcdef"
 FAKE_REPOSITORY = "thedataenginex/dex"
@@ -99,7 +99,7 @@ class GitHubFake:
         self.monkeypatch.setenv("GITHUB_API_URL", self.url)
         if repository:
             self.monkeypatch.setenv("GITHUB_REPOSITORY", self.repository)
-        self.monkeypatch.setattr("dexops.forge._pause", self.sleeps.append)
+        self.monkeypatch.setattr("dexops.adapters.github._pause", self.sleeps.append)
 
     def fail(
         self,

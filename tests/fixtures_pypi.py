@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dexops.localservices import ServiceError, free_port, pypiserver_command, wait_for_http
+from dexops.demo.services import ServiceError, free_port, pypiserver_command, wait_for_http
 
 READY_TIMEOUT = 30.0
 

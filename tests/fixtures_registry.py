@@ -24,7 +24,7 @@ class LocalRegistry:
 def local_registry(tmp_path: Path) -> Iterator[LocalRegistry]:
     """`docker-registry serve` with a temp config: filesystem storage in tmp, a free port."""
     require_tool("docker-registry", "apt-get install docker-registry")
-    from dexops.localservices import start_registry
+    from dexops.demo.services import start_registry
 
     workdir = tmp_path / "registry"
     service = start_registry(workdir)  # waits until /v2/ answers

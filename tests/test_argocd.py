@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dexops.argocd import (
+from dexops.adapters.argocd import (
     ArgoCD,
     ArgoCDAuthError,
     ArgoCDError,
@@ -15,7 +15,7 @@ from dexops.argocd import (
     ArgoCDUnavailableError,
     app_state,
 )
-from dexops.http import make_session
+from dexops.adapters.http import make_session
 from tests.conftest import Cli
 from tests.fixtures_argocd import FAKE_ARGOCD_TOKEN, ArgoCDFake, application
 from tests.gitrepo import GitRepo
@@ -403,7 +403,8 @@ def test_task_modules_import_nothing_heavy() -> None:
 
     code = (
         "import sys, dexops.tasks.argocd; "
-        "print(sorted(m for m in ('requests', 'rich', 'dexops.argocd', 'dexops.workflows.argocd') "
+        "print(sorted(m for m in ('requests', 'rich', 'dexops.adapters.argocd', "
+        "'dexops.workflows.argocd') "
         "if m in sys.modules))"
     )
     out = subprocess.run(
@@ -415,7 +416,7 @@ def test_task_modules_import_nothing_heavy() -> None:
 def test_live_progress_on_a_terminal_also_prints_the_changes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from dexops.rollout_wait import RolloutGoal, RolloutProgress, advance
+    from dexops.domain.rollout import RolloutGoal, RolloutProgress, advance
     from dexops.workflows.argocd import RolloutReporter
 
     goal = RolloutGoal(OLD, datetime.now(UTC), deadline=1e9)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dexops.delivery_metrics import (
+from dexops.domain.delivery_metrics import (
     DAY,
     CommitGraph,
     OverlayRevision,

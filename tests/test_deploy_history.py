@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dexops import holds
-from dexops.deploy_history import (
+from dexops.adapters.git import Git
+from dexops.adapters.gitstream import ObjectBatch, stream
+from dexops.domain import holds
+from dexops.domain.deploy_history import (
     build_history,
     classify,
     deployments,
@@ -19,8 +21,6 @@ from dexops.deploy_history import (
     rollback_candidates,
 )
 from dexops.errors import GitError
-from dexops.gitcli import Git
-from dexops.gitstream import ObjectBatch, stream
 from tests.gitrepo import init_repo
 
 OVERLAY = "overlays/prod/kustomization.yaml"
@@ -205,7 +205,7 @@ def test_a_stream_left_early_leaves_no_git_behind(
         started.append(proc)
         return proc
 
-    monkeypatch.setattr("dexops.gitstream.subprocess.Popen", recorded)
+    monkeypatch.setattr("dexops.adapters.gitstream.subprocess.Popen", recorded)
     pieces = stream(Git(repo.path), "log", "-p")
     next(pieces)
     (proc,) = started

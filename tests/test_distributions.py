@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from dexops.distributions import (
+from dexops.domain.distributions import (
     DistFile,
     IndexFile,
     compare_with_index,

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from dexops.adapters.git import Git
+from dexops.adapters.github import GitHub, PullRequest, github_from_env, repository_from_url
 from dexops.errors import ForgeError
-from dexops.forge import GitHub, PullRequest, github_from_env, repository_from_url
-from dexops.gitcli import Git
 from tests.fixtures_github import FAKE_TOKEN, GitHubFake
 from tests.gitrepo import init_repo
 
@@ -265,7 +265,7 @@ def test_enable_auto_merge_graphql_error(github_fake: GitHubFake) -> None:
 
 
 def test_graphql_url_for_enterprise(github_fake: GitHubFake) -> None:
-    from dexops.forge import _graphql_url
+    from dexops.adapters.github import _graphql_url
 
     assert _graphql_url("https://api.github.com") == "https://api.github.com/graphql"
     assert _graphql_url("https://ghe.example.com/api/v3") == "https://ghe.example.com/api/graphql"

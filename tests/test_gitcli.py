@@ -10,9 +10,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from dexops.adapters.git import Git, valid_ref_name
+from dexops.adapters.gitstream import run_concurrently
 from dexops.errors import GitError
-from dexops.gitcli import Git, valid_ref_name
-from dexops.gitstream import run_concurrently
 from tests.gitrepo import GitRepo, init_repo
 
 # Every character git-check-ref-format(1) has a rule for, and some it has none for.
@@ -106,7 +106,7 @@ def test_a_name_with_a_newline_is_refused(repo: GitRepo) -> None:
 
 
 def test_a_pending_command_is_read_later_and_never_left_running(repo: GitRepo) -> None:
-    from dexops.gitstream import Pending
+    from dexops.adapters.gitstream import Pending
 
     git = Git(repo.path)
     with Pending(git, "rev-parse", "HEAD") as pending:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dexops.engine import (
+from dexops.adapters.container_engine import (
     Buildah,
     BuildSpec,
     Docker,
@@ -15,8 +15,8 @@ from dexops.engine import (
     Ran,
     select_engine,
 )
+from dexops.domain.imageref import ImageRef
 from dexops.errors import ToolMissingError
-from dexops.imageref import ImageRef
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 from tests.snapshot import RepoSnapshot
@@ -171,7 +171,7 @@ def test_engine_failure_is_one_line_with_the_reason(tmp_path: Path) -> None:
 def test_authfile_holds_credentials_with_private_permissions(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dexops.engine import write_authfile
+    from dexops.adapters.container_engine import write_authfile
 
     assert write_authfile(tmp_path, [ImageRef.parse("ghcr.io/a/b")]) is None
     monkeypatch.setenv("REGISTRY_USERNAME", "robot")

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dexops.errors import ConfigError
-from dexops.image_tags import (
+from dexops.domain.image_tags import (
     TagRules,
     image_tags,
     moving_tags_by_branch,
@@ -17,7 +16,8 @@ from dexops.image_tags import (
     sha_tag,
     source_url,
 )
-from dexops.imageref import ImageRefError, validate_tag
+from dexops.domain.imageref import ImageRefError, validate_tag
+from dexops.errors import ConfigError
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 from tests.snapshot import RepoSnapshot

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dexops.imageref import ImageRef, ImageRefError, is_immutable_tag, validate_tag
+from dexops.domain.imageref import ImageRef, ImageRefError, is_immutable_tag, validate_tag
 
 DIGEST = "sha256:" + "ab" * 32
 

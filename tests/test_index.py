@@ -12,9 +12,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from dexops import secrets
-from dexops.config import DEFAULT_INDEXES, PackageIndex, parse_config
-from dexops.errors import ConfigError, PackageIndexError
-from dexops.index import (
+from dexops.adapters.package_index import (
     SIMPLE_ACCEPT,
     Credentials,
     IndexClient,
@@ -22,7 +20,9 @@ from dexops.index import (
     parse_simple_html,
     twine_failure,
 )
-from dexops.localservices import free_port
+from dexops.demo.services import free_port
+from dexops.domain.config import DEFAULT_INDEXES, PackageIndex, parse_config
+from dexops.errors import ConfigError, PackageIndexError
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 SDIST = b"sdist bytes"

@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dexops.errors import DexopsError
-from dexops.kustomize import (
+from dexops.domain.kustomize import (
     ImageEntry,
     KustomizationError,
     parse_images,
@@ -13,6 +12,7 @@ from dexops.kustomize import (
     scan_images,
     set_image,
 )
+from dexops.errors import DexopsError
 from tests.gitrepo import EXAMPLE
 
 DEV = (EXAMPLE / "infra/argocd/overlays/dev/kustomization.yaml").read_text(encoding="utf-8")

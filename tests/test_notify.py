@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from dexops.notify import NotifyError, Outcome, build_message, run_url, summary_line
+from dexops.adapters.slack import NotifyError, Outcome, build_message, run_url, summary_line
 from tests.conftest import Cli
 
 HOOK_PATH = "/services/T0DEXOPS/B0DEXOPS/s3cr3tW3bh00kT0ken"

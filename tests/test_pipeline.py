@@ -122,7 +122,7 @@ def test_plan_digest_detects_a_moved_repository(
 ) -> None:
     from dexops.errors import ConflictError
     from dexops.workflows.pipeline import require_plan_matches
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     plan_file = tmp_path / "plan.json"
     assert cli("pipeline.plan", "--output", str(plan_file), cwd=dex_repo.path).code == 0

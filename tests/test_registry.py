@@ -9,8 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from dexops.imageref import ImageRef
-from dexops.registry import (
+from dexops.adapters.registry import (
     ACCEPT,
     MANIFEST_TYPES,
     Credentials,
@@ -21,6 +20,7 @@ from dexops.registry import (
     RegistryUnreachableError,
     parse_challenge,
 )
+from dexops.domain.imageref import ImageRef
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
@@ -208,7 +208,7 @@ def test_persistent_5xx_is_unreachable(httpserver: HTTPServer) -> None:
 
 
 def test_https_for_remote_registries_http_for_loopback() -> None:
-    from dexops.registry import base_url
+    from dexops.adapters.registry import base_url
 
     assert base_url(ImageRef.parse("ghcr.io/o/a")) == "https://ghcr.io"
     assert base_url(ImageRef.parse("nginx")) == "https://registry-1.docker.io"

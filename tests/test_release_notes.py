@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from dexops.release_notes import (
+from dexops.domain.release_notes import (
     BREAKING_TITLE,
     GROUPS,
     OTHER_TITLE,

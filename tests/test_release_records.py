@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from dexops.adapters.github import uploads_root
+from dexops.adapters.sbom import parse_digests, sha256sums
 from dexops.errors import ForgeError
-from dexops.forge import uploads_root
-from dexops.supply_chain import parse_digests, sha256sums
 from tests.conftest import Cli
 from tests.fixtures_github import FAKE_TOKEN, GitHubFake
 from tests.gitrepo import GitRepo

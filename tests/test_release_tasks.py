@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dexops.supply_chain import parse_digests, strip_digests
+from dexops.adapters.sbom import parse_digests, strip_digests
 from tests.conftest import Cli
 from tests.fixtures_github import FAKE_TOKEN, GitHubFake
 from tests.gitrepo import GitRepo

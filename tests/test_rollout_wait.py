@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dexops.errors import DexopsError
-from dexops.rollout_wait import (
+from dexops.domain.rollout import (
     AppState,
     RolloutGoal,
     RolloutProgress,
@@ -17,6 +16,7 @@ from dexops.rollout_wait import (
     same_commit,
     unmet,
 )
+from dexops.errors import DexopsError
 
 OLD = "1" * 40
 NEW = "a1b2c3d4e5f6" + "0" * 28

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dexops.errors import ConfigError
-from dexops.scan import (
+from dexops.domain.vulnerabilities import (
     EXIT_SCANNER_FAILED,
     EXIT_VULNERABLE,
     ScannerFailedError,
@@ -19,6 +18,7 @@ from dexops.scan import (
     parse_report,
     parse_threshold,
 )
+from dexops.errors import ConfigError
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
@@ -226,7 +226,7 @@ def _fake_trivy(bin_dir: Path, script: str) -> None:
 
 def _with_path(monkeypatch: pytest.MonkeyPatch, bin_dir: Path) -> None:
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr("dexops.trivy.RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr("dexops.adapters.trivy.RETRY_DELAYS", (0.0, 0.0))
 
 
 def test_trivy_db_errors_are_retried_then_scanned(

@@ -4,7 +4,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from dexops.config import Environment
+from dexops.domain.config import Environment
 from dexops.errors import ConfigError, DexopsError
 from dexops.workflows.verify import (
     RollbackAfterFailureError,

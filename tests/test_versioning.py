@@ -5,8 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from dexops.errors import VersionError
-from dexops.versioning import (
+from dexops.domain.versioning import (
     ComponentTag,
     bump_version,
     component_tags,
@@ -15,6 +14,7 @@ from dexops.versioning import (
     parse_version,
     require_greater,
 )
+from dexops.errors import VersionError
 
 releases = st.tuples(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50)).map(
     lambda t: f"{t[0]}.{t[1]}.{t[2]}"

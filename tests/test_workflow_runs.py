@@ -7,8 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 
+from dexops.adapters.github_runs import (
+    RunsReader,
+    WorkflowRun,
+    next_link,
+    parse_run,
+    workflow_stats,
+)
 from dexops.errors import ForgeError
-from dexops.workflow_runs import RunsReader, WorkflowRun, next_link, parse_run, workflow_stats
 from tests.conftest import Cli
 from tests.fixtures_metrics import RunsFake
 from tests.gitrepo import GitRepo
@@ -78,7 +84,7 @@ def statistics_median(values: range) -> float:
 def test_reader_pages_with_link_headers(
     github_runs: RunsFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dexops.workflow_runs.PER_PAGE", 7)
+    monkeypatch.setattr("dexops.adapters.github_runs.PER_PAGE", 7)
     for i in range(20):
         github_runs.add_run("CI", "success", created=f"2024-03-{i + 1:02d}T00:00:00Z", minutes=1)
     reader = RunsReader(github_runs.repository, github_runs.token, github_runs.url, backoff=0)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from dexops.notify import EVENTS, STATUSES
+from dexops.adapters.slack import EVENTS, STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "dex-monorepo"

@@ -18,10 +18,10 @@ def say(message: str = "") -> None:
 
 def warn(message: str) -> None:
     """Print a warning line to stderr (an annotation under GitHub Actions)."""
-    from dexops import actions
+    from dexops import github_actions
 
     line = mask(message)
-    if actions.active():
+    if github_actions.active():
         sys.stderr.write(f"::warning::{line}\n")
     else:
         sys.stderr.write(f"warning: {line}\n")

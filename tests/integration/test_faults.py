@@ -170,7 +170,7 @@ def test_a_push_that_loses_a_race_is_rebuilt_on_the_new_tip(
     other = gitops.clone(tmp_path / "other")
     branch = "main" if step == "promote" else "dev"
     other.git("checkout", "--quiet", branch)
-    from dexops.gitcli import Git
+    from dexops.adapters.git import Git
 
     real_push = Git.push
     raced: list[str] = []
@@ -342,13 +342,13 @@ def test_github_timeouts_are_bounded_and_a_rerun_converges(
     silent_server: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from dexops.http import make_session
+    from dexops.adapters.http import make_session
 
     def short_timeouts(**kwargs: Any) -> Any:
         return make_session(**{**kwargs, "timeout": (0.3, 0.3)})
 
     # forge binds make_session at import: patch its name there.
-    monkeypatch.setattr("dexops.forge.make_session", short_timeouts)
+    monkeypatch.setattr("dexops.adapters.github.make_session", short_timeouts)
     monkeypatch.setenv("GITHUB_API_URL", silent_server)
     snapshot = RepoSnapshot.take(released)
     started = time.monotonic()
@@ -373,7 +373,7 @@ def publishing(
     require_tool("uv", "pip install uv")
     pypi_servers.configure(dex_repo.path, monkeypatch)
     dex_repo.commit("ci: publish to the local indexes")
-    monkeypatch.setattr("dexops.index.READ_BACKOFF", 0.01)
+    monkeypatch.setattr("dexops.adapters.package_index.READ_BACKOFF", 0.01)
     bump(dex_repo, "0.4.11")
     dex_repo.write(f"{LIB}/src/dataenginex/extra.py", "X = 1\n")
     dex_repo.commit("feat: extra")
@@ -384,7 +384,7 @@ def publishing(
 def test_index_stopped_between_uploads_then_the_rerun_uploads_production_only(
     publishing: GitRepo, pypi_servers: PypiServers, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dexops.index import IndexClient
+    from dexops.adapters.package_index import IndexClient
 
     real_upload = IndexClient.upload
 

@@ -9,9 +9,9 @@ from tests.conftest import Cli, require_tool
 from tests.fixtures_registry import LocalRegistry
 from tests.gitrepo import GitRepo
 
-from dexops.engine import Buildah, BuildSpec
-from dexops.imageref import ImageRef
-from dexops.registry import ImageNotFoundError, RegistryClient
+from dexops.adapters.container_engine import Buildah, BuildSpec
+from dexops.adapters.registry import ImageNotFoundError, RegistryClient
+from dexops.domain.imageref import ImageRef
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +129,7 @@ def test_missing_tag_and_registry_down(
         f"error: {local_registry.host}/thedataenginex/dex:sha-0badc0de not found in registry "
         f"{local_registry.host}\n"
     )
-    from dexops.localservices import free_port
+    from dexops.demo.services import free_port
 
     monkeypatch.setenv("DEXOPS_REGISTRY", f"127.0.0.1:{free_port()}")
     down = cli("image.exists", "sha-0badc0de", cwd=dex_repo.path)

@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import Cli, require_tool
 from tests.fixtures_metrics import DeliveryHistory, EnvTruth, generate
 
-from dexops.delivery_metrics import DAY, Window, median, percentile
+from dexops.domain.delivery_metrics import DAY, Window, median, percentile
 from dexops.workflows.metrics import delivery_metrics
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 pytestmark = pytest.mark.integration
 

@@ -221,7 +221,7 @@ def test_help_names_component_or_all(dex_repo: GitRepo, cli: Cli) -> None:
 
 def test_all_chooses_every_library(dex_repo: GitRepo) -> None:
     from dexops.workflows.package import chosen_libraries
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     assert [c.name for c in chosen_libraries(Workspace.open(str(dex_repo.path)), "all")] == [
         "dataenginex"

@@ -31,7 +31,7 @@ def repo(dex_repo: GitRepo, pypi_servers: PypiServers, monkeypatch: pytest.Monke
     pypi_servers.configure(dex_repo.path, monkeypatch)
     dex_repo.commit("ci: publish to the local indexes")
     # Retries stay bounded and real; only the pauses between them are shortened.
-    monkeypatch.setattr("dexops.index.READ_BACKOFF", 0.01)
+    monkeypatch.setattr("dexops.adapters.package_index.READ_BACKOFF", 0.01)
     return dex_repo
 
 
@@ -183,8 +183,8 @@ def test_partial_upload_is_completed(
     assert built.code == 0, built.err
     wheel = out / "localtest" / WHEEL.format(v="0.4.11")
     # An earlier run died after the wheel reached the test index.
-    from dexops.config import PackageIndex
-    from dexops.index import Credentials, IndexClient
+    from dexops.adapters.package_index import Credentials, IndexClient
+    from dexops.domain.config import PackageIndex
 
     index = PackageIndex("localtest", pypi_servers.test.url, pypi_servers.test.simple_url)
     creds = Credentials("__token__", pypi_servers.test.password, "test")

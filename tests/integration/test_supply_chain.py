@@ -14,13 +14,13 @@ from tests.fixtures_github import GitHubFake
 from tests.fixtures_pypi import TEST_TOKEN_ENV, PypiServers
 from tests.gitrepo import GitRepo
 
-from dexops.config import PackageIndex
-from dexops.distributions import sha256_hex
-from dexops.index import Credentials, IndexClient
-from dexops.supply_chain import parse_digests, with_digests
+from dexops.adapters.package_index import Credentials, IndexClient
+from dexops.adapters.sbom import parse_digests, with_digests
+from dexops.domain.config import PackageIndex
+from dexops.domain.distributions import sha256_hex
 from dexops.workflows.package import build, stage_revision
 from dexops.workflows.supply_chain import record_release
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +209,7 @@ def releasing_repo(
     monkeypatch.setenv(TEST_TOKEN_ENV, pypi_servers.test.password)
     monkeypatch.setenv("TWINE_USERNAME", pypi_servers.production.username)
     monkeypatch.setenv("TWINE_PASSWORD", pypi_servers.production.password)
-    monkeypatch.setattr("dexops.index.READ_BACKOFF", 0.01)
+    monkeypatch.setattr("dexops.adapters.package_index.READ_BACKOFF", 0.01)
     return dex_repo
 
 

@@ -11,15 +11,15 @@ from invoke.tasks import Task
 from dexops.tasks import _edge
 
 # Each top-level name of the namespace: the module under dexops.tasks that holds it, and what
-# it provides there (a collection factory, an installer of several names, or a task).
+# it provides there (a collection factory or a task).
 _SOURCES: dict[str, tuple[str, str]] = {
     "version": ("version", "collection"),
     "deploy": ("deploy", "collection"),
-    "promote": ("gitops", "install"),
-    "rollback": ("gitops", "install"),
-    "status": ("gitops", "install"),
-    "history": ("gitops", "install"),
-    "hold": ("gitops", "install"),
+    "promote": ("promote", "promote"),
+    "rollback": ("rollback", "rollback"),
+    "status": ("status", "status"),
+    "history": ("history", "history"),
+    "hold": ("hold", "collection"),
     "image": ("image", "collection"),
     "argocd": ("argocd", "collection"),
     "release": ("release", "collection"),
@@ -29,7 +29,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "demo": ("demo", "demo"),
     "notify": ("notify", "notify"),
     "metrics": ("metrics", "metrics"),
-    "verify": ("supply_chain", "collection"),
+    "verify": ("verify", "collection"),
 }
 
 
@@ -56,8 +56,6 @@ def namespace(argv: Sequence[str] | None = None) -> Collection:
         member = getattr(importlib.import_module(f"dexops.tasks.{module_name}"), member_name)
         if isinstance(member, Task):
             ns.add_task(member)
-        elif member_name == "install":
-            member(ns)
         else:
             ns.add_collection(member())
     return ns

@@ -21,10 +21,10 @@ INTERRUPTED = 130
 
 def fail(message: str, code: int = 1) -> Exit:
     """Print one `error:` line (and an annotation under Actions); return the Exit to raise."""
-    from dexops import actions
+    from dexops import github_actions
 
     line = " ".join(mask(message).split())
-    actions.error_annotation(line)
+    github_actions.error_annotation(line)
     sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
     return Exit(code=code)
@@ -35,9 +35,9 @@ def guarded(body: F) -> F:
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - mirrors the body
-        from dexops import actions
+        from dexops import github_actions
 
-        actions.add_masks()
+        github_actions.add_masks()
         try:
             return body(*args, **kwargs)
         except DexopsError as exc:

@@ -17,6 +17,6 @@ def demo(c: Context, keep: bool = False, workdir: str | None = None) -> None:
     """Run the example monorepo's whole pipeline locally: release, publish, build, deploy."""
     from pathlib import Path
 
-    from dexops.demo import run_demo
+    from dexops.demo.pipeline import run_demo
 
     run_demo(keep=keep, workdir=Path(workdir) if workdir else None)

@@ -35,7 +35,7 @@ def set_image(
     """Set ENV's image in its overlay in the working tree and show the diff (no commit)."""
     from dexops import console
     from dexops.workflows.deploy import apply_set_image, plan_set_image
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     plan = plan_set_image(ws, env, tag=image_tag, digest=digest, create=create)
@@ -77,10 +77,10 @@ def update(
     plan: str | None = None,
 ) -> None:
     """The CD step: point every environment on BRANCH at the image tag, commit, push."""
-    from dexops import actions, console
+    from dexops import console, github_actions
     from dexops.workflows.deploy import apply_update, plan_update
     from dexops.workflows.environments import hold_message
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     if plan is not None:
@@ -102,8 +102,8 @@ def update(
             )
         return
     result = apply_update(ws, update_plan, push=push, auto_merge=auto_merge)
-    actions.set_output("outcome", result.outcome)
-    actions.set_output("commit", result.commit or "")
+    github_actions.set_output("outcome", result.outcome)
+    github_actions.set_output("commit", result.commit or "")
     _report(result, branch, image_tag)
 
 
@@ -136,12 +136,56 @@ def _report(result: UpdateResult, branch: str, image_tag: str) -> None:
         console.say(f"nothing to do: origin/{branch} already runs {image_tag}")
 
 
-def collection() -> Collection:
-    """The `deploy` collection (`verify` comes from the Argo CD tasks)."""
-    from dexops.tasks import argocd
+@task(
+    help={
+        "env": "environment to check",
+        "url": "URL to GET (default: the environment's health-url)",
+        "status": "HTTP status that counts as healthy (default 200)",
+        "timeout": "SECONDS to keep trying (a number; default 120)",
+        "interval": "SECONDS between attempts (a number; default 5)",
+        "rollback_on_failure": "roll the environment back when the check fails",
+        "skip_registry_check": "roll back without checking the registry has the target image",
+        "dry_run": "check, but only describe the rollback a failure would do",
+        "repo": "target repository root",
+    }
+)
+def verify(
+    c: Context,
+    env: str,
+    url: str | None = None,
+    status: int = 200,
+    timeout: float = 120.0,
+    interval: float = 5.0,
+    rollback_on_failure: bool = False,
+    skip_registry_check: bool = False,
+    dry_run: bool = False,
+    repo: str | None = None,
+) -> None:
+    """Smoke-check ENV's health URL (exit 23 on failure, 24 if the rollback fails too)."""
+    from dexops import console
+    from dexops.workflows.argocd import sigterm_raises
+    from dexops.workflows.verify import rollback_action, verify_environment
+    from dexops.workflows.workspace import Workspace
 
-    deploy = Collection("deploy", set_image, update)
-    verify = getattr(argocd, "verify", None)
-    if verify is not None:
-        deploy.add_task(verify)
-    return deploy
+    ws = Workspace.open(repo)
+    environment = ws.config.environment(env)
+    rollback = (
+        rollback_action(ws, env, dry_run=dry_run, skip_registry_check=skip_registry_check)
+        if rollback_on_failure
+        else None
+    )
+    with sigterm_raises(f"deploy.verify --env {env}: nothing was rolled back"):
+        result = verify_environment(
+            environment,
+            url=url,
+            expect_status=status,
+            timeout=timeout,
+            interval=interval,
+            rollback=rollback,
+        )
+    console.say(f"{env}: {result.url} answered {result.last} ({result.attempts} attempts)")
+
+
+def collection() -> Collection:
+    """The `deploy` collection."""
+    return Collection("deploy", set_image, update, verify)

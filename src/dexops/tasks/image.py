@@ -28,14 +28,14 @@ def tags(
     repo: str | None = None,
 ) -> None:
     """Show the tags and OCI labels an image of HEAD gets on this branch."""
-    from dexops import actions, console
+    from dexops import console, github_actions
     from dexops.workflows.image import plan_image
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     plan = plan_image(Workspace.open(repo), component, branch=branch, registry=registry)
-    actions.set_output("tags", list(plan.tags))
-    actions.set_output("refs", [str(ref) for ref in plan.refs])
-    actions.set_output("sha-tag", plan.tags[0])
+    github_actions.set_output("tags", list(plan.tags))
+    github_actions.set_output("refs", [str(ref) for ref in plan.refs])
+    github_actions.set_output("sha-tag", plan.tags[0])
     if json:
         console.emit_json(plan.as_json())
         return
@@ -85,7 +85,7 @@ def build(
     plan: str | None = None,
 ) -> None:
     """Build COMPONENT's image with its tags and labels; --push pushes every tag."""
-    from dexops import actions, console
+    from dexops import console, github_actions
     from dexops.workflows.image import (
         BuildOptions,
         build_image,
@@ -93,7 +93,7 @@ def build(
         parse_platforms,
         plan_image,
     )
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     if plan is not None:
@@ -115,10 +115,10 @@ def build(
     result = build_image(ws, image_plan, options, dry_run=dry_run)
     if dry_run:
         return
-    actions.set_output("image", str(image_plan.refs[0]))
-    actions.set_output("tags", list(image_plan.tags))
+    github_actions.set_output("image", str(image_plan.refs[0]))
+    github_actions.set_output("tags", list(image_plan.tags))
     if result.digest:
-        actions.set_output("digest", result.digest)
+        github_actions.set_output("digest", result.digest)
     if json:
         console.emit_json(
             {
@@ -157,21 +157,21 @@ def exists(
     repo: str | None = None,
 ) -> None:
     """Check that the registry has TAG and print its digest (exit 1 when it does not)."""
-    from dexops import actions, console
-    from dexops.registry import ImageNotFoundError
+    from dexops import console, github_actions
+    from dexops.adapters.registry import ImageNotFoundError
     from dexops.workflows.image import image_digest, resolve_ref
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ref = resolve_ref(Workspace.open(repo), tag, component=component, registry=registry)
     try:
         digest = image_digest(ref)
     except ImageNotFoundError:
-        actions.set_output("exists", "false")
+        github_actions.set_output("exists", "false")
         if json:
             console.emit_json({"image": str(ref), "exists": False, "digest": None})
         raise
-    actions.set_output("exists", "true")
-    actions.set_output("digest", digest)
+    github_actions.set_output("exists", "true")
+    github_actions.set_output("digest", digest)
     if json:
         console.emit_json({"image": str(ref), "exists": True, "digest": digest})
         return
@@ -206,11 +206,11 @@ def scan(
     repo: str | None = None,
 ) -> None:
     """Gate TAG on its vulnerabilities: exit 3 when vulnerable, 4 when the scanner failed."""
-    from dexops import actions, console
-    from dexops.scan import VulnerableImageError, parse_threshold, unique_ids
+    from dexops import console, github_actions
+    from dexops.domain.vulnerabilities import VulnerableImageError, parse_threshold, unique_ids
     from dexops.workflows.image import resolve_ref
     from dexops.workflows.scan import scan_image
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     failing_at = parse_threshold(fail_on, "--fail-on")
     warning_at = parse_threshold(warn_on, "--warn-on")
@@ -226,8 +226,8 @@ def scan(
         timeout=scan_timeout,
     )
     rows = [[r.severity, r.counted, r.ignored] for r in result.rows()]
-    actions.set_output("verdict", result.verdict)
-    actions.add_summary(
+    github_actions.set_output("verdict", result.verdict)
+    github_actions.add_summary(
         f"### Image scan: {ref}\n\n"
         + console.markdown_table(["severity", "findings", "ignored"], rows)
         + f"\nverdict: **{result.verdict}**"

@@ -30,11 +30,11 @@ def metrics(
     import os
     import time
 
-    from dexops import actions, console
-    from dexops.delivery_metrics import Window, parse_since, parse_span
-    from dexops.workflow_runs import reader_from_env, workflow_stats
+    from dexops import console, github_actions
+    from dexops.adapters.github_runs import reader_from_env, workflow_stats
+    from dexops.domain.delivery_metrics import Window, parse_since, parse_span
     from dexops.workflows import metrics as flow
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     now = int(time.time())
@@ -66,6 +66,6 @@ def metrics(
     if summary:
         markdown = flow.summary_markdown(report)
         if os.environ.get("GITHUB_STEP_SUMMARY"):
-            actions.add_summary(markdown)
+            github_actions.add_summary(markdown)
         elif not json:
             console.say(markdown.rstrip("\n"))

@@ -35,7 +35,7 @@ def notify(
     import os
 
     from dexops import console
-    from dexops.notify import (
+    from dexops.adapters.slack import (
         EVENTS,
         STATUSES,
         WEBHOOK_VARIABLE,

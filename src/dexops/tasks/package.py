@@ -30,18 +30,18 @@ def validate(
     """
     from pathlib import Path
 
-    from dexops import actions, console
+    from dexops import console, github_actions
     from dexops.errors import PackageError
     from dexops.workflows.package import TABLE_HEADERS, summary_markdown, validate_libraries
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     reports = validate_libraries(
         Workspace.open(repo), component, Path(out) if out is not None else None
     )
     problems = [f"{r.component}: {p}" for r in reports for p in r.problems]
     for report in reports:
-        actions.add_summary(summary_markdown(report))
-    actions.set_output("ok", "false" if problems else "true")
+        github_actions.add_summary(summary_markdown(report))
+    github_actions.set_output("ok", "false" if problems else "true")
     if json:
         console.emit_json([r.as_json() for r in reports])
     else:

@@ -29,10 +29,10 @@ def plan(
     import json as jsonlib
     from pathlib import Path
 
-    from dexops import actions, console
+    from dexops import console, github_actions
     from dexops.workflows.pipeline import plan_pipeline, summary_markdown
     from dexops.workflows.versions import default_base
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     made = plan_pipeline(ws, base=base or default_base(ws), branch=branch)
@@ -40,13 +40,13 @@ def plan(
     if output:
         Path(output).write_text(jsonlib.dumps(document, indent=2) + "\n", encoding="utf-8")
     for name, matrix in made.matrices().items():
-        actions.set_output(f"{name}-matrix", matrix)
-        actions.set_output(
+        github_actions.set_output(f"{name}-matrix", matrix)
+        github_actions.set_output(
             f"has-{name}" + ("s" if name in ("release", "publish") else ""),
             "true" if matrix["include"] else "false",
         )
-    actions.set_output("digest", made.digest)
-    actions.add_summary(summary_markdown(made))
+    github_actions.set_output("digest", made.digest)
+    github_actions.add_summary(summary_markdown(made))
     if json:
         console.emit_json(document)
         return

@@ -40,7 +40,7 @@ def _run(
 
     from dexops import console
     from dexops.workflows.publish import plan_and_publish
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     if pipeline_plan is not None:
@@ -94,24 +94,26 @@ def _print(plan: PublishPlan) -> None:
 
 
 def _report_to_actions(plan: PublishPlan) -> None:
-    from dexops import actions, console
+    from dexops import console, github_actions
 
-    actions.set_output("decision", plan.decision)
-    actions.set_output("reason", plan.reason)
-    actions.set_output("tag", plan.tag.name if plan.tag else "")
-    actions.set_output("version", str(plan.tag.version) if plan.tag else "")
-    actions.set_output("stable", "true" if plan.stable else "false")
+    github_actions.set_output("decision", plan.decision)
+    github_actions.set_output("reason", plan.reason)
+    github_actions.set_output("tag", plan.tag.name if plan.tag else "")
+    github_actions.set_output("version", str(plan.tag.version) if plan.tag else "")
+    github_actions.set_output("stable", "true" if plan.stable else "false")
     for target in plan.targets:
         role = target.index.role
-        actions.set_output(f"{role}-upload", "true" if target.action == "upload" else "false")
-        actions.set_output(f"{role}-dist-dir", str(target.dist_dir or ""))
-    actions.set_output("plan", plan.as_json())
+        github_actions.set_output(
+            f"{role}-upload", "true" if target.action == "upload" else "false"
+        )
+        github_actions.set_output(f"{role}-dist-dir", str(target.dist_dir or ""))
+    github_actions.set_output("plan", plan.as_json())
     rows = [[t.index.name, t.index.role, t.action, t.reason] for t in plan.targets] or [
         ["-", "-", plan.decision, plan.reason]
     ]
     title = f"### Publish {plan.component} {plan.tag.version if plan.tag else ''}".rstrip()
     decision = f"**{plan.decision}**: {plan.reason}\n\n"
-    actions.add_summary(
+    github_actions.add_summary(
         f"{title}\n\n{decision}"
         + console.markdown_table(["index", "role", "action", "reason"], rows)
     )
@@ -157,7 +159,7 @@ def _library_names(repo: str | None) -> list[str]:
     from pathlib import Path
 
     from dexops.errors import DexopsError
-    from dexops.workspace import REPO_ENV, Workspace, find_root
+    from dexops.workflows.workspace import REPO_ENV, Workspace, find_root
 
     try:
         return [c.name for c in Workspace.open(repo).config.libraries()]

@@ -26,7 +26,7 @@ def _run(
     name: str | None, *, dry_run: bool, json: bool, repo: str | None, plan: str | None = None
 ) -> None:
     from dexops.workflows.release import release_components
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     if plan is not None:
@@ -118,19 +118,19 @@ def _print_results(run: ReleaseRun) -> None:
 
 
 def _report_to_actions(run: ReleaseRun) -> None:
-    from dexops import actions, console
+    from dexops import console, github_actions
 
-    if not actions.active():
+    if not github_actions.active():
         return
     results = run.results
     if len(results) == 1:
         only = results[0]
-        actions.set_output("tag", only.plan.tag)
-        actions.set_output("version", str(only.plan.version))
-        actions.set_output("created", "true" if only.created else "false")
-        actions.set_output("release-url", only.release_url or "")
-    actions.set_output("tags", [r.plan.tag for r in results])
-    actions.set_output("any-created", "true" if any(r.created for r in results) else "false")
+        github_actions.set_output("tag", only.plan.tag)
+        github_actions.set_output("version", str(only.plan.version))
+        github_actions.set_output("created", "true" if only.created else "false")
+        github_actions.set_output("release-url", only.release_url or "")
+    github_actions.set_output("tags", [r.plan.tag for r in results])
+    github_actions.set_output("any-created", "true" if any(r.created for r in results) else "false")
     rows = [
         [
             r.plan.component,
@@ -146,7 +146,7 @@ def _report_to_actions(run: ReleaseRun) -> None:
     )
     for r in results:
         summary += f"\n#### {r.plan.title}\n\n{r.plan.notes}\n"
-    actions.add_summary(summary)
+    github_actions.add_summary(summary)
 
 
 @task(help=HELP)
@@ -179,7 +179,7 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
 def collection() -> Collection:
     """The `release` collection: `all`, plus one task per component of the configuration."""
     from dexops.errors import DexopsError
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     coll = Collection("release")
     coll.add_task(all_, name="all")

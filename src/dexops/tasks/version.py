@@ -13,7 +13,7 @@ def show(c: Context, json: bool = False, repo: str | None = None) -> None:
     """Show each component's version, latest tag, and commits since it."""
     from dexops import console
     from dexops.workflows.versions import version_status
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     rows = version_status(Workspace.open(repo))
     if json:
@@ -46,14 +46,14 @@ def changed(
     c: Context, base: str | None = None, json: bool = False, repo: str | None = None
 ) -> None:
     """List components whose version differs between BASE and HEAD."""
-    from dexops import actions, console
+    from dexops import console, github_actions
     from dexops.workflows.versions import version_changes
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     chosen, changes = version_changes(Workspace.open(repo), base)
     changed_names = [ch.component for ch in changes if ch.changed]
-    actions.set_output("changed", changed_names)
-    actions.set_output("any", "true" if changed_names else "false")
+    github_actions.set_output("changed", changed_names)
+    github_actions.set_output("any", "true" if changed_names else "false")
     if json:
         console.emit_json(
             {"base": chosen, "changes": [ch.as_json() for ch in changes], "changed": changed_names}
@@ -88,10 +88,10 @@ def bump(
 ) -> None:
     """Bump COMPONENT's version (PEP 440) in the file that holds it, keeping its format."""
     from dexops import console
+    from dexops.domain.versioning import BUMP_PARTS
     from dexops.errors import VersionError
-    from dexops.versioning import BUMP_PARTS
     from dexops.workflows.versions import apply_bump, commit_bump, plan_bump
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     if part is not None and part not in BUMP_PARTS:
         raise VersionError(f"unknown --part {part!r}; use one of {', '.join(BUMP_PARTS)}")

@@ -15,10 +15,9 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from dexops import console
-from dexops.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
-from dexops.config import Environment
-from dexops.errors import ConfigError, DexopsError, GitError
-from dexops.rollout_wait import (
+from dexops.adapters.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
+from dexops.domain.config import Environment
+from dexops.domain.rollout import (
     AppState,
     RolloutDegradedError,
     RolloutGoal,
@@ -30,8 +29,9 @@ from dexops.rollout_wait import (
     advance,
     expire,
 )
+from dexops.errors import ConfigError, DexopsError, GitError
 from dexops.workflows.branch_edit import fetch_branches, tip
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
     from rich.status import Status
@@ -114,14 +114,14 @@ class RolloutReporter:
     """Shows a wait's progress: a line per change; a live status line on a terminal."""
 
     def __init__(self, app: str, *, live: bool | None = None) -> None:
-        from dexops import actions
+        from dexops import github_actions
 
         self.app = app
         self._last_line: str | None = None
         self._last_problem: str | None = None
         self._status: Status | None = None
         if live is None:
-            live = sys.stdout.isatty() and not actions.active() and not os.environ.get("CI")
+            live = sys.stdout.isatty() and not github_actions.active() and not os.environ.get("CI")
         if live:
             from rich.console import Console
 

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dexops.adapters.git import Git
 from dexops.errors import DexopsError, GitError, PushRejectedError
-from dexops.gitcli import Git
 
 if TYPE_CHECKING:
-    from dexops.forge import PullRequest
+    from dexops.adapters.github import PullRequest
 
 REMOTE = "origin"
 ATTEMPTS = 6
@@ -237,7 +237,7 @@ def propose(
     The commit is only built and pushed when no pull request from `branch` is open yet, so a
     re-run while the PR waits changes nothing.
     """
-    from dexops.forge import github_from_env
+    from dexops.adapters.github import github_from_env
 
     github = github_from_env(git)
     if github is not None:

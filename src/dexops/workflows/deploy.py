@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dexops import console, kube, kustomize
-from dexops.config import Environment
-from dexops.errors import DexopsError, GitError, PushRejectedError
-from dexops.holds import (
+from dexops import console
+from dexops.adapters import kubectl
+from dexops.domain import kustomize
+from dexops.domain.config import Environment
+from dexops.domain.holds import (
     ACTION,
     DIGEST,
     IMAGE_TAG,
@@ -22,6 +23,7 @@ from dexops.holds import (
     first,
     parse_trailer_items,
 )
+from dexops.errors import DexopsError, GitError, PushRejectedError
 from dexops.workflows.branch_edit import Proposal, Staging, decode_text, land, propose, tip
 from dexops.workflows.environments import (
     HoldError,
@@ -31,7 +33,7 @@ from dexops.workflows.environments import (
     read_holds,
     read_states,
 )
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 
 def unified_diff(before: str, after: str, path: str) -> str:
@@ -66,19 +68,19 @@ def render_check(env: Environment, text: str, image: str) -> RenderCheck:
 
 def verify_renders(root: Path, checks: Sequence[RenderCheck]) -> bool:
     """Render each overlay under `root`; False (with a warning) when no renderer is installed."""
-    command = kube.renderer()
+    command = kubectl.renderer()
     if command is None:
         console.warn("neither kubectl nor kustomize is installed; overlays were not rendered")
         return False
     for check in checks:
-        manifests = kube.render(root / check.env.overlay, command)
-        kube.check_images(manifests, check.repository, check.expected, check.env.kustomization)
+        manifests = kubectl.render(root / check.env.overlay, command)
+        kubectl.check_images(manifests, check.repository, check.expected, check.env.kustomization)
     return True
 
 
 def verify_staging(staging: Staging, checks: Sequence[RenderCheck]) -> None:
     """Render the staged tree's overlays; a failure aborts before anything is pushed."""
-    if not checks or kube.renderer() is None:
+    if not checks or kubectl.renderer() is None:
         verify_renders(Path(), [])
         return
     with tempfile.TemporaryDirectory(prefix="dexops-render-") as tmp:

@@ -6,14 +6,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dexops import deploy_history, holds, kustomize
-from dexops.config import Environment
-from dexops.deploy_history import Revision
+from dexops.adapters.gitstream import ObjectBatch, stream
+from dexops.domain import deploy_history, holds, kustomize
+from dexops.domain.config import Environment
+from dexops.domain.deploy_history import Revision
+from dexops.domain.kustomize import ImageEntry
 from dexops.errors import ConfigError, DexopsError
-from dexops.gitstream import ObjectBatch, stream
-from dexops.kustomize import ImageEntry
 from dexops.workflows.branch_edit import decode_text, fetch_branches, remote_ref
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 _SHA_TAG = re.compile(r"^sha-([0-9a-f]{7,40})$")
 

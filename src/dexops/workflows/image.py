@@ -10,14 +10,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from dexops import actions, console
-from dexops.config import Component
-from dexops.engine import Buildah, BuildSpec, Docker, Engine, select_engine
+from dexops import console, github_actions
+from dexops.adapters.container_engine import Buildah, BuildSpec, Docker, Engine, select_engine
+from dexops.adapters.registry import ImageNotFoundError, RegistryClient, RegistryError
+from dexops.domain.config import Component
+from dexops.domain.image_tags import (
+    TagRules,
+    image_tags,
+    moving_tags_by_branch,
+    oci_labels,
+    source_url,
+)
+from dexops.domain.imageref import ImageRef, ImageRefError, validate_tag
 from dexops.errors import ConfigError, DexopsError, ToolMissingError
-from dexops.image_tags import TagRules, image_tags, moving_tags_by_branch, oci_labels, source_url
-from dexops.imageref import ImageRef, ImageRefError, validate_tag
-from dexops.registry import ImageNotFoundError, RegistryClient, RegistryError
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 REGISTRY_ENV = "DEXOPS_REGISTRY"
 _COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
@@ -70,7 +76,7 @@ def resolve_ref(
 
 def build_commit(ws: Workspace) -> str:
     """The commit an image is built from: the pushed head in Actions (never a PR merge)."""
-    head = actions.event_head()
+    head = github_actions.event_head()
     if head is not None and _COMMIT.match(head):
         return head
     return ws.git.head()
@@ -81,7 +87,7 @@ def build_branch(ws: Workspace, branch: str | None) -> str | None:
     if branch is not None:
         ws.git.check_ref_name(branch)
         return branch
-    if actions.active():
+    if github_actions.active():
         if os.environ.get("GITHUB_EVENT_NAME", "").startswith("pull_request"):
             return None  # a PR build is not the branch's state: no moving tags
         if os.environ.get("GITHUB_REF_TYPE") == "branch" and os.environ.get("GITHUB_REF_NAME"):
@@ -101,7 +107,7 @@ def _commit_time(ws: Workspace, commit: str) -> int:
 
 def _source(ws: Workspace) -> str | None:
     server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    if actions.active() and server and repository:
+    if github_actions.active() and server and repository:
         return f"{server.rstrip('/')}/{repository}"
     done = ws.git.call("remote", "get-url", "origin")
     return source_url(done.stdout) if done.code == 0 else None
@@ -163,7 +169,7 @@ def plan_image(
     registry: str | None = None,
 ) -> ImagePlan:
     """Compute tags and labels for HEAD (or the Actions head) of an app component. Pure read."""
-    from dexops.pyproject_file import read_version
+    from dexops.adapters.pyproject_file import read_version
 
     component = app_component(ws, component_name)
     image = component_image(component, registry)
@@ -246,7 +252,7 @@ def build_spec(ws: Workspace, plan: ImagePlan, options: BuildOptions) -> BuildSp
         raise ConfigError(f"{plan.containerfile} does not exist in {ws.root}")
     cache_from = _check_cache(options.cache_from, "--cache-from")
     cache_to = _check_cache(options.cache_to, "--cache-to")
-    if not cache_from and not cache_to and actions.active():
+    if not cache_from and not cache_to and github_actions.active():
         cache_from, cache_to = ("type=gha",), ("type=gha,mode=max",)
     return BuildSpec(
         context=ws.root / plan.context,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from dexops.config import Environment
-from dexops.delivery_metrics import (
+from dexops.adapters.github_runs import WorkflowStats
+from dexops.domain.config import Environment
+from dexops.domain.delivery_metrics import (
     DEFAULT_FAILURE_WINDOW,
     CommitGraph,
     ComponentReleases,
@@ -25,8 +26,7 @@ from dexops.delivery_metrics import (
     overlay_revision,
     percentile,
 )
-from dexops.workflow_runs import WorkflowStats
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 _RECORD = "\x1e"
 _FIELD = "\x1f"

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
-from dexops.config import Component
-from dexops.release_notes import Commit, changelog_section, notes_from_commits
+from dexops.domain.config import Component
+from dexops.domain.release_notes import Commit, changelog_section, notes_from_commits
 
 if TYPE_CHECKING:
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
 # A release without a previous tag lists at most this many commits; older history is elided.
 MAX_NOTE_COMMITS = 100

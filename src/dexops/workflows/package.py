@@ -19,8 +19,9 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from dexops.config import Component
-from dexops.distributions import (
+from dexops.adapters.pyproject_file import read_version
+from dexops.domain.config import Component
+from dexops.domain.distributions import (
     DistFile,
     DistKind,
     metadata_problems,
@@ -31,8 +32,7 @@ from dexops.distributions import (
     wheel_problems,
 )
 from dexops.errors import ConfigError, PackageError, ToolMissingError
-from dexops.pyproject_file import read_version
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 BUILD_TIMEOUT = 900.0  # seconds; a build that hangs on a download must not hold CI forever
 CHECK_TIMEOUT = 300.0

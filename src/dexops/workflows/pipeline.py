@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dexops.config import Component, Environment
+from dexops.adapters.pyproject_file import read_version
+from dexops.domain.config import Component, Environment
+from dexops.domain.versioning import ComponentTag, component_tags, is_stable
 from dexops.errors import ConfigError, ConflictError
-from dexops.pyproject_file import read_version
-from dexops.versioning import ComponentTag, component_tags, is_stable
 from dexops.workflows.versions import previous_release
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 PLAN_FORMAT = 1
 

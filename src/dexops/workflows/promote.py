@@ -6,9 +6,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dexops import console, kustomize
+from dexops import console
+from dexops.domain import kustomize
+from dexops.domain.holds import Trailers, commit_message
 from dexops.errors import DexopsError
-from dexops.holds import Trailers, commit_message
 from dexops.workflows.branch_edit import Proposal, push_or_propose
 from dexops.workflows.deploy import builder, unified_diff
 from dexops.workflows.environments import (
@@ -20,7 +21,7 @@ from dexops.workflows.environments import (
     read_holds,
     read_states,
 )
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 
 class GateError(DexopsError):
@@ -34,13 +35,13 @@ def registry_gate(image: str, tag: str, *, skip: bool, what: str) -> str | None:
     if skip:
         console.warn(f"registry check skipped for {image}:{tag} (--skip-registry-check)")
         return None
-    from dexops.imageref import ImageRef
-    from dexops.registry import (
+    from dexops.adapters.registry import (
         ImageNotFoundError,
         RegistryAuthError,
         RegistryClient,
         RegistryUnreachableError,
     )
+    from dexops.domain.imageref import ImageRef
 
     ref = ImageRef.parse(f"{image}:{tag}")
     try:

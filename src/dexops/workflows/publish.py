@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Literal
 
 from packaging.version import Version
 
-from dexops.config import Component, PackageIndex
+from dexops.adapters.gitstream import Pending
+from dexops.adapters.pyproject_file import version_from_module_text, version_text_from_pyproject
+from dexops.domain.config import Component, PackageIndex
+from dexops.domain.versioning import ComponentTag, is_stable, parse_version
 from dexops.errors import ConfigError, ConflictError, GitError, PackageError, PackageIndexError
-from dexops.gitstream import Pending
-from dexops.pyproject_file import version_from_module_text, version_text_from_pyproject
-from dexops.versioning import ComponentTag, is_stable, parse_version
 from dexops.workflows.versions import first_ancestor, release_candidates
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
     # Building and index access are imported when needed: a skip decision stays fast.
-    from dexops.distributions import FileComparison
-    from dexops.index import IndexClient
+    from dexops.adapters.package_index import IndexClient
+    from dexops.domain.distributions import FileComparison
     from dexops.workflows.package import PackageReport
 
 Decision = Literal["publish", "skip"]
@@ -257,7 +257,7 @@ def target_indexes(ws: Workspace, version: Version) -> list[tuple[PackageIndex, 
 
 def read_target(client: IndexClient, report: PackageReport, left_out: str | None) -> IndexTarget:
     """Compare the build with what the index has for this version; refuse other bytes."""
-    from dexops.distributions import compare_with_index
+    from dexops.domain.distributions import compare_with_index
 
     index = client.index
     if left_out is not None:
@@ -329,7 +329,7 @@ def plan_and_publish(
         plan.reason = f"nothing under {shown} changed since {plan.changes.previous}"
         return plan
     check_tag_version(ws, component, resolved)
-    from dexops.index import IndexClient, credentials_for
+    from dexops.adapters.package_index import IndexClient, credentials_for
     from dexops.workflows.package import package_component
 
     clients = {
@@ -380,7 +380,7 @@ def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> No
 
 def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageReport) -> None:
     """Upload in plan order; a failure says which indexes already have the files."""
-    from dexops.index import missing_credentials_hint
+    from dexops.adapters.package_index import missing_credentials_hint
 
     pending = [t for t in plan.targets if t.action == "upload"]
     for target in pending:

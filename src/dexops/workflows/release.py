@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.version import Version
 
+from dexops.adapters.pyproject_file import read_version
+from dexops.adapters.sbom import with_digests
+from dexops.domain.versioning import ComponentTag
 from dexops.errors import ConflictError, ForgeError, GitError, PushRejectedError
-from dexops.pyproject_file import read_version
-from dexops.supply_chain import with_digests
-from dexops.versioning import ComponentTag
 from dexops.workflows.notes import changelog_path, release_notes
 from dexops.workflows.release_records import (
     LibraryRecord,
@@ -27,9 +27,9 @@ from dexops.workflows.release_records import (
 from dexops.workflows.versions import previous_release
 
 if TYPE_CHECKING:
-    from dexops.forge import GitHub, Release
-    from dexops.gitcli import Git
-    from dexops.workspace import Workspace
+    from dexops.adapters.git import Git
+    from dexops.adapters.github import GitHub, Release
+    from dexops.workflows.workspace import Workspace
 
 REMOTE = "origin"
 
@@ -156,9 +156,9 @@ class ReleaseResult:
 
 def check_target(ws: Workspace) -> Target:
     """Check what every release needs (repo, branch, clean tree, origin) and read origin."""
-    from dexops.forge import github_from_env
-    from dexops.gitcli import REMOTE_REFS, parse_remote_refs, parse_tag_refs, tag_refs_command
-    from dexops.gitstream import Pending
+    from dexops.adapters.git import REMOTE_REFS, parse_remote_refs, parse_tag_refs, tag_refs_command
+    from dexops.adapters.github import github_from_env
+    from dexops.adapters.gitstream import Pending
 
     git = ws.git
     # Reading origin takes a round trip, and the local tags a walk of refs/tags: both only

@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.version import Version
 
-from dexops.config import Component
-from dexops.errors import ConfigError, ForgeError, PackageError
-from dexops.supply_chain import (
+from dexops.adapters.sbom import (
     SBOM_MEDIA_TYPE,
     SBOM_SUFFIX,
     SupplyChainError,
     distribution_stem,
     sha256sums,
 )
+from dexops.domain.config import Component
+from dexops.errors import ConfigError, ForgeError, PackageError
 
 if TYPE_CHECKING:
-    from dexops.forge import GitHub, Release
+    from dexops.adapters.github import GitHub, Release
     from dexops.workflows.release import ReleasePlan
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
 SUMS_ASSET = "SHA256SUMS"
 SUMS_MEDIA_TYPE = "text/plain; charset=utf-8"

@@ -33,11 +33,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dexops import console, kustomize
-from dexops.deploy_history import Revision, rollback_candidates
+from dexops import console
+from dexops.adapters.kubectl import rollout_status_command, set_image_command
+from dexops.domain import kustomize
+from dexops.domain.deploy_history import Revision, rollback_candidates
+from dexops.domain.holds import HoldRecord, Trailers, commit_message
 from dexops.errors import DexopsError
-from dexops.holds import HoldRecord, Trailers, commit_message
-from dexops.kube import rollout_status_command, set_image_command
 from dexops.workflows.branch_edit import Proposal, Staging, land, push_or_propose
 from dexops.workflows.deploy import builder, render_check, unified_diff
 from dexops.workflows.environments import (
@@ -48,7 +49,7 @@ from dexops.workflows.environments import (
     read_states,
 )
 from dexops.workflows.promote import GateError, registry_gate
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -178,10 +179,10 @@ def apply_rollback(
     git comes first so the cluster is never changed behind git's back: Argo CD would undo a
     `kubectl set image` that git does not record. A git failure runs no kubectl command.
     """
-    from dexops import kube
+    from dexops.adapters.kubectl import require_kubectl
 
     if kubectl:
-        kube.require_kubectl()
+        require_kubectl()
     try:
         result = _land_rollback(ws, plan, pr=pr, auto_merge=auto_merge)
     except DexopsError as exc:
@@ -212,11 +213,11 @@ def run_emergency(
     plan: RollbackPlan, result: RollbackResult, commands: Sequence[Sequence[str]]
 ) -> None:
     """Run the emergency kubectl commands, printing their output; a failure says what git has."""
-    from dexops import kube
+    from dexops.adapters import kubectl
 
     for command in commands:
         try:
-            output = kube.run_kubectl(command)
+            output = kubectl.run_kubectl(command)
         except DexopsError as exc:
             raise EmergencyError(f"{exc}; {_in_git(plan, result)}") from None
         console.say(output.rstrip("\n"))
@@ -259,22 +260,22 @@ def _land_rollback(
 
 def emergency_commands(ws: Workspace, plan: RollbackPlan) -> list[list[str]]:
     """`kubectl set image` and `rollout status` for the environment's deployment."""
-    from dexops import kube
+    from dexops.adapters import kubectl
 
     env = plan.state.env
     deployment, container, namespace = env.deployment, None, env.namespace
-    command = kube.renderer()
+    command = kubectl.renderer()
     if command is not None:
         # The render names the container that runs the image (and the workload if unset).
         with tempfile.TemporaryDirectory(prefix="dexops-render-") as tmp:
             staging = Staging(ws.git, Path(tmp), plan.state.branch_commit)
             root = staging.checkout(Path(tmp) / "tree")
             check = render_check(env, plan.state.text, plan.state.image)
-            manifests = kube.render(root / env.overlay, command)
+            manifests = kubectl.render(root / env.overlay, command)
             using = [
                 c
-                for c in kube.containers(manifests)
-                if c.kind == "Deployment" and kube.image_repository(c.image) == check.repository
+                for c in kubectl.containers(manifests)
+                if c.kind == "Deployment" and kubectl.image_repository(c.image) == check.repository
             ]
         chosen = next((c for c in using if deployment in (None, c.workload)), None)
         if chosen is not None:

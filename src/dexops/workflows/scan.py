@@ -6,9 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from dexops import console
-from dexops.errors import ConfigError, DexopsError
-from dexops.imageref import ImageRef
-from dexops.scan import (
+from dexops.adapters.trivy import DEFAULT_TIMEOUT
+from dexops.domain.imageref import ImageRef
+from dexops.domain.vulnerabilities import (
     Assessment,
     IgnoreEntry,
     ScannerFailedError,
@@ -16,8 +16,8 @@ from dexops.scan import (
     parse_ignores,
     parse_report,
 )
-from dexops.trivy import DEFAULT_TIMEOUT
-from dexops.workspace import Workspace
+from dexops.errors import ConfigError, DexopsError
+from dexops.workflows.workspace import Workspace
 
 DEFAULT_IGNORE_FILE = ".trivyignore.yaml"
 
@@ -50,7 +50,7 @@ def load_ignores(ws: Workspace, path: str | None) -> tuple[IgnoreEntry, ...]:
 
 def run_trivy(ref: ImageRef, *, timeout: float = DEFAULT_TIMEOUT) -> str:
     """Trivy's JSON report for `ref`, saying so when its database download is retried."""
-    from dexops import trivy
+    from dexops.adapters import trivy
 
     def retrying(attempt: int, delay: float) -> None:
         console.warn(

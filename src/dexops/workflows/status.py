@@ -7,8 +7,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from dexops.config import Environment
-from dexops.deploy_history import Revision, deployed_by
+from dexops.domain.config import Environment
+from dexops.domain.deploy_history import Revision, deployed_by
 from dexops.errors import DexopsError
 from dexops.workflows.environments import (
     EnvironmentState,
@@ -19,7 +19,7 @@ from dexops.workflows.environments import (
     read_holds,
     read_states,
 )
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 # Revisions read first when looking for the commit that deployed the current tag; the whole
 # history is read only when the tag is older than that.
@@ -80,9 +80,9 @@ def _deployment(ws: Workspace, env: Environment, tag: str | None) -> Revision | 
 def _argocd_states(envs: list[Environment]) -> dict[str, tuple[str, str]]:
     """Sync and health per environment when Argo CD is configured (ARGOCD_SERVER set)."""
     apps = {e.name: e.argocd_app for e in envs if e.argocd_app}
-    if not apps or importlib.util.find_spec("dexops.argocd") is None:
+    if not apps or importlib.util.find_spec("dexops.adapters.argocd") is None:
         return {}
-    from dexops import argocd
+    from dexops.adapters import argocd
 
     if not os.environ.get(argocd.SERVER_ENV):
         return {}

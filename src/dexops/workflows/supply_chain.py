@@ -10,17 +10,17 @@ from typing import Literal
 
 from packaging.version import Version
 
-from dexops.config import Component, PackageIndex
-from dexops.errors import ConfigError, GitError
-from dexops.supply_chain import (
+from dexops.adapters.sbom import (
     SupplyChainError,
     file_digests,
     parse_digests,
     sbom_name,
     write_sbom,
 )
-from dexops.versioning import ComponentTag
-from dexops.workspace import Workspace
+from dexops.domain.config import Component, PackageIndex
+from dexops.domain.versioning import ComponentTag
+from dexops.errors import ConfigError, GitError
+from dexops.workflows.workspace import Workspace
 
 CheckStatus = Literal["ok", "differs", "missing", "unrecorded"]
 SIGNATURE_MARKERS = ("-----BEGIN PGP SIGNATURE-----", "-----BEGIN SSH SIGNATURE-----",
@@ -158,8 +158,8 @@ def verify_release(
     ws: Workspace, tag: str, *, index_name: str | None = None
 ) -> ReleaseVerification:
     """Check the index serves exactly the files, byte for byte, the tag recorded."""
-    from dexops.distributions import IndexFile, files_of_release
-    from dexops.index import IndexClient, credentials_for
+    from dexops.adapters.package_index import IndexClient, credentials_for
+    from dexops.domain.distributions import IndexFile, files_of_release
     from dexops.workflows.package import project_name, stage_revision
 
     component, version = _component_of(ws, tag)

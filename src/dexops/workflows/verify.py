@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dexops import console
-from dexops.config import Environment
+from dexops.domain.config import Environment
+from dexops.domain.rollout import WaitTerminatedError
 from dexops.errors import ConfigError, DexopsError
-from dexops.rollout_wait import WaitTerminatedError
-from dexops.workspace import Workspace
+from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
     import requests
@@ -80,7 +80,7 @@ def smoke_check(
     sleep: Callable[[float], None] = time.sleep,
 ) -> SmokeResult:
     """GET `url` until it answers `expect_status` or the deadline passes (read-only)."""
-    from dexops.http import make_session
+    from dexops.adapters.http import make_session
 
     if timeout <= 0 or interval <= 0:
         raise ConfigError(f"--timeout ({timeout}) and --interval ({interval}) must be positive")

@@ -7,11 +7,10 @@ from typing import NamedTuple
 
 from packaging.version import Version
 
-from dexops.config import Component
-from dexops.errors import ConfigError, GitError, VersionError
-from dexops.gitstream import run_concurrently
-from dexops.pyproject_file import read_version, render_version, version_text_from_pyproject
-from dexops.versioning import (
+from dexops.adapters.gitstream import run_concurrently
+from dexops.adapters.pyproject_file import read_version, render_version, version_text_from_pyproject
+from dexops.domain.config import Component
+from dexops.domain.versioning import (
     BumpPart,
     ComponentTag,
     bump_version,
@@ -19,7 +18,8 @@ from dexops.versioning import (
     parse_version,
     require_greater,
 )
-from dexops.workspace import Workspace
+from dexops.errors import ConfigError, GitError, VersionError
+from dexops.workflows.workspace import Workspace
 
 
 class ComponentVersion(NamedTuple):
@@ -142,7 +142,7 @@ def _version_at(
         version_file=component.version_file,
     )
     if literal is None and component.version_file is not None:
-        from dexops.pyproject_file import version_from_module_text
+        from dexops.adapters.pyproject_file import version_from_module_text
 
         module = objects.get(f"{rev}:{component.version_file}")
         if module is None:
@@ -160,14 +160,14 @@ def version_changes(ws: Workspace, base: str | None) -> tuple[str | None, list[V
     base at all on the root commit (every component is new then). Versions come from git
     objects, not the disk, all from one `git cat-file --batch`.
     """
-    from dexops import actions
+    from dexops import github_actions
 
     if base is not None:
         if base.startswith("-"):
             raise GitError(f"revision {base!r} may not start with '-'")
         candidates = [base]
     else:
-        event = actions.event_base()
+        event = github_actions.event_base()
         candidates = [*([event] if event else []), "HEAD~1"]
     components = list(ws.config.components.values())
     files = [f for c in components for f in (c.pyproject, c.version_file) if f]
@@ -197,9 +197,9 @@ def version_changes(ws: Workspace, base: str | None) -> tuple[str | None, list[V
 
 def default_base(ws: Workspace) -> str | None:
     """The event's base under GitHub Actions, else the first parent of HEAD (None at the root)."""
-    from dexops import actions
+    from dexops import github_actions
 
-    base = actions.event_base()
+    base = github_actions.event_base()
     if base is not None and ws.git.resolve(base) is not None:
         return base
     return ws.git.resolve("HEAD~1")
@@ -257,7 +257,7 @@ def commit_bump(ws: Workspace, plan: BumpPlan) -> str:
     apply_bump(ws, plan)
     try:
         message = f"chore: bump {plan.component} to {plan.new}"
-        from dexops.gitcli import signing_args
+        from dexops.adapters.git import signing_args
 
         sign = signing_args(sign=ws.config.sign)
         ws.git.run("commit", "--quiet", *sign, "-m", message, "--", plan.file)

@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from dexops.domain.rollout import AppState
 from dexops.errors import DexopsError
-from dexops.rollout_wait import AppState
 
 if TYPE_CHECKING:
     import requests
@@ -161,7 +161,7 @@ class ArgoCD:
         *,
         session: requests.Session | None = None,
     ) -> None:
-        from dexops.http import make_session
+        from dexops.adapters.http import make_session
 
         self.server = server
         self._token = token

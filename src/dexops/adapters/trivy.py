@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dexops.domain.imageref import ImageRef
+from dexops.domain.vulnerabilities import ScannerFailedError, is_db_download_error
 from dexops.errors import ToolMissingError
-from dexops.imageref import ImageRef
-from dexops.scan import ScannerFailedError, is_db_download_error
 
 RETRY_DELAYS = (5.0, 15.0, 30.0)
 DEFAULT_TIMEOUT = 600.0  # seconds per attempt; a scan stuck on a pull must not hold CI forever
@@ -28,7 +28,7 @@ def _argv(trivy: str, output: Path, ref: ImageRef) -> list[str]:
 
 
 def _environment() -> dict[str, str]:
-    from dexops.registry import Credentials
+    from dexops.adapters.registry import Credentials
 
     env = dict(os.environ)
     credentials = Credentials.from_env()

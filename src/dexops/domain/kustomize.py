@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dexops import imageref
+from dexops.domain import imageref
 from dexops.errors import DexopsError
 
 IMAGE_KEYS = ("name", "newName", "newTag", "digest")

@@ -134,7 +134,7 @@ def post(
     """POST the payload to the webhook; raise NotifyError naming what went wrong, never the URL."""
     import requests
 
-    from dexops.http import make_session
+    from dexops.adapters.http import make_session
 
     if urlsplit(webhook).scheme not in ("http", "https"):
         raise NotifyError(f"${WEBHOOK_VARIABLE} is not an http(s) URL")

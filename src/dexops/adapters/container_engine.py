@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dexops.domain.imageref import ImageRef, validate_digest
 from dexops.errors import DexopsError, ToolMissingError
-from dexops.imageref import ImageRef, validate_digest
 
 ENGINES = ("docker", "buildah", "podman")
 INSTALL_HINT = {
@@ -153,7 +153,7 @@ def _read_digest(path: Path, what: str) -> str:
 
 def write_authfile(directory: Path, refs: Sequence[ImageRef]) -> Path | None:
     """A containers-auth.json with the environment's registry credentials, or None."""
-    from dexops.registry import Credentials
+    from dexops.adapters.registry import Credentials
 
     credentials = Credentials.from_env()
     if credentials is None:

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dexops import console
-from dexops.errors import DexopsError
-from dexops.localservices import (
+from dexops.demo.services import (
     IndexCredentials,
     Service,
     ServiceGroup,
     start_pypiserver,
     start_registry,
 )
+from dexops.errors import DexopsError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dex-monorepo"
 DEMO_USER = {

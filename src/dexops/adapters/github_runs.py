@@ -14,7 +14,7 @@ from dexops.errors import ForgeError
 if TYPE_CHECKING:
     import requests
 
-    from dexops.gitcli import Git
+    from dexops.adapters.git import Git
 
 DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
@@ -104,7 +104,7 @@ class WorkflowStats:
 
 def workflow_stats(runs: Iterable[WorkflowRun]) -> list[WorkflowStats]:
     """Per workflow (sorted by name): completed runs, pass rate and median duration."""
-    from dexops.delivery_metrics import median
+    from dexops.domain.delivery_metrics import median
 
     grouped: dict[str, list[WorkflowRun]] = {}
     for run in runs:
@@ -133,7 +133,7 @@ class RunsReader:
         self, repository: str, token: str, api_url: str = DEFAULT_API_URL, *, backoff: float = 0.5
     ) -> None:
         from dexops import secrets
-        from dexops.http import make_session
+        from dexops.adapters.http import make_session
 
         secrets.register(token)
         self.repository = repository
@@ -195,7 +195,7 @@ def _reason(response: requests.Response) -> str:
 
 def reader_from_env(git: Git) -> RunsReader | None:
     """A reader when GITHUB_TOKEN is set; the repository from GITHUB_REPOSITORY or origin."""
-    from dexops.forge import repository_from_url
+    from dexops.adapters.github import repository_from_url
 
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
     if not token:

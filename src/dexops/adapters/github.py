@@ -9,13 +9,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from dexops.adapters.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, RETRY_STATUSES, make_session
 from dexops.errors import ForgeError
-from dexops.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, RETRY_STATUSES, make_session
 
 if TYPE_CHECKING:
     import requests
 
-    from dexops.gitcli import Git
+    from dexops.adapters.git import Git
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"

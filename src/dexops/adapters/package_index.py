@@ -16,8 +16,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dexops import secrets
-from dexops.config import PackageIndex
-from dexops.distributions import IndexFile, files_of_release, sha256_hex
+from dexops.domain.config import PackageIndex
+from dexops.domain.distributions import IndexFile, files_of_release, sha256_hex
 from dexops.errors import PackageIndexError
 
 if TYPE_CHECKING:
@@ -68,11 +68,11 @@ def credentials_for(
 
 def _register(value: str) -> None:
     """Mask a credential from now on, and tell the Actions runner if it did not know it."""
-    from dexops import actions
+    from dexops import github_actions
 
     known = value in secrets.known_secrets()
     secrets.register(value)
-    if actions.active() and not known and value in secrets.known_secrets():
+    if github_actions.active() and not known and value in secrets.known_secrets():
         sys.stdout.write(f"::add-mask::{value}\n")
         sys.stdout.flush()
 
@@ -164,7 +164,7 @@ class IndexClient:
         retries: int | None = None,
         backoff: float | None = None,
     ) -> None:
-        from dexops.http import make_session
+        from dexops.adapters.http import make_session
 
         self.index = index
         self.credentials = credentials

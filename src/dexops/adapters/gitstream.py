@@ -15,8 +15,8 @@ import threading
 from collections.abc import Generator, Sequence
 from typing import IO, Self
 
+from dexops.adapters.git import Git, first_line, parse_batch
 from dexops.errors import GitError
-from dexops.gitcli import Git, first_line, parse_batch
 
 _CHUNK = 1 << 16
 

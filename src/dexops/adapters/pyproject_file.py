@@ -8,10 +8,10 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from dexops.config import Component
+from dexops.adapters.textfile import read_text
+from dexops.domain.config import Component
+from dexops.domain.versioning import parse_version
 from dexops.errors import ConfigError, VersionError
-from dexops.textfile import read_text
-from dexops.versioning import parse_version
 
 # A version file names its version as `__version__ = "1.2.3"` (the common hatch/setuptools form).
 _VERSION_ASSIGN = re.compile(r"""^(__version__\s*[:=]\s*[^"'\n]*["'])([^"'\n]+)(["'])""", re.M)

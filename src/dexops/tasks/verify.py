@@ -20,9 +20,9 @@ def release(
 ) -> None:
     """Check TAG's signature (when signed) and that the index serves exactly its recorded bytes."""
     from dexops import console
-    from dexops.supply_chain import SupplyChainError
+    from dexops.adapters.sbom import SupplyChainError
     from dexops.workflows.supply_chain import verify_release
-    from dexops.workspace import Workspace
+    from dexops.workflows.workspace import Workspace
 
     result = verify_release(Workspace.open(repo), tag, index_name=index)
     if json:

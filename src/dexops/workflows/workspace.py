@@ -8,9 +8,9 @@ import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
-from dexops.config import Config, parse_config
+from dexops.adapters.git import Git
+from dexops.domain.config import Config, parse_config
 from dexops.errors import ConfigError
-from dexops.gitcli import Git
 
 REPO_ENV = "DEXOPS_REPO"
 
@@ -30,7 +30,7 @@ def find_root(start: Path) -> Path:
 def load_config(root: Path) -> Config:
     """Read and validate `[tool.dexops]` from `root/pyproject.toml`."""
     file = root / "pyproject.toml"
-    from dexops.textfile import read_text
+    from dexops.adapters.textfile import read_text
 
     return _parse(root, file, read_text(file))
 

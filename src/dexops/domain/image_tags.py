@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from dexops.domain.imageref import IMMUTABLE_PREFIX, ImageRefError, validate_tag
 from dexops.errors import ConfigError
-from dexops.imageref import IMMUTABLE_PREFIX, ImageRefError, validate_tag
 
 _COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 SHA_LENGTH = 8

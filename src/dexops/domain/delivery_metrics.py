@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from packaging.version import InvalidVersion, Version
 
-from dexops.holds import ACTION, ENVIRONMENT, IMAGE_TAG, PREVIOUS_TAG, parse_trailer_items
+from dexops.domain.holds import ACTION, ENVIRONMENT, IMAGE_TAG, PREVIOUS_TAG, parse_trailer_items
 
 DAY = 86_400
 WEEK = 7 * DAY

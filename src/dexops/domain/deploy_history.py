@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-from dexops import holds
-from dexops.kustomize import ImageEntry, KustomizationError, scan_images
+from dexops.domain import holds
+from dexops.domain.kustomize import ImageEntry, KustomizationError, scan_images
 
 Kind = Literal["deploy", "promote", "rollback", "hold-release", "manual"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from dexops.domain.imageref import ImageRef, ImageRefError, validate_digest
 from dexops.errors import DexopsError
-from dexops.imageref import ImageRef, ImageRefError, validate_digest
 
 if TYPE_CHECKING:
     import requests
@@ -136,7 +136,7 @@ class RegistryClient:
         credentials: Credentials | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        from dexops.http import make_session
+        from dexops.adapters.http import make_session
 
         self.session = session or make_session(retries=2, backoff=0.3, timeout=(5.0, 20.0))
         self.credentials = credentials if credentials is not None else Credentials.from_env(env)

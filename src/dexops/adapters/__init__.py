@@ -1,0 +1,1 @@
+"""One module per outside system; each owns its I/O."""

@@ -1,0 +1,70 @@
+"""`promote`: put the image one environment runs into the next one."""
+
+from __future__ import annotations
+
+from invoke.context import Context
+
+from dexops.tasks._edge import task
+from dexops.tasks.confirm import confirm
+
+
+@task(
+    help={
+        "from_env": "source environment (default: the target's promote-from)",
+        "to_env": "target environment",
+        "image_tag": "tag to promote (default: what the source runs)",
+        "force": "promote a tag the source does not run, or from another source",
+        "auto_merge": "enable auto-merge on the pull request",
+        "direct": "commit and push to the target's branch instead of opening a PR",
+        "skip_registry_check": "do not ask the registry whether the image exists",
+        "yes": "do not ask for confirmation on a terminal",
+        "dry_run": "check the gates and show the change, change nothing",
+        "repo": "target repository root",
+    }
+)
+def promote(
+    c: Context,
+    to_env: str,
+    from_env: str | None = None,
+    image_tag: str | None = None,
+    force: bool = False,
+    auto_merge: bool = False,
+    direct: bool = False,
+    skip_registry_check: bool = False,
+    yes: bool = False,
+    dry_run: bool = False,
+    repo: str | None = None,
+) -> None:
+    """Promote the image the source environment runs to TO_ENV (a pull request by default)."""
+    from dexops import console, github_actions
+    from dexops.workflows.promote import apply_promotion, plan_promotion
+    from dexops.workflows.workspace import Workspace
+
+    ws = Workspace.open(repo)
+    plan = plan_promotion(
+        ws,
+        from_env=from_env,
+        to_env=to_env,
+        tag=image_tag,
+        force=force,
+        skip_registry_check=skip_registry_check,
+    )
+    if plan.unchanged:
+        console.say(f"{to_env} already runs {plan.tag}; nothing to promote")
+        return
+    console.say(f"promote {plan.tag}: {plan.source.env.name} -> {to_env}")
+    console.say(plan.diff.rstrip("\n"))
+    where = f"push it to {plan.target.env.branch}" if direct else f"open a PR from {plan.branch}"
+    if dry_run:
+        console.would(f"commit '{plan.title}' and {where}")
+        return
+    confirm(f"Promote {plan.tag} to {to_env} ({where})?", yes=yes)
+    result = apply_promotion(ws, plan, direct=direct, auto_merge=auto_merge)
+    github_actions.set_output("outcome", result.outcome)
+    if result.outcome == "pushed":
+        github_actions.set_output("commit", result.commit or "")
+        console.say(f"pushed {result.commit} to {plan.target.env.branch}: {to_env} -> {plan.tag}")
+    elif result.proposal is not None:
+        console.say(result.proposal.describe())
+    else:
+        console.say(f"{to_env} already runs {plan.tag}; nothing to promote")
