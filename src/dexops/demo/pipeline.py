@@ -23,7 +23,8 @@ from dexops.demo.services import (
 )
 from dexops.errors import DexopsError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dex-monorepo"
+# src/dexops/demo/pipeline.py -> the checkout root holds examples/.
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "dex-monorepo"
 DEMO_USER = {
     "GIT_AUTHOR_NAME": "Dex Demo",
     "GIT_AUTHOR_EMAIL": "demo@dexops.invalid",
