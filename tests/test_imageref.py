@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dexops.domain import imageref
 from dexops.domain.imageref import ImageRef, ImageRefError, is_immutable_tag, validate_tag
 
 DIGEST = "sha256:" + "ab" * 32
@@ -162,3 +163,22 @@ def test_no_reference_with_shell_metacharacters_is_accepted(text: str) -> None:
 @given(st.from_regex(r"[0-9a-f]{8}", fullmatch=True))
 def test_every_8_hex_sha_tag_is_valid(hexdigits: str) -> None:
     assert validate_tag(f"sha-{hexdigits}") == f"sha-{hexdigits}"
+
+
+@pytest.mark.parametrize(
+    ("tag", "commit"),
+    [
+        ("sha-a1b2c3d4", "a1b2c3d4"),  # what dexops makes
+        ("sha-a1b2c3d", "a1b2c3d"),  # docker/metadata-action's 7 digits
+        ("sha-" + "f" * 40, "f" * 40),
+        ("sha-a1b2c3", None),
+        ("sha-A1B2C3D4", None),
+        ("v1.0.0", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_commit_prefix_reads_sha_tags_whoever_made_them(
+    tag: str | None, commit: str | None
+) -> None:
+    assert imageref.commit_prefix(tag) == commit

@@ -19,14 +19,15 @@ from datetime import UTC, datetime, timedelta
 from packaging.version import InvalidVersion, Version
 
 from dexops.domain.holds import ACTION, ENVIRONMENT, IMAGE_TAG, PREVIOUS_TAG, parse_trailer_items
+from dexops.domain.imageref import commit_prefix
 
 DAY = 86_400
 WEEK = 7 * DAY
 DEFAULT_FAILURE_WINDOW = 7 * DAY
+# Commits are indexed by the 8 hex digits of the tags dexops makes (`sha-<8 hex>`).
+PREFIX_LENGTH = 8
 DEPLOY_ACTIONS = frozenset({"deploy", "promote"})
 ROLLBACK = "rollback"
-
-_SHA_TAG = re.compile(r"^sha-(?P<prefix>[0-9a-f]{8})$")
 
 
 def median(values: Sequence[int]) -> float | None:
@@ -121,14 +122,14 @@ class CommitGraph:
         self.times = times
         self._by_prefix: dict[str, list[str]] = {}
         for commit in parents:
-            self._by_prefix.setdefault(commit[:8], []).append(commit)
+            self._by_prefix.setdefault(commit[:PREFIX_LENGTH], []).append(commit)
 
     def image_commit(self, tag: str | None) -> str | None:
         """The commit an immutable image tag names; None when unknown or ambiguous."""
-        match = _SHA_TAG.match(tag or "")
-        if match is None:
+        prefix = commit_prefix(tag)
+        if prefix is None or len(prefix) < PREFIX_LENGTH:
             return None
-        found = self._by_prefix.get(match.group("prefix"), [])
+        found = [c for c in self._by_prefix.get(prefix[:PREFIX_LENGTH], []) if c.startswith(prefix)]
         return found[0] if len(found) == 1 else None
 
     def reach(self, start: str, reached: set[str]) -> list[str]:

@@ -21,7 +21,10 @@ IMMUTABLE_PREFIX = "sha-"
 
 TAG_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _TAG = re.compile(rf"^{TAG_PATTERN}$")
+# The immutable tag dexops makes: exactly 8 hex digits of the commit.
 _SHA_TAG = re.compile(r"^sha-[0-9a-f]{8}$")
+# Tags other tools make still name a commit (docker/metadata-action writes 7 hex digits).
+_COMMIT_TAG = re.compile(r"^sha-(?P<commit>[0-9a-f]{7,40})$")
 _PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _DOMAIN_COMPONENT = r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])"
 _DOMAIN = re.compile(
@@ -55,6 +58,12 @@ def validate_tag(tag: str) -> str:
 def is_immutable_tag(tag: str) -> bool:
     """Whether a tag names one commit forever (`sha-<8 hex>`)."""
     return bool(_SHA_TAG.match(tag))
+
+
+def commit_prefix(tag: str | None) -> str | None:
+    """The (abbreviated) commit a `sha-<hex>` tag names, whoever made it; None otherwise."""
+    match = _COMMIT_TAG.match(tag or "")
+    return match["commit"] if match else None
 
 
 def validate_digest(digest: str) -> str:

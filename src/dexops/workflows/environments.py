@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -10,12 +9,11 @@ from dexops.adapters.gitstream import ObjectBatch, stream
 from dexops.domain import deploy_history, holds, kustomize
 from dexops.domain.config import Environment
 from dexops.domain.deploy_history import Revision
+from dexops.domain.imageref import commit_prefix
 from dexops.domain.kustomize import ImageEntry
 from dexops.errors import ConfigError, DexopsError
 from dexops.workflows.branch_edit import decode_text, fetch_branches, remote_ref
 from dexops.workflows.workspace import Workspace
-
-_SHA_TAG = re.compile(r"^sha-([0-9a-f]{7,40})$")
 
 
 class HoldError(DexopsError):
@@ -147,10 +145,8 @@ def hold_message(record: holds.HoldRecord) -> str:
 
 def tag_commit(ws: Workspace, tag: str | None) -> str | None:
     """The commit an immutable `sha-<hex>` image tag was built from, when this repo has it."""
-    match = _SHA_TAG.match(tag or "")
-    if match is None:
-        return None
-    return ws.git.resolve(match[1])
+    prefix = commit_prefix(tag)
+    return None if prefix is None else ws.git.resolve(prefix)
 
 
 @dataclass(frozen=True)
