@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from dexops import console
 from dexops.demo.services import (
@@ -40,12 +41,15 @@ class DemoError(DexopsError):
     """A demo step failed; the sandbox is kept for inspection."""
 
 
+StepOutcome = Literal["ok", "ok (refused as expected)", "skipped", "failed"]
+
+
 @dataclass
 class StepResult:
     """How one step ended."""
 
     title: str
-    outcome: str  # "ok", "skipped", "failed"
+    outcome: StepOutcome
     seconds: float
     detail: str = ""
 
@@ -183,7 +187,7 @@ class Demo:
         if failed and not expect_fail:
             self.results.append(StepResult(title, "failed", seconds, proc.stderr.strip()))
             raise DemoError(f"step {title!r} failed: {proc.stderr.strip().splitlines()[-1:]}")
-        outcome = "ok (refused as expected)" if failed else "ok"
+        outcome: StepOutcome = "ok (refused as expected)" if failed else "ok"
         if expect_fail and not failed:
             self.results.append(StepResult(title, "failed", seconds, "was expected to be refused"))
             raise DemoError(f"step {title!r} should have been refused")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from dexops import console
 from dexops.adapters.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
@@ -271,7 +271,7 @@ class SyncOutcome:
     """What `argocd.sync` did: started an operation, found one running, or would start one."""
 
     app: str
-    action: str  # "started", "running", "would-start"
+    action: Literal["started", "running", "would-start"]
     state: AppState
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from dexops.adapters.git import Git
 from dexops.errors import DexopsError, GitError, PushRejectedError
@@ -253,11 +253,14 @@ def propose(
     return Proposal(branch, base, pull, pushed=pushed)
 
 
+ChangeOutcome = Literal["unchanged", "pushed", "proposed"]
+
+
 @dataclass(frozen=True)
 class Change:
-    """How one overlay change reached origin: pushed, proposed, or not needed."""
+    """How one overlay change reached origin (a deploy, promotion or rollback)."""
 
-    outcome: str  # "unchanged" | "pushed" | "proposed"
+    outcome: ChangeOutcome
     commit: str | None = None
     proposal: Proposal | None = None
 

@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from dexops import console
 from dexops.adapters import kubectl
@@ -267,11 +268,14 @@ def builder(
     return build
 
 
+UpdateOutcome = Literal["pushed", "unchanged", "committed", "proposed"]
+
+
 @dataclass(frozen=True)
 class UpdateResult:
     """What `deploy.update` did."""
 
-    outcome: str  # "pushed" | "unchanged" | "committed" | "proposed"
+    outcome: UpdateOutcome
     commit: str | None = None
     updated: list[str] = field(default_factory=list)
     proposals: list[Proposal] = field(default_factory=list)

@@ -10,7 +10,7 @@ from dexops import console
 from dexops.domain import kustomize
 from dexops.domain.holds import Trailers, commit_message
 from dexops.errors import DexopsError
-from dexops.workflows.branch_edit import Proposal, push_or_propose
+from dexops.workflows.branch_edit import Change, push_or_propose
 from dexops.workflows.deploy import builder, unified_diff
 from dexops.workflows.environments import (
     EnvironmentState,
@@ -172,21 +172,12 @@ def plan_promotion(
     return plan
 
 
-@dataclass(frozen=True)
-class PromotionResult:
-    """What `promote` did."""
-
-    outcome: str  # "unchanged" | "pushed" | "proposed"
-    commit: str | None = None
-    proposal: Proposal | None = None
-
-
 def apply_promotion(
     ws: Workspace, plan: PromotionPlan, *, direct: bool = False, auto_merge: bool = False
-) -> PromotionResult:
+) -> Change:
     """Open the promotion PR (or, with `direct`, push to the target's branch)."""
     if plan.unchanged:
-        return PromotionResult("unchanged")
+        return Change("unchanged")
     env = plan.target.env
     with tempfile.TemporaryDirectory(prefix="dexops-promote-") as tmp:
         build = builder(
@@ -198,7 +189,7 @@ def apply_promotion(
             message=lambda _env, prev: promote_message(env.name, plan.tag, prev, plan.digest),
         )
 
-        change = push_or_propose(
+        return push_or_propose(
             ws.git,
             env.branch,
             build,
@@ -208,4 +199,3 @@ def apply_promotion(
             auto_merge=auto_merge,
             nothing_to_do=f"{env.name} already runs {plan.tag}",
         )
-    return PromotionResult(change.outcome, change.commit, change.proposal)

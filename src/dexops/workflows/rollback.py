@@ -13,7 +13,7 @@ Entry points (keyword arguments; `deploy.verify --rollback-on-failure` calls the
         a re-run (a retried CI job) never rolls back twice.
 
     apply_rollback(ws, plan, *, pr: bool = False, auto_merge: bool = False,
-                   kubectl: Sequence[Sequence[str]] = ()) -> RollbackResult
+                   kubectl: Sequence[Sequence[str]] = ()) -> Change
         Commit `fix: rollback <env> to <tag>` with the rollback trailers (and the hold) on
         the environment's branch and push it, retrying lost races; `pr=True` opens a pull
         request instead. A re-run that finds the target already in place does nothing.
@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from dexops import console
 from dexops.adapters.kubectl import rollout_status_command, set_image_command
@@ -39,7 +40,7 @@ from dexops.domain import kustomize
 from dexops.domain.deploy_history import Revision, rollback_candidates
 from dexops.domain.holds import HoldRecord, Trailers, commit_message
 from dexops.errors import DexopsError
-from dexops.workflows.branch_edit import Proposal, Staging, land, push_or_propose
+from dexops.workflows.branch_edit import Change, Staging, land, push_or_propose
 from dexops.workflows.deploy import builder, render_check, unified_diff
 from dexops.workflows.environments import (
     EnvironmentState,
@@ -153,15 +154,6 @@ def plan_rollback(
     return plan
 
 
-@dataclass(frozen=True)
-class RollbackResult:
-    """What a rollback did."""
-
-    outcome: str  # "unchanged" | "pushed" | "proposed"
-    commit: str | None = None
-    proposal: Proposal | None = None
-
-
 class EmergencyError(DexopsError):
     """kubectl failed after the rollback was put in git."""
 
@@ -173,7 +165,7 @@ def apply_rollback(
     pr: bool = False,
     auto_merge: bool = False,
     kubectl: Sequence[Sequence[str]] = (),
-) -> RollbackResult:
+) -> Change:
     """Put the rollback in git (push or PR), then run the `kubectl` commands, in that order.
 
     git comes first so the cluster is never changed behind git's back: Argo CD would undo a
@@ -194,7 +186,7 @@ def apply_rollback(
     return result
 
 
-def _in_git(plan: RollbackPlan, result: RollbackResult) -> str:
+def _in_git(plan: RollbackPlan, result: Change) -> str:
     """Where the rollback stands in git, for a kubectl failure after it."""
     branch = plan.state.env.branch
     if result.outcome == "pushed" and result.commit:
@@ -209,9 +201,7 @@ def _in_git(plan: RollbackPlan, result: RollbackResult) -> str:
     return f"{where}; Argo CD will apply it when it syncs"
 
 
-def run_emergency(
-    plan: RollbackPlan, result: RollbackResult, commands: Sequence[Sequence[str]]
-) -> None:
+def run_emergency(plan: RollbackPlan, result: Change, commands: Sequence[Sequence[str]]) -> None:
     """Run the emergency kubectl commands, printing their output; a failure says what git has."""
     from dexops.adapters import kubectl
 
@@ -223,12 +213,10 @@ def run_emergency(
         console.say(output.rstrip("\n"))
 
 
-def _land_rollback(
-    ws: Workspace, plan: RollbackPlan, *, pr: bool, auto_merge: bool
-) -> RollbackResult:
+def _land_rollback(ws: Workspace, plan: RollbackPlan, *, pr: bool, auto_merge: bool) -> Change:
     """Commit and push the rollback (or open a PR); idempotent once the target is in place."""
     if plan.unchanged:
-        return RollbackResult("unchanged")
+        return Change("unchanged")
     env = plan.state.env
     previous = plan.state.tag
     with tempfile.TemporaryDirectory(prefix="dexops-rollback-") as tmp:
@@ -244,7 +232,7 @@ def _land_rollback(
             ),
         )
 
-        change = push_or_propose(
+        return push_or_propose(
             ws.git,
             env.branch,
             build,
@@ -255,7 +243,6 @@ def _land_rollback(
             auto_merge=auto_merge,
             nothing_to_do=f"{env.name} already runs {plan.tag}",
         )
-    return RollbackResult(change.outcome, change.commit, change.proposal)
 
 
 def emergency_commands(ws: Workspace, plan: RollbackPlan) -> list[list[str]]:
@@ -300,7 +287,7 @@ def emergency_commands(ws: Workspace, plan: RollbackPlan) -> list[list[str]]:
 class HoldReleaseResult:
     """What `hold.release` did."""
 
-    outcome: str  # "not-held" | "released" | "would-release"
+    outcome: Literal["not-held", "released", "would-release"]
     record: HoldRecord | None = None
     commit: str | None = None
 
