@@ -55,6 +55,7 @@ def test_wheel_holds_the_package_and_nothing_else(dists: dict[str, Path]) -> Non
     }
     assert names == expected
     assert "dexops/py.typed" in names
+    assert "dexops/schemas/tool-dexops.schema.json" in names
 
 
 def test_sdist_holds_sources_tests_and_docs(dists: dict[str, Path]) -> None:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
-from urllib.parse import urlsplit
+from typing import Any, Literal, NamedTuple, TypeVar
 
+from dexops.domain.config_keys import NAME_PATTERN, ROOT, table_problems
 from dexops.errors import ConfigError
 
 ComponentKind = Literal["library", "app"]
 IndexRole = Literal["test", "production"]
 INDEX_ROLES: tuple[IndexRole, ...] = ("test", "production")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_ENV_VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(NAME_PATTERN)
 
+
+_T = TypeVar("_T")
 
 DEFAULT_RELEASE_TAGS = ("latest", "v{version}")
 
@@ -168,87 +170,40 @@ class Config(NamedTuple):
 
 
 class _Section:
-    """Reads one TOML table, checking keys and types, and remembering where it is."""
+    """Reads one TOML table whose shape `config_keys` has checked, remembering where it is."""
 
-    def __init__(self, table: object, where: str, file: Path) -> None:
-        if not isinstance(table, dict):
-            raise ConfigError(f"{file}: {where} must be a table")
-        self.table: dict[str, Any] = table
+    def __init__(self, table: dict[str, Any], where: str, file: Path) -> None:
+        self.table = table
         self.where = where
         self.file = file
 
     def fail(self, key: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.file}: {self.where}.{key} {problem}")
 
-    def check_keys(self, allowed: set[str]) -> None:
-        for key in self.table:
-            if key not in allowed:
-                raise ConfigError(
-                    f"{self.file}: unknown key {self.where}.{key} "
-                    f"(allowed: {', '.join(sorted(allowed))})"
-                )
-
-    def string(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+    def string(self, key: str, default: str | None = None) -> str | None:
         value = self.table.get(key, default)
-        if value is None:
-            if required:
-                raise self.fail(key, "is required")
-            return None
-        if not isinstance(value, str) or not value:
-            raise self.fail(key, f"must be a non-empty string, not {value!r}")
-        return value
+        return None if value is None else str(value)
 
     def required(self, key: str) -> str:
-        value = self.string(key, required=True)
-        assert value is not None  # noqa: S101 - required=True never returns None
-        return value
+        return str(self.table[key])
 
     def strings(self, key: str) -> tuple[str, ...]:
-        value = self.table.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(key, f"must be a list of non-empty strings, not {value!r}")
-        return tuple(value)
-
-    def boolean(self, key: str, *, default: bool) -> bool:
-        value = self.table.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, not {value!r}")
-        return value
+        return tuple(self.table.get(key, []))
 
     def subtable(self, key: str) -> dict[str, Any]:
-        value = self.table.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be a table")
+        value: dict[str, Any] = self.table.get(key, {})
         return value
 
 
 def _inside(root: Path, relative: str, section: _Section, key: str) -> None:
-    """Refuse paths that are absolute or climb out of the repository."""
-    if PurePosixPath(relative).is_absolute() or ".." in PurePosixPath(relative).parts:
-        raise section.fail(key, f"{relative!r} must be a path inside the repository")
+    """Refuse paths that climb out of the repository through a symbolic link."""
     resolved = (root / relative).resolve()
     if not resolved.is_relative_to(root.resolve()):
         raise section.fail(key, f"{relative!r} leaves the repository")
 
 
-def _name(section: _Section, kind: str, name: str) -> str:
-    if not _NAME.match(name):
-        raise ConfigError(f"{section.file}: {kind} name {name!r} must match {_NAME.pattern}")
-    return name
-
-
-def _component(root: Path, file: Path, name: str, table: object) -> Component:
-    where = f"tool.dexops.components.{name}"
-    s = _Section(table, where, file)
-    s.check_keys(
-        {
-            "kind", "path", "tag-prefix", "watch", "image", "changelog",
-            "version-file", "dockerfile", "build-args", "release-tags", "dist-allow",
-        }
-    )  # fmt: skip
-    kind = s.required("kind")
-    if kind not in ("library", "app"):
-        raise s.fail("kind", f"must be 'library' or 'app', not {kind!r}")
+def _component(root: Path, file: Path, name: str, table: dict[str, Any]) -> Component:
+    s = _Section(table, f"tool.dexops.components.{name}", file)
     path = s.required("path")
     _inside(root, path, s, "path")
     if not (root / path).is_dir():
@@ -258,49 +213,31 @@ def _component(root: Path, file: Path, name: str, table: object) -> Component:
         _inside(root, entry, s, "watch")
         if not (root / entry).exists():
             raise s.fail("watch", f"entry {entry!r} does not exist in {root}")
-    image = s.string("image")
-    if kind == "app" and image is None:
-        raise s.fail("image", "is required for an app component")
-    changelog = s.string("changelog")
-    if changelog is not None:
-        _inside(root, changelog, s, "changelog")
-    version_file = s.string("version-file")
-    if version_file is not None:
-        _inside(root, version_file, s, "version-file")
+    for key in ("changelog", "version-file"):
+        if (value := s.string(key)) is not None:
+            _inside(root, value, s, key)
     dockerfile = s.string("dockerfile", "Dockerfile") or "Dockerfile"
     _inside(root, str(PurePosixPath(path) / dockerfile), s, "dockerfile")
-    build_args = s.subtable("build-args")
-    release_tags = s.strings("release-tags") if "release-tags" in s.table else DEFAULT_RELEASE_TAGS
-    for key, value in build_args.items():
-        if not isinstance(value, str):
-            raise s.fail(f"build-args.{key}", f"must be a string, not {value!r}")
     return Component(
         name=name,
-        kind=kind,  # type: ignore[arg-type]  # checked against the Literal just above
+        kind=s.required("kind"),  # type: ignore[arg-type]  # config_keys checked the choices
         path=path,
         tag_prefix=s.string("tag-prefix", f"{name}-v") or f"{name}-v",
         watch=watch,
-        image=image,
-        changelog=changelog,
-        version_file=version_file,
+        image=s.string("image"),
+        changelog=s.string("changelog"),
+        version_file=s.string("version-file"),
         dockerfile=dockerfile,
-        build_args=tuple(sorted(build_args.items())),
-        release_tags=release_tags,
+        build_args=tuple(sorted(s.subtable("build-args").items())),
+        release_tags=s.strings("release-tags") if "release-tags" in table else DEFAULT_RELEASE_TAGS,
         dist_allow=s.strings("dist-allow"),
     )
 
 
 def _environment(
-    root: Path, file: Path, name: str, table: object, components: Mapping[str, Component]
+    root: Path, file: Path, name: str, table: dict[str, Any], components: Mapping[str, Component]
 ) -> Environment:
-    where = f"tool.dexops.environments.{name}"
-    s = _Section(table, where, file)
-    s.check_keys(
-        {
-            "overlay", "branch", "promote-from", "argocd-app", "health-url", "component",
-            "moving-tag", "deployment", "namespace",
-        }
-    )  # fmt: skip
+    s = _Section(table, f"tool.dexops.environments.{name}", file)
     overlay = s.required("overlay")
     _inside(root, overlay, s, "overlay")
     if not (root / overlay / "kustomization.yaml").is_file():
@@ -347,33 +284,26 @@ def _check_promotions(file: Path, environments: Mapping[str, Environment]) -> No
             chain.append(current.name)
 
 
-def _index_url(s: _Section, key: str) -> str:
-    url = s.required(key)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise s.fail(key, f"{url!r} must be an http(s) URL")
-    # Credentials come from the environment; a URL is shown in plans and logs.
-    if parts.username is not None or parts.password is not None:
-        raise s.fail(key, "must not carry credentials; use token-env or TWINE_PASSWORD")
-    return url
+def _check_prefixes(file: Path, components: Mapping[str, Component]) -> None:
+    prefixes: dict[str, str] = {}
+    for comp in components.values():
+        if comp.tag_prefix in prefixes:
+            raise ConfigError(
+                f"{file}: tool.dexops.components.{comp.name}.tag-prefix {comp.tag_prefix!r} "
+                f"is already used by {prefixes[comp.tag_prefix]}"
+            )
+        prefixes[comp.tag_prefix] = comp.name
 
 
-def _index(file: Path, name: str, table: object) -> tuple[PackageIndex, IndexRole | None]:
-    s = _Section(table, f"tool.dexops.indexes.{name}", file)
-    s.check_keys({"upload-url", "simple-url", "token-env", "role"})
-    token_env = s.string("token-env")
-    if token_env is not None and not _ENV_VAR.match(token_env):
-        raise s.fail("token-env", f"{token_env!r} is not an environment variable name")
-    role = s.string("role")
-    if role is not None and role not in INDEX_ROLES:
-        raise s.fail("role", f"must be 'test' or 'production', not {role!r}")
-    index = PackageIndex(name, _index_url(s, "upload-url"), _index_url(s, "simple-url"), token_env)
-    return index, role
-
-
-def _indexes(file: Path, tables: Mapping[str, object]) -> tuple[PackageIndex, ...]:
+def _indexes(file: Path, tables: Mapping[str, dict[str, Any]]) -> tuple[PackageIndex, ...]:
     """Indexes with roles: explicit `role`, else by order (test first, then production)."""
-    parsed = [_index(file, _name_of_index(file, name), table) for name, table in tables.items()]
+    parsed = [
+        (
+            PackageIndex(name, t["upload-url"], t["simple-url"], t.get("token-env")),
+            t.get("role"),
+        )
+        for name, t in tables.items()
+    ]
     explicit = [role for _, role in parsed if role is not None]
     for role in INDEX_ROLES:
         if explicit.count(role) > 1:
@@ -392,46 +322,87 @@ def _indexes(file: Path, tables: Mapping[str, object]) -> tuple[PackageIndex, ..
     return tuple(index._replace(role=role or defaults[index.name]) for index, role in parsed)
 
 
-def _name_of_index(file: Path, name: str) -> str:
-    if not _NAME.match(name):
-        raise ConfigError(f"{file}: index name {name!r} must match {_NAME.pattern}")
-    return name
+class _Problems:
+    """Collects configuration errors; strict, it raises the first one instead."""
+
+    def __init__(self, file: Path, *, strict: bool) -> None:
+        self.file = file
+        self.strict = strict
+        self.found: list[str] = []
+
+    def add(self, message: str) -> None:
+        if self.strict:
+            raise ConfigError(message)
+        self.found.append(message)
+
+    def attempt(self, check: Callable[[], _T]) -> _T | None:
+        """Run one check; its ConfigError becomes a problem and the result None."""
+        try:
+            return check()
+        except ConfigError as exc:
+            self.add(str(exc))
+            return None
 
 
-def parse_config(data: Mapping[str, Any], *, root: Path, file: Path) -> Config:
-    """Validate the parsed pyproject of `root` and build its `Config`."""
+def _build(data: Mapping[str, Any], root: Path, problems: _Problems) -> Config | None:
+    file = problems.file
     tool = data.get("tool", {})
     if not isinstance(tool, dict) or "dexops" not in tool:
-        raise ConfigError(f"{file}: no [tool.dexops] table")
-    s = _Section(tool["dexops"], "tool.dexops", file)
-    s.check_keys({"default-branch", "components", "environments", "indexes", "sign"})
-    components = {
-        _name(s, "component", name): _component(root, file, name, table)
-        for name, table in s.subtable("components").items()
-    }
-    if not components:
-        raise ConfigError(f"{file}: tool.dexops.components must configure at least one component")
-    prefixes: dict[str, str] = {}
-    for comp in components.values():
-        if comp.tag_prefix in prefixes:
-            raise ConfigError(
-                f"{file}: tool.dexops.components.{comp.name}.tag-prefix {comp.tag_prefix!r} "
-                f"is already used by {prefixes[comp.tag_prefix]}"
+        problems.add(f"{file}: no [tool.dexops] table")
+        return None
+    table = tool["dexops"]
+    shape = [f"{file}: {problem}" for problem in table_problems(table, ROOT, "tool.dexops")]
+    for problem in shape:
+        problems.add(problem)
+    if not isinstance(table, dict):
+        return None
+
+    def sound(section: str, name: str) -> bool:
+        # An entry whose shape is broken is reported once, not again by the checks that read it.
+        where = f"tool.dexops.{section}.{name}"
+        return not any(f"{where}." in p or f"{where} " in p for p in shape)
+
+    s = _Section(table, "tool.dexops", file)
+    components: dict[str, Component] = {}
+    for name, entry in s.subtable("components").items():
+        if sound("components", name):
+            comp = problems.attempt(functools.partial(_component, root, file, name, entry))
+            if comp is not None:
+                components[name] = comp
+    problems.attempt(lambda: _check_prefixes(file, components))
+    environments: dict[str, Environment] = {}
+    for name, entry in s.subtable("environments").items():
+        if sound("environments", name):
+            env = problems.attempt(
+                functools.partial(_environment, root, file, name, entry, components)
             )
-        prefixes[comp.tag_prefix] = comp.name
-    environments = {
-        _name(s, "environment", name): _environment(root, file, name, table, components)
-        for name, table in s.subtable("environments").items()
-    }
-    _check_promotions(file, environments)
+            if env is not None:
+                environments[name] = env
+    problems.attempt(lambda: _check_promotions(file, environments))
     index_tables = s.subtable("indexes")
-    indexes = _indexes(file, index_tables) if index_tables else DEFAULT_INDEXES
+    indexes = problems.attempt(lambda: _indexes(file, index_tables)) if index_tables else None
+    if problems.found:
+        return None
     return Config(
         root=root,
         file=file,
         default_branch=s.string("default-branch", "main") or "main",
         components=components,
         environments=environments,
-        indexes=indexes,
-        sign=s.boolean("sign", default=False),
+        indexes=indexes or DEFAULT_INDEXES,
+        sign=bool(table.get("sign", False)),
     )
+
+
+def parse_config(data: Mapping[str, Any], *, root: Path, file: Path) -> Config:
+    """Validate the parsed pyproject of `root` and build its `Config`."""
+    config = _build(data, root, _Problems(file, strict=True))
+    assert config is not None  # noqa: S101 - strict problems raise instead of returning None
+    return config
+
+
+def config_problems(data: Mapping[str, Any], *, root: Path, file: Path) -> list[str]:
+    """Every configuration error at once, each a one-line message (empty when it loads)."""
+    problems = _Problems(file, strict=False)
+    _build(data, root, problems)
+    return problems.found
