@@ -1,4 +1,4 @@
-"""The `[tool.dexops]` JSON Schema: generated from the key declarations, agreeing with the loader."""
+"""The `[tool.dexops]` schema: generated from the key declarations, agreeing with the loader."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def test_validate_pyproject_finds_the_plugin() -> None:
     assert "dexops" in {p.tool for p in plugins.list_from_entry_points()}
 
 
-@pytest.mark.parametrize("pyproject", EXAMPLES + [ROOT / "pyproject.toml"], ids=str)
+@pytest.mark.parametrize("pyproject", [*EXAMPLES, ROOT / "pyproject.toml"], ids=str)
 def test_every_example_validates(pyproject: Path) -> None:
     data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     _validator()(data)
