@@ -291,7 +291,8 @@ def test_trivy_that_hangs_is_stopped_by_the_scan_timeout(
     code, _, err = _scan(cli, dex_repo, "--scan-timeout", "0.5")
     assert code == EXIT_SCANNER_FAILED
     assert err.count("\n") == 1
-    assert err.startswith("error: trivy did not finish scanning "), err
+    assert err.startswith("error: trivy's scan of "), err
+    assert "did not finish within 0.5s (attempt 1; raise --scan-timeout)" in err, err
     assert "within 0.5s" in err
     code, _, err = _scan(cli, dex_repo, "--scan-timeout", "0")
     assert code == 1

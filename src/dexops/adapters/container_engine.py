@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dexops.adapters.tool import run_tool
 from dexops.domain.imageref import ImageRef, validate_digest
 from dexops.errors import DexopsError, ToolMissingError
 
@@ -305,14 +306,13 @@ class Docker(Engine):
 def docker_daemon_reachable(executable: str) -> bool:
     """Whether `docker info` reaches a daemon within a few seconds."""
     try:
-        done = subprocess.run(
+        done = run_tool(
             [executable, "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
+            what="docker info",
             timeout=DAEMON_TIMEOUT,
-            check=False,
+            error=EngineError,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, DexopsError):
         return False
     return done.returncode == 0 and bool(done.stdout.strip())
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dexops.adapters.tool import failure_line, run_checked, run_tool
 from dexops.errors import DexopsError, ToolMissingError
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
@@ -43,21 +43,11 @@ def renderer() -> list[str] | None:
 
 def render(overlay_dir: Path, command: Sequence[str]) -> str:
     """The rendered manifests of an overlay; a failure is a `KubeError` with its message."""
-    try:
-        proc = subprocess.run(
-            [*command, str(overlay_dir)],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        raise KubeError(f"{' '.join(command[-1:])} of {overlay_dir} timed out") from None
+    what = f"{' '.join(command[-1:])} of {overlay_dir}"
+    proc = run_tool([*command, str(overlay_dir)], what=what, timeout=_TIMEOUT, error=KubeError)
     if proc.returncode != 0:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        detail = lines[-1] if lines else f"exit status {proc.returncode}"
         # kubectl prefixes a klog header; the message is after `err=`.
-        detail = detail.split("err=", 1)[-1].strip('"')
+        detail = failure_line(proc).split("err=", 1)[-1].strip('"')
         raise KubeError(f"rendering {overlay_dir.name} failed: {detail}")
     return proc.stdout
 
@@ -156,15 +146,6 @@ def run_kubectl(command: Sequence[str]) -> str:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         raise ToolMissingError("kubectl is not installed (needed for --emergency)")
-    try:
-        proc = subprocess.run(
-            [kubectl, *command[1:]], capture_output=True, text=True, check=False, timeout=_TIMEOUT
-        )
-    except subprocess.TimeoutExpired:
-        raise KubeError(f"{' '.join(command[:3])} timed out after {_TIMEOUT}s") from None
-    if proc.returncode != 0:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        raise KubeError(
-            f"{' '.join(command[:3])} failed: {lines[-1] if lines else proc.returncode}"
-        )
-    return proc.stdout
+    return run_checked(
+        [kubectl, *command[1:]], what=" ".join(command[:3]), timeout=_TIMEOUT, error=KubeError
+    )

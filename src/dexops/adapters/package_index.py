@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dexops import secrets
+from dexops.adapters.tool import run_tool
 from dexops.domain.config import PackageIndex
 from dexops.domain.distributions import IndexFile, files_of_release, sha256_hex
 from dexops.errors import PackageIndexError
@@ -295,19 +295,13 @@ class IndexClient:
             }
         )
         names = ", ".join(f.name for f in files)
-        try:
-            done = subprocess.run(
-                self.upload_command(files),
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=UPLOAD_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise PackageIndexError(
-                f"upload of {names} to {self.index.name} did not finish in {UPLOAD_TIMEOUT:.0f}s"
-            ) from None
+        done = run_tool(
+            self.upload_command(files),
+            what=f"upload of {names} to {self.index.name}",
+            timeout=UPLOAD_TIMEOUT,
+            error=PackageIndexError,
+            env=env,
+        )
         if done.returncode != 0:
             reason = twine_failure(f"{done.stdout}\n{done.stderr}")
             raise PackageIndexError(f"upload of {names} to {self.index.name} failed: {reason}")

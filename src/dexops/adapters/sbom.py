@@ -12,7 +12,6 @@ with `sha256sum -c` and dexops can parse it back out of an annotated (or signed)
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -20,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from email.parser import HeaderParser
 from pathlib import Path
 
+from dexops.adapters.tool import run_checked
 from dexops.errors import DexopsError, PackageError
 
 BLOCK_START = "--- dexops sha256 ---"
@@ -160,19 +160,12 @@ def write_sbom(wheel: Path, output: Path) -> Path:
             f"description = {_toml(summary)}\n",
             encoding="utf-8",
         )
-        try:
-            done = subprocess.run(
-                sbom_command(requirements, pyproject, output),
-                capture_output=True,
-                text=True,
-                timeout=SBOM_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise PackageError(f"cyclonedx-py did not finish in {SBOM_TIMEOUT:.0f}s") from None
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise PackageError(f"cyclonedx-py failed for {wheel.name}: {lines[-1] if lines else ''}")
+        run_checked(
+            sbom_command(requirements, pyproject, output),
+            what=f"cyclonedx-py for {wheel.name}",
+            timeout=SBOM_TIMEOUT,
+            error=PackageError,
+        )
     return output
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dexops.adapters.tool import run_tool
 from dexops.domain.imageref import ImageRef
 from dexops.domain.vulnerabilities import ScannerFailedError, is_db_download_error
 from dexops.errors import ToolMissingError
@@ -63,15 +63,14 @@ def run_trivy(
         output = Path(tmp) / "report.json"
         argv = _argv(trivy, output, ref)
         for attempt in range(1, attempts + 1):
-            try:
-                done = subprocess.run(
-                    argv, capture_output=True, text=True, env=env, check=False, timeout=timeout
-                )
-            except subprocess.TimeoutExpired:
-                raise ScannerFailedError(
-                    f"trivy did not finish scanning {ref} within {timeout:g}s "
-                    f"(attempt {attempt}; raise --scan-timeout)"
-                ) from None
+            done = run_tool(
+                argv,
+                what=f"trivy's scan of {ref}",
+                hint=f" (attempt {attempt}; raise --scan-timeout)",
+                timeout=timeout,
+                error=ScannerFailedError,
+                env=env,
+            )
             if done.returncode == 0 and output.is_file():
                 return _read_report(output)
             detail = " ".join(done.stderr.split())[-300:] or f"exit status {done.returncode}"
