@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures_metrics",
     "tests.fixtures_gitops",
     "tests.fixtures_pypi",
+    "tests.rehearsal.fixtures",
 ]
 
 
