@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -105,8 +106,30 @@ def integration(session: nox.Session) -> None:
     _pytest(session, integration=True)
 
 
+def _test_unpacked_sdist(session: nox.Session) -> None:
+    """Run the unit tests from an unpacked sdist, importing dexops from it."""
+    out = Path(session.create_tmp()) / "sdist"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    session.run(
+        "uv", "build", "--quiet", "--sdist", "--out-dir", str(out), str(ROOT), external=True
+    )
+    (archive,) = out.glob("*.tar.gz")
+    with tarfile.open(archive) as sdist:
+        sdist.extractall(out, filter="data")
+    unpacked = out / archive.name.removesuffix(".tar.gz")
+    env = {"PYTHONPATH": str(unpacked / "src")}
+    session.chdir(unpacked)
+    check = "import dexops, pathlib, sys; sys.exit(not pathlib.Path(dexops.__file__).is_relative_to(sys.argv[1]))"  # noqa: E501
+    session.run("python", "-c", check, str(unpacked), env=env)
+    session.run(
+        "pytest", "-m", "not integration and not package", "-p", "no:cacheprovider", env=env
+    )
+
+
 @nox.session(python=PYTHONS[0])
 def package(session: nox.Session) -> None:
-    """Build dexops' sdist and wheel, run `twine check --strict`, assert their file lists."""
+    """Build the sdist and wheel, `twine check --strict`, assert file lists, test from the sdist."""
     _sync(session)
     session.run("pytest", "-m", "package", "-p", "no:cacheprovider", *session.posargs)
+    _test_unpacked_sdist(session)

@@ -58,14 +58,19 @@ def test_wheel_holds_the_package_and_nothing_else(dists: dict[str, Path]) -> Non
     assert "dexops/schemas/tool-dexops.schema.json" in names
 
 
-def test_sdist_holds_sources_tests_and_docs(dists: dict[str, Path]) -> None:
+def test_sdist_holds_what_its_tests_need(dists: dict[str, Path]) -> None:
     sdist = dists[".gz"]
     prefix = f"dexops-{__version__}/"
     with tarfile.open(sdist) as archive:
         names = {m.name.removeprefix(prefix) for m in archive.getmembers() if m.isfile()}
-    expected = _tracked("src/dexops", "tests") | {
+    folders = ("src/dexops", "tests", "examples", "scripts", "docs", "benchmarks", ".github")
+    expected = _tracked(*folders) | {
+        "noxfile.py",
+        "tasks.py",
+        "uv.lock",
         "README.md",
         "CHANGELOG.md",
+        "CONTRIBUTING.md",
         "LICENSE",
         "pyproject.toml",
         "PKG-INFO",
