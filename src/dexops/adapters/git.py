@@ -69,6 +69,7 @@ class Git:
         self.executable = shutil.which("git")
         # Objects read by `<commit id>:<path>`, a name whose object never changes (None: absent).
         self._fixed: dict[str, bytes | None] = {}
+        self._prefix: str | None = None
 
     def binary(self) -> str:
         """The git executable; `ToolMissingError` when git is not installed."""
@@ -141,7 +142,7 @@ class Git:
         proc = subprocess.run(
             [binary, "cat-file", "--batch"],
             cwd=self.root,
-            input="".join(f"{name}\n" for name in wanted).encode(),
+            input="".join(f"{relative_object(name)}\n" for name in wanted).encode(),
             capture_output=True,
             env=self.env(None),
             check=False,
@@ -235,13 +236,34 @@ class Git:
         if _FIXED_OBJECT.match(name):
             data = self.read_objects([name]).get(name)
             return None if data is None else data.decode("utf-8", "replace")
-        done = self.call("show", name)
+        done = self.call("show", relative_object(name))
         return done.stdout if done.code == 0 else None
 
     def changed_paths(self, base: str, head: str, paths: Sequence[str]) -> list[str]:
         """Files under `paths` that differ between two commits."""
-        out = self.run("diff", "--name-only", base, head, "--", *paths)
+        # `--relative`: names as the paths were given, from the root, not git's top level.
+        out = self.run("diff", "--name-only", "--relative", base, head, "--", *paths)
         return [line for line in out.splitlines() if line]
+
+    def prefix(self) -> str:
+        """Where the root lies inside the repository (`apps/a/`; empty at the top level)."""
+        if self._prefix is None:
+            self._prefix = self.run("rev-parse", "--show-prefix")
+        return self._prefix
+
+    def is_shallow(self) -> bool:
+        """Whether this clone's history is cut short (`git clone --depth`)."""
+        return self.run("rev-parse", "--is-shallow-repository") == "true"
+
+    def shallow_boundary(self) -> list[str]:
+        """The commits whose parents a shallow clone lacks (empty when it is complete)."""
+        path = Path(self.run("rev-parse", "--git-path", "shallow"))
+        path = path if path.is_absolute() else self.root / path
+        try:
+            text = path.read_text(encoding="ascii")
+        except FileNotFoundError:
+            return []
+        return [line.strip() for line in text.splitlines() if line.strip()]
 
     # --- tags ----------------------------------------------------------------------------
 
@@ -314,6 +336,16 @@ class Git:
 
 # Characters git-check-ref-format(1) refuses anywhere in a ref name (rules 4, 5 and 10).
 _REF_FORBIDDEN = frozenset(" ~^:?*[\\\x7f") | {chr(code) for code in range(32)}
+
+
+def relative_object(name: str) -> str:
+    """`<rev>:<path>` with the path read from the root (`./`), as every config path is."""
+    # git reads `<rev>:<path>` from the top level but `<rev>:./<path>` from the working
+    # directory, which is the root holding [tool.dexops]: the same at the top level.
+    rev, sep, path = name.partition(":")
+    if not sep or not rev or path.startswith(("./", "../", "/")):
+        return name
+    return f"{rev}:./{path}"
 
 
 def valid_ref_name(ref: str) -> bool:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Generator, Sequence
 from typing import IO, Self
 
-from dexops.adapters.git import Git, first_line, parse_batch
+from dexops.adapters.git import Git, first_line, parse_batch, relative_object
 from dexops.errors import GitError
 
 _CHUNK = 1 << 16
@@ -109,7 +109,7 @@ class ObjectBatch(_Running):
         self._asked.add(name)
         self._names.append(name)
         try:
-            self._stdin.write(f"{name}\n".encode())
+            self._stdin.write(f"{relative_object(name)}\n".encode())
         except BrokenPipeError:
             raise self._failure() from None
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from dexops.adapters.git import Git
+from dexops.adapters.git import Git, first_line
 from dexops.errors import DexopsError, GitError, PushRejectedError
 
 if TYPE_CHECKING:
@@ -51,6 +51,34 @@ def fetch_branches(git: Git, branches: list[str]) -> None:
         if "couldn't find remote ref" in done.stderr and missing:
             raise GitError(f"{REMOTE} has no branch {missing[0]!r}")
         git.run("fetch", "--quiet", "--no-tags", REMOTE, *specs)
+
+
+class ShallowHistoryError(DexopsError):
+    """A shallow clone's history could not be completed for a task that reads it."""
+
+
+def complete_history(git: Git, branches: list[str]) -> None:
+    """Make origin's `branches` whole in a shallow clone (`--unshallow`), or refuse.
+
+    A task that reads history (holds, deployments, metrics) never answers from a clone
+    cut short: a rollback hold older than the cut would be invisible.
+    """
+    if not git.is_shallow():
+        return
+    specs = [f"+refs/heads/{b}:{remote_ref(b)}" for b in dict.fromkeys(branches)]
+    done = git.call("fetch", "--quiet", "--no-tags", "--unshallow", REMOTE, *specs)
+    cut = [b for b in dict.fromkeys(branches) if _cut_short(git, b)]
+    if done.code != 0 or cut:
+        reason = first_line(done.stderr) or f"origin/{(cut or branches)[0]} is still cut short"
+        raise ShallowHistoryError(
+            f"this is a shallow clone and its history could not be completed ({reason}); "
+            "clone with full history (actions/checkout: fetch-depth: 0)"
+        )
+
+
+def _cut_short(git: Git, branch: str) -> bool:
+    """Whether a shallow boundary commit lies in origin's `branch`."""
+    return any(git.is_ancestor(c, remote_ref(branch)) for c in git.shallow_boundary())
 
 
 def decode_text(data: bytes, where: str) -> str:
@@ -102,7 +130,9 @@ class Staging:
         listing = self.git.run("ls-files", "--stage", "--", path, env=self._env)
         mode = listing.split(" ", 1)[0] if listing else "100644"
         blob = self.git.run("hash-object", "-w", "--stdin", input_text=text)
-        self.git.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=self._env)
+        # `--cacheinfo` takes a path from git's top level, not from the root as `path` is.
+        entry = f"{mode},{blob},{self.git.prefix()}{path}"
+        self.git.run("update-index", "--add", "--cacheinfo", entry, env=self._env)
         self.changed[path] = text
 
     def commit(self, message: str) -> str:
@@ -115,10 +145,10 @@ class Staging:
         return self.head
 
     def checkout(self, destination: Path) -> Path:
-        """Write the staged tree's files under `destination` (for rendering); return it."""
+        """Write the staged tree's files under `destination`; return where the root lies in it."""
         destination.mkdir(parents=True, exist_ok=True)
         self.git.run("checkout-index", "--all", f"--prefix={destination}/", env=self._env)
-        return destination
+        return destination / self.git.prefix()
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,7 @@ def plan_update(
         )
     fetch(ws, envs)
     states = read_states(ws, envs)
-    holds = read_holds(ws, [branch])
+    holds = read_holds(ws, envs)
     updates, current, held = [], [], []
     for env in envs:
         state = states[env.name]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dexops.adapters.gitstream import ObjectBatch, stream
@@ -12,7 +12,12 @@ from dexops.domain.deploy_history import Revision
 from dexops.domain.imageref import commit_prefix
 from dexops.domain.kustomize import ImageEntry
 from dexops.errors import ConfigError, DexopsError
-from dexops.workflows.branch_edit import decode_text, fetch_branches, remote_ref
+from dexops.workflows.branch_edit import (
+    complete_history,
+    decode_text,
+    fetch_branches,
+    remote_ref,
+)
 from dexops.workflows.workspace import Workspace
 
 
@@ -91,6 +96,8 @@ def read_history(
     ws: Workspace, env: Environment, *, max_count: int | None = None, ref: str | None = None
 ) -> list[Revision]:
     """The overlay's revisions on origin's branch, newest first (two git processes in all)."""
+    if ref is None:
+        complete_history(ws.git, [env.branch])
     args = deploy_history.log_arguments(
         ref or remote_ref(env.branch), env.kustomization, max_count=max_count
     )
@@ -106,25 +113,52 @@ def read_history(
     return deploy_history.build_history(records, blobs, image_of(ws, env), env.kustomization)
 
 
-def read_holds(ws: Workspace, branches: Iterable[str]) -> dict[str, holds.HoldRecord]:
-    """Environments on hold, from the hold trailers on origin's branches (one git log each)."""
+def read_holds(ws: Workspace, envs: Sequence[Environment]) -> dict[str, holds.HoldRecord]:
+    """Environments on hold, from the hold trailers on origin's branches.
+
+    Only the overlays' own commits are walked, and only back to the newest hold decision:
+    a hold is set by a rollback, which always edits its overlay. A hold found is then
+    checked against the commits after it (a `hold.release` commit edits no file).
+    """
     held: dict[str, holds.HoldRecord] = {}
-    for branch in dict.fromkeys(branches):
-        stream = ws.git.run(
-            "log", f"--format={deploy_history.LOG_FORMAT}", *holds.HOLD_GREP, remote_ref(branch)
-        )
-        records = [
-            rec
-            for log in deploy_history.parse_log(stream)
-            for rec in holds.hold_records(log.commit, log.date, log.trailers)
-        ]
-        held.update(holds.current_holds(records))
+    branches: dict[str, list[Environment]] = {}
+    for env in envs:
+        branches.setdefault(env.branch, []).append(env)
+    complete_history(ws.git, list(branches))
+    for branch, group in branches.items():
+        ref = remote_ref(branch)
+        wanted = {env.name: env for env in group}
+        decided = _newest_decisions(ws, [ref, "--", *(e.kustomization for e in group)], wanted)
+        for name, record in decided.items():
+            if not record.held:
+                continue
+            # A hold-release after the hold edits no overlay: look at what came after it.
+            later = _newest_decisions(ws, [ref, f"^{record.commit}"], {name: wanted[name]})
+            current = later.get(name, record)
+            if current.held:
+                held[name] = current
     return held
+
+
+def _newest_decisions(
+    ws: Workspace, revisions: Sequence[str], wanted: Mapping[str, Environment]
+) -> dict[str, holds.HoldRecord]:
+    """The newest hold decision per wanted environment in a `git log` of `revisions`."""
+    found: dict[str, holds.HoldRecord] = {}
+    args = ["log", f"--format={deploy_history.LOG_FORMAT}", *holds.HOLD_GREP, *revisions]
+    # The walk stops as soon as every environment has its answer: git is killed then.
+    for log in deploy_history.iter_log(stream(ws.git, *args)):
+        for record in holds.hold_records(log.commit, log.date, log.trailers):
+            if record.environment in wanted:
+                found.setdefault(record.environment, record)
+        if len(found) == len(wanted):
+            break
+    return found
 
 
 def hold_of(ws: Workspace, env: Environment) -> holds.HoldRecord | None:
     """The hold on one environment, if any."""
-    return read_holds(ws, [env.branch]).get(env.name)
+    return read_holds(ws, [env]).get(env.name)
 
 
 def require_not_held(ws: Workspace, env: Environment) -> None:

@@ -26,6 +26,7 @@ from dexops.domain.delivery_metrics import (
     overlay_revision,
     percentile,
 )
+from dexops.workflows.branch_edit import complete_history
 from dexops.workflows.workspace import Workspace
 
 _RECORD = "\x1e"
@@ -80,6 +81,7 @@ def read_graph(ws: Workspace) -> CommitGraph:
 
 def read_overlay_history(ws: Workspace, env: Environment, ref: str) -> list[OverlayRevision]:
     """Every commit on the environment's branch that touched its kustomization, oldest first."""
+    complete_history(ws.git, [env.branch])
     out = ws.git.run(
         "log",
         "--reverse",

@@ -159,7 +159,7 @@ def plan_promotion(
     )
     if plan.unchanged:
         return plan
-    held = read_holds(ws, [target_env.branch]).get(target_env.name)
+    held = read_holds(ws, [target_env]).get(target_env.name)
     if held is not None:
         raise GateError(hold_message(held))
     found = registry_gate(

@@ -115,7 +115,7 @@ def plan_rollback(
     fetch(ws, [environment])
     state = read_states(ws, [environment])[env]
     if to is None and steps is None and not again:
-        record = read_holds(ws, [environment.branch]).get(env)
+        record = read_holds(ws, [environment]).get(env)
         if record is not None and record.action == "rollback" and record.image_tag == state.tag:
             # A re-run of the same rollback (a retried job) must not go back one more release.
             return RollbackPlan(state, state.tag or "", state.digest, hold, "", [], record)
@@ -306,7 +306,7 @@ def release_hold(ws: Workspace, *, env: str, dry_run: bool = False) -> HoldRelea
     """Release an environment's hold with an empty commit on its branch; no hold is a no-op."""
     environment = ws.config.environment(env)
     fetch(ws, [environment])
-    record = read_holds(ws, [environment.branch]).get(env)
+    record = read_holds(ws, [environment]).get(env)
     if record is None:
         return HoldReleaseResult("not-held")
     if dry_run:
@@ -314,7 +314,7 @@ def release_hold(ws: Workspace, *, env: str, dry_run: bool = False) -> HoldRelea
     with tempfile.TemporaryDirectory(prefix="dexops-hold-") as tmp:
 
         def build(base: str) -> str | None:
-            current = read_holds(ws, [environment.branch]).get(env)
+            current = read_holds(ws, [environment]).get(env)
             if current is None:
                 return None
             staging = Staging(ws.git, Path(tempfile.mkdtemp(dir=tmp)), base, sign=ws.config.sign)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dexops.domain.config import Environment
 from dexops.domain.deploy_history import Revision, deployed_by
 from dexops.errors import DexopsError
+from dexops.workflows.branch_edit import complete_history
 from dexops.workflows.environments import (
     EnvironmentState,
     drift,
@@ -113,10 +114,12 @@ def environment_status(ws: Workspace, names: list[str] | None = None) -> list[En
     ]
     if sources:
         states.update(read_states(ws, sources))
-    # The hold scan greps the branches' whole history; the deployments are read meanwhile
+    # A shallow clone is completed once, before the two readers below would both try.
+    complete_history(ws.git, [e.branch for e in envs])
+    # The hold scan walks the overlays' commits; the deployments are read meanwhile
     # (git runs in a thread), and the scan's error still comes first as when it ran first.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        scan = pool.submit(read_holds, ws, [e.branch for e in envs])
+        scan = pool.submit(read_holds, ws, envs)
         try:
             revisions = {env.name: _deployment(ws, env, states[env.name].tag) for env in envs}
         except Exception:
