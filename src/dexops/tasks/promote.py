@@ -13,7 +13,10 @@ from dexops.tasks.confirm import confirm
         "from_env": "source environment (default: the target's promote-from)",
         "to_env": "target environment",
         "image_tag": "tag to promote (default: what the source runs)",
-        "force": "promote a tag the source does not run, or from another source",
+        "force": (
+            "promote a tag the source does not run, from another source, "
+            "or over commits the target runs that the image lacks"
+        ),
         "auto_merge": "enable auto-merge on the pull request",
         "direct": "commit and push to the target's branch instead of opening a PR",
         "skip_registry_check": "do not ask the registry whether the image exists",

@@ -42,7 +42,7 @@ def status(
             (r.commit or "-")[:8],
             r.kind or "-",
             r.hold or "-",
-            f"{r.drift} {r.source}" if r.drift and r.source else "-",
+            f"{r.drift} vs {r.source}" if r.drift and r.source else "-",
         ]
         if argo:
             cells += [r.sync or "-", r.health or "-"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from dexops.adapters.gitstream import ObjectBatch, stream
+from dexops.adapters.gitstream import ObjectBatch, run_concurrently, stream
 from dexops.domain import deploy_history, holds, kustomize
 from dexops.domain.config import Environment
 from dexops.domain.deploy_history import Revision
@@ -185,26 +185,53 @@ def tag_commit(ws: Workspace, tag: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Drift:
-    """Commits the source environment's image has that the target's lacks."""
+    """How the target's image commit stands to the source's: git's left-right count."""
 
     known: bool
     commits: list[str]
+    behind: int = 0  # commits the source's image has that the target's lacks
+    ahead: int = 0  # commits the target's image has that the source's lacks
+    source_commit: str | None = None
+    target_commit: str | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the target runs commits the source lacks (promoting would drop them)."""
+        return self.ahead > 0
 
     def describe(self) -> str:
         """A short human description."""
         if not self.known:
             return "unknown"
-        return "in sync" if not self.commits else f"{len(self.commits)} commit(s) behind"
+        if self.ahead and self.behind:
+            return f"diverged: {self.behind} behind, {self.ahead} ahead"
+        if self.ahead:
+            return f"{self.ahead} commit(s) ahead"
+        return f"{self.behind} commit(s) behind" if self.behind else "in sync"
 
 
 def drift(
     ws: Workspace, source_tag: str | None, target_tag: str | None, *, limit: int = 50
 ) -> Drift:
-    """Commits (`<short> <subject>`) between the target's image and the source's image."""
+    """Where the target's image stands against the source's, and the commits it lacks."""
     if source_tag == target_tag:
         return Drift(known=True, commits=[])
     source, target = tag_commit(ws, source_tag), tag_commit(ws, target_tag)
     if source is None or target is None:
-        return Drift(known=False, commits=[])
-    out = ws.git.run("log", f"--max-count={limit}", "--format=%h %s", f"{target}..{source}")
-    return Drift(known=True, commits=[line for line in out.splitlines() if line])
+        return Drift(known=False, commits=[], source_commit=source, target_commit=target)
+    counts, listing = run_concurrently(
+        ws.git,
+        [
+            ["rev-list", "--left-right", "--count", f"{target}...{source}"],
+            ["log", f"--max-count={limit}", "--format=%h %s", f"{target}..{source}"],
+        ],
+    )
+    ahead, behind = (int(n) for n in counts.split())
+    return Drift(
+        known=True,
+        commits=[line for line in listing.splitlines() if line],
+        behind=behind,
+        ahead=ahead,
+        source_commit=source,
+        target_commit=target,
+    )

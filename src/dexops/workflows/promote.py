@@ -13,6 +13,7 @@ from dexops.errors import DexopsError
 from dexops.workflows.branch_edit import Change, push_or_propose
 from dexops.workflows.deploy import builder, unified_diff
 from dexops.workflows.environments import (
+    Drift,
     EnvironmentState,
     drift,
     fetch,
@@ -88,9 +89,8 @@ def promote_message(env: str, tag: str, previous: str | None, digest: str | None
 
 
 def _body(
-    ws: Workspace, plan_source: EnvironmentState, target: EnvironmentState, tag: str, diff: str
+    moved: Drift, plan_source: EnvironmentState, target: EnvironmentState, tag: str, diff: str
 ) -> str:
-    moved = drift(ws, tag, target.tag)
     if not moved.known:
         commits = (
             f"(cannot list commits: {target.tag} or {tag} is not a sha- tag of this repository)"
@@ -154,11 +154,26 @@ def plan_promotion(
         target.text, target.image, tag=chosen, digest=digest, source=target_env.kustomization
     )
     diff = unified_diff(target.text, after, target_env.kustomization)
+    moved = drift(ws, chosen, target.tag)
     plan = PromotionPlan(
-        source, target, chosen, digest, branch, title, _body(ws, source, target, chosen, diff), diff
+        source,
+        target,
+        chosen,
+        digest,
+        branch,
+        title,
+        _body(moved, source, target, chosen, diff),
+        diff,
     )
     if plan.unchanged:
         return plan
+    if moved.diverged and not force:
+        # The target's commit is not in the promoted image's history: its changes would go.
+        raise GateError(
+            f"{target_env.name} runs {target.tag} (commit {moved.target_commit}), which is not an "
+            f"ancestor of {chosen} (commit {moved.source_commit}); promoting would drop "
+            f"{moved.ahead} commit(s) ({moved.describe()}); pass --force to promote anyway"
+        )
     held = read_holds(ws, [target_env]).get(target_env.name)
     if held is not None:
         raise GateError(hold_message(held))

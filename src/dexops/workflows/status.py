@@ -43,6 +43,8 @@ class EnvironmentStatus:
     source: str | None
     drift: str | None
     drift_commits: list[str]
+    ahead: int | None
+    behind: int | None
     sync: str | None
     health: str | None
 
@@ -61,6 +63,8 @@ class EnvironmentStatus:
             "promote_from": self.source,
             "drift": self.drift,
             "drift_commits": self.drift_commits,
+            "ahead": self.ahead,
+            "behind": self.behind,
             "sync": self.sync,
             "health": self.health,
         }
@@ -148,6 +152,8 @@ def environment_status(ws: Workspace, names: list[str] | None = None) -> list[En
                 source=env.promote_from,
                 drift=moved.describe() if moved else None,
                 drift_commits=moved.commits if moved else [],
+                ahead=moved.ahead if moved and moved.known else None,
+                behind=moved.behind if moved and moved.known else None,
                 sync=sync,
                 health=health,
             )
