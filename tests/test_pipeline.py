@@ -7,8 +7,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli
+from tests.fixtures_pypi import PypiServers
 from tests.gitrepo import GitRepo
 from tests.snapshot import RepoSnapshot
+
+
+@pytest.fixture
+def indexes(dex_repo: GitRepo, pypi_servers: PypiServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan asks the indexes which files they lack: two local pypiservers answer."""
+    pypi_servers.configure(dex_repo.path, monkeypatch)
+    dex_repo.commit("ci: the local package indexes")
 
 
 def _plan(cli: Cli, repo: GitRepo, *args: str) -> dict[str, Any]:
@@ -24,6 +32,7 @@ def _by(rows: object, key: str) -> dict[str, dict[str, object]]:
     return {row[key]: row for row in rows}
 
 
+@pytest.mark.usefixtures("indexes")
 def test_first_push_releases_and_publishes_everything(dex_repo: GitRepo, cli: Cli) -> None:
     plan = _plan(cli, dex_repo)
     releases = _by(plan["releases"], "component")
@@ -32,8 +41,8 @@ def test_first_push_releases_and_publishes_everything(dex_repo: GitRepo, cli: Cl
     assert releases["careerdex"]["tag"] == "careerdex-v0.3.5"
     publishes = _by(plan["publishes"], "component")
     assert publishes["dataenginex"]["action"] == "publish"
-    assert publishes["dataenginex"]["test_index"] == "testpypi"
-    assert publishes["dataenginex"]["production_index"] == "pypi"
+    assert publishes["dataenginex"]["test_index"] == "localtest"
+    assert publishes["dataenginex"]["production_index"] == "localprod"
     images = _by(plan["images"], "component")
     assert images["careerdex"]["tags"] == [f"sha-{dex_repo.head()[:8]}", "latest", "v0.3.5"]
     envs = _by(plan["environments"], "environment")
@@ -55,6 +64,7 @@ def test_first_push_releases_and_publishes_everything(dex_repo: GitRepo, cli: Cl
     }
 
 
+@pytest.mark.usefixtures("indexes")
 def test_pre_release_goes_to_the_test_index_only(dex_repo: GitRepo, cli: Cli) -> None:
     dex_repo.git("tag", "dataenginex-v0.4.10")
     dex_repo.git("tag", "careerdex-v0.3.5")
@@ -65,11 +75,12 @@ def test_pre_release_goes_to_the_test_index_only(dex_repo: GitRepo, cli: Cli) ->
     assert releases["careerdex"]["action"] == "unchanged"
     publish = _by(plan["publishes"], "component")["dataenginex"]
     assert publish["action"] == "publish"
-    assert publish["test_index"] == "testpypi"
+    assert publish["test_index"] == "localtest"
     assert publish["production_index"] is None
     assert "pre-release" in str(publish["reason"])
 
 
+@pytest.mark.usefixtures("indexes")
 def test_no_change_under_the_library_skips_publishing(dex_repo: GitRepo, cli: Cli) -> None:
     dex_repo.git("tag", "dataenginex-v0.4.10")
     dex_repo.write("src/careerdex/extra.py", "X = 1\n")
@@ -78,6 +89,7 @@ def test_no_change_under_the_library_skips_publishing(dex_repo: GitRepo, cli: Cl
     assert publish["action"] == "skip"
 
 
+@pytest.mark.usefixtures("indexes")
 def test_feature_branch_plans_no_release_and_no_image(dex_repo: GitRepo, cli: Cli) -> None:
     dex_repo.git("checkout", "--quiet", "-b", "feature/x")
     plan = _plan(cli, dex_repo)
@@ -86,6 +98,7 @@ def test_feature_branch_plans_no_release_and_no_image(dex_repo: GitRepo, cli: Cl
     assert plan["matrices"]["release"] == {"include": []}
 
 
+@pytest.mark.usefixtures("indexes")
 def test_dev_branch_updates_dev_only(dex_repo: GitRepo, cli: Cli) -> None:
     dex_repo.git("checkout", "--quiet", "dev")
     envs = _by(_plan(cli, dex_repo)["environments"], "environment")
@@ -93,6 +106,7 @@ def test_dev_branch_updates_dev_only(dex_repo: GitRepo, cli: Cli) -> None:
     assert envs["stage"]["action"] == "not-on-branch"
 
 
+@pytest.mark.usefixtures("indexes")
 def test_outputs_summary_and_plan_file_under_actions(
     dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -117,6 +131,7 @@ def test_outputs_summary_and_plan_file_under_actions(
     assert json.loads(plan_file.read_text())["digest"] == lines["digest"]
 
 
+@pytest.mark.usefixtures("indexes")
 def test_plan_digest_detects_a_moved_repository(
     dex_repo: GitRepo, cli: Cli, tmp_path: Path
 ) -> None:
@@ -153,7 +168,7 @@ def test_plan_digest_detects_a_moved_repository(
         '{"format": 1, "commit": "abc", "digest": "x", "base": []}',
     ],
 )
-def test_a_bad_plan_file_is_one_line(dex_repo: GitRepo, tmp_path: Path, content: str) -> None:
+def test_a_bad_plan_file_is_one_line(tmp_path: Path, content: str) -> None:
     from dexops.errors import ConfigError
     from dexops.workflows.pipeline import load_plan
 
@@ -163,6 +178,7 @@ def test_a_bad_plan_file_is_one_line(dex_repo: GitRepo, tmp_path: Path, content:
         load_plan(str(path))
 
 
+@pytest.mark.usefixtures("indexes")
 def test_release_follows_the_plan_and_refuses_a_stale_one(
     dex_repo: GitRepo, cli: Cli, tmp_path: Path
 ) -> None:
@@ -181,6 +197,7 @@ def test_release_follows_the_plan_and_refuses_a_stale_one(
     snapshot.assert_same(dex_repo)
 
 
+@pytest.mark.usefixtures("indexes")
 def test_deploy_and_build_follow_the_plan(dex_repo: GitRepo, cli: Cli, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
     assert cli("pipeline.plan", "--output", str(plan_file), cwd=dex_repo.path).code == 0
@@ -203,6 +220,7 @@ def test_deploy_and_build_follow_the_plan(dex_repo: GitRepo, cli: Cli, tmp_path:
     snapshot.assert_same(dex_repo)
 
 
+@pytest.mark.usefixtures("indexes")
 def test_publish_refuses_what_the_plan_skipped(dex_repo: GitRepo, cli: Cli, tmp_path: Path) -> None:
     dex_repo.git("tag", "dataenginex-v0.4.10")
     dex_repo.write("src/careerdex/extra.py", "X = 1\n")

@@ -68,12 +68,24 @@ def _event() -> dict[str, object] | None:
     return event if isinstance(event, dict) else None
 
 
-def _pull_request_sha(event: dict[str, object], side: str) -> str | None:
-    pull = event.get("pull_request")
-    if not isinstance(pull, dict):
-        return None
-    sha = pull.get(side, {}).get("sha")
-    return sha if isinstance(sha, str) else None
+def event_name() -> str | None:
+    """The name of the event that started the job (`push`, `workflow_run`, …)."""
+    return os.environ.get("GITHUB_EVENT_NAME") if active() else None
+
+
+def _field(event: dict[str, object], *path: str) -> str | None:
+    value: object = event
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value if isinstance(value, str) and value.strip("0") else None
+
+
+def _is_pull_request(name: str | None, event: dict[str, object]) -> bool:
+    if name is not None:
+        return name.startswith("pull_request")
+    return isinstance(event.get("pull_request"), dict)
 
 
 def event_base() -> str | None:
@@ -81,21 +93,40 @@ def event_base() -> str | None:
     event = _event()
     if event is None:
         return None
-    if isinstance(event.get("pull_request"), dict):
-        return _pull_request_sha(event, "base")
-    before = event.get("before")
+    if _is_pull_request(event_name(), event):
+        return _field(event, "pull_request", "base", "sha")
     # A new branch's first push has before = 0000…; there is no base then.
-    if isinstance(before, str) and before.strip("0"):
-        return before
-    return None
+    return _field(event, "before") if event_name() in (None, "push") else None
 
 
 def event_head() -> str | None:
-    """The pushed head commit (for a pull request, its head, never the merge commit)."""
+    """The event's head commit, from the field GitHub documents for that event.
+
+    pull_request: `pull_request.head.sha` (never the merge commit GITHUB_SHA names);
+    push: `after`; workflow_run: `workflow_run.head_sha` (GITHUB_SHA is the default
+    branch's tip there); release and workflow_dispatch (and others): GITHUB_SHA, which
+    is the tagged commit for a release and the dispatched ref's tip otherwise.
+    """
     event = _event()
     if event is None:
         return None
-    if isinstance(event.get("pull_request"), dict):
-        return _pull_request_sha(event, "head")
-    after = event.get("after")
-    return after if isinstance(after, str) and after.strip("0") else os.environ.get("GITHUB_SHA")
+    name = event_name()
+    if _is_pull_request(name, event):
+        return _field(event, "pull_request", "head", "sha")
+    if name == "workflow_run":
+        return _field(event, "workflow_run", "head_sha")
+    if name in (None, "push") and "after" in event:
+        return _field(event, "after")
+    return os.environ.get("GITHUB_SHA") or None
+
+
+def event_branch() -> str | None:
+    """The branch the event is about: `workflow_run.head_branch`, else a branch ref's name."""
+    if not active():
+        return None
+    event = _event()
+    if event_name() == "workflow_run" and event is not None:
+        return _field(event, "workflow_run", "head_branch")
+    if os.environ.get("GITHUB_REF_TYPE") == "branch":
+        return os.environ.get("GITHUB_REF_NAME") or None
+    return None

@@ -39,13 +39,8 @@ def plan(
     document = made.as_json()
     if output:
         Path(output).write_text(jsonlib.dumps(document, indent=2) + "\n", encoding="utf-8")
-    for name, matrix in made.matrices().items():
-        github_actions.set_output(f"{name}-matrix", matrix)
-        github_actions.set_output(
-            f"has-{name}" + ("s" if name in ("release", "publish") else ""),
-            "true" if matrix["include"] else "false",
-        )
-    github_actions.set_output("digest", made.digest)
+    for name, value in made.outputs().items():
+        github_actions.set_output(name, value)
     github_actions.add_summary(summary_markdown(made))
     if json:
         console.emit_json(document)

@@ -22,7 +22,7 @@ from dexops.domain.image_tags import (
     source_url,
 )
 from dexops.domain.imageref import ImageRef, ImageRefError, validate_tag
-from dexops.errors import ConfigError, DexopsError, ToolMissingError
+from dexops.errors import ConfigError, ConflictError, DexopsError, ToolMissingError
 from dexops.workflows.workspace import Workspace
 
 REGISTRY_ENV = "DEXOPS_REGISTRY"
@@ -75,11 +75,26 @@ def resolve_ref(
 
 
 def build_commit(ws: Workspace) -> str:
-    """The commit an image is built from: the pushed head in Actions (never a PR merge)."""
-    head = github_actions.event_head()
-    if head is not None and _COMMIT.match(head):
-        return head
-    return ws.git.head()
+    """The commit an image is built from: HEAD, or a pull request's head (never its merge).
+
+    Any other event's head (`github_actions.event_head`) is what the job checked out unless
+    the workflow chose another ref; HEAD is then what is built, so HEAD names it.
+    """
+    head = ws.git.head()
+    if github_actions.event_name() in ("pull_request", "pull_request_target"):
+        pushed = github_actions.event_head()
+        if pushed is not None and _COMMIT.match(pushed):
+            return pushed
+    if github_actions.event_name() == "workflow_run":
+        tested = github_actions.event_head()
+        if tested is not None and tested != head:
+            # The job runs on the default branch: without `ref:` it builds that tip under
+            # the name of the commit CI tested on another branch.
+            raise ConflictError(
+                f"HEAD is {head[:12]} but the workflow_run tested {tested[:12]}; check out "
+                "github.event.workflow_run.head_sha"
+            )
+    return head
 
 
 def build_branch(ws: Workspace, branch: str | None) -> str | None:
@@ -88,10 +103,13 @@ def build_branch(ws: Workspace, branch: str | None) -> str | None:
         ws.git.check_ref_name(branch)
         return branch
     if github_actions.active():
-        if os.environ.get("GITHUB_EVENT_NAME", "").startswith("pull_request"):
+        if (github_actions.event_name() or "").startswith("pull_request"):
             return None  # a PR build is not the branch's state: no moving tags
-        if os.environ.get("GITHUB_REF_TYPE") == "branch" and os.environ.get("GITHUB_REF_NAME"):
-            return os.environ["GITHUB_REF_NAME"]
+        # workflow_run jobs run on the default branch; the event names the branch CI tested.
+        event_branch = github_actions.event_branch()
+        if event_branch is not None:
+            ws.git.check_ref_name(event_branch)
+            return event_branch
     try:
         return ws.git.current_branch()
     except DexopsError:

@@ -17,12 +17,21 @@ from typing import Any
 
 from dexops.adapters.pyproject_file import read_version
 from dexops.domain.config import Component, Environment
-from dexops.domain.versioning import ComponentTag, component_tags, is_stable
-from dexops.errors import ConfigError, ConflictError
-from dexops.workflows.versions import previous_release
+from dexops.domain.versioning import component_tags, is_stable
+from dexops.errors import ConfigError, ConflictError, DexopsError
 from dexops.workflows.workspace import Workspace
 
+REMOTE = "origin"
+
 PLAN_FORMAT = 1
+
+# The workflows' `if:` conditions read these names (docs/ci.md lists them).
+HAS_OUTPUT = {
+    "release": "has-releases",
+    "publish": "has-publishes",
+    "test-index": "has-test-index",
+    "production-index": "has-production-index",
+}
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,15 @@ class PipelinePlan:
             "matrices": self.matrices(),
         }
 
+    def outputs(self) -> dict[str, object]:
+        """The step outputs `pipeline.plan` writes: each matrix, whether it has rows, the digest."""
+        written: dict[str, object] = {}
+        for name, matrix in self.matrices().items():
+            written[f"{name}-matrix"] = matrix
+            written[HAS_OUTPUT[name]] = "true" if matrix["include"] else "false"
+        written["digest"] = self.digest
+        return written
+
     def matrices(self) -> dict[str, dict[str, list[dict[str, str]]]]:
         """GitHub Actions matrices: `{"include": [{"component", "tag"}, …]}` per job."""
 
@@ -148,66 +166,77 @@ def inputs_digest(ws: Workspace, commit: str, base: str | None, held: dict[str, 
 
 
 def _release_item(
-    ws: Workspace, component: Component, head: str, branch: str | None
+    ws: Workspace, name: str, head: str, branch: str | None, tags: _Tags
 ) -> ReleaseItem:
-    version = read_version(ws.root, component)
-    tag = ComponentTag.for_version(component.tag_prefix, version).name
-    existing = ws.git.tag_commit(tag)
-    if existing == head:
-        return ReleaseItem(component.name, str(version), tag, "released", f"{tag} is at HEAD")
-    if existing is not None:
-        # The version did not move since its release: nothing to release now.
+    from dexops.workflows.release import release_decision
+
+    decision = release_decision(ws, name, head, tags.local, tags.remote)
+    version, tag = str(decision.version), decision.tag
+    if decision.action == "release" and branch != ws.config.default_branch:
         return ReleaseItem(
-            component.name, str(version), tag, "unchanged", f"{tag} was released at {existing[:8]}"
-        )
-    if branch != ws.config.default_branch:
-        return ReleaseItem(
-            component.name,
-            str(version),
+            name,
+            version,
             tag,
             "not-on-default-branch",
             f"releases are made from {ws.config.default_branch}",
         )
-    return ReleaseItem(component.name, str(version), tag, "release", f"{tag} does not exist yet")
+    return ReleaseItem(name, version, tag, decision.action, decision.reason)
+
+
+class _Tags:
+    """Local and origin's tags, read once: the release decision reads both, as release does."""
+
+    def __init__(self, ws: Workspace, head: str) -> None:
+        self.head = head
+        self.local = ws.git.tags_with_commits()
+        try:
+            self.remote = ws.git.remote_tags(REMOTE)
+        except DexopsError:
+            self.remote = {}  # no origin: the local tags are all there is
 
 
 def _publish_item(
-    ws: Workspace, component: Component, release: ReleaseItem, head: str
+    ws: Workspace, component: Component, release: ReleaseItem, tags: _Tags
 ) -> PublishItem:
-    version = read_version(ws.root, component)
-    test = ws.config.index_for("test")
-    production = ws.config.index_for("production")
+    """The publish task's own decision and, to publish, which files each index lacks."""
+    import tempfile
 
-    def item(action: str, reason: str, changed: int = 0) -> PublishItem:
-        eligible = action == "publish"
+    from dexops.workflows.publish import decide_publish, index_clients, read_indexes_unless_empty
+
+    version = read_version(ws.root, component)
+
+    def item(
+        action: str, reason: str, changed: int = 0, upload: tuple[str, ...] = ()
+    ) -> PublishItem:
+        test = ws.config.index_for("test")
+        production = ws.config.index_for("production")
         return PublishItem(
             component=component.name,
             tag=release.tag,
             version=str(version),
             action=action,
             reason=reason,
-            test_index=test.name if eligible and test else None,
-            production_index=(
-                production.name if eligible and production and is_stable(version) else None
-            ),
+            test_index=test.name if test and test.name in upload else None,
+            production_index=production.name if production and production.name in upload else None,
             changed_paths=changed,
         )
 
     if release.action not in ("release", "released"):
         return item("skip", f"no release: {release.reason}")
-    previous = previous_release(ws, component, head)
-    if previous is None:
-        return item("publish", "first release of this component")
-    base = ws.git.require_commit(f"refs/tags/{previous.name}")
-    changed = ws.git.changed_paths(base, head, component.paths)
-    if not changed:
-        return item(
-            "skip", f"nothing under {', '.join(component.paths)} changed since {previous.name}"
-        )
+    # The tag the release job makes is at HEAD when publish runs; decide as publish will then.
+    known = {**tags.local, release.tag: tags.head}
+    plan = decide_publish(ws, component, release.tag, (tags.head, known))
+    if plan.tag is None or plan.changes is None or not plan.changes.any:
+        return item("skip", plan.reason)
+    with tempfile.TemporaryDirectory(prefix="dexops-plan-") as scratch:
+        clients = index_clients(ws, plan.tag.version)
+        read_indexes_unless_empty(ws, plan, clients, Path(scratch) / "dist")
+    uploads = tuple(t.index.name for t in plan.targets if t.action == "upload")
+    changed = len(plan.changes.paths)
     stable = "" if is_stable(version) else f"; {version} is a pre-release: test index only"
-    return item(
-        "publish", f"{len(changed)} files changed since {previous.name}{stable}", len(changed)
-    )
+    if not uploads:
+        return item("skip", plan.reason + stable, changed)
+    return item("publish", plan.reason + stable, changed, uploads)
 
 
 def _image_items(ws: Workspace, branch: str | None) -> list[ImageItem]:
@@ -273,9 +302,10 @@ def plan_pipeline(ws: Workspace, *, base: str | None, branch: str | None) -> Pip
     if envs:
         fetch(ws, envs)
     held = _holds(ws, envs)
-    releases = [_release_item(ws, c, head, chosen_branch) for c in ws.config.components.values()]
+    tags = _Tags(ws, head)
+    releases = [_release_item(ws, name, head, chosen_branch, tags) for name in ws.config.components]
     by_name = {r.component: r for r in releases}
-    publishes = [_publish_item(ws, c, by_name[c.name], head) for c in ws.config.libraries()]
+    publishes = [_publish_item(ws, c, by_name[c.name], tags) for c in ws.config.libraries()]
     images = _image_items(ws, chosen_branch)
     return PipelinePlan(
         commit=head,

@@ -296,6 +296,112 @@ def _verify(client: IndexClient, target: IndexTarget, report: PackageReport) -> 
 # --- the whole run ----------------------------------------------------------------------------
 
 
+def decide_publish(
+    ws: Workspace,
+    component: Component,
+    tag: str | None,
+    refs: tuple[str, Mapping[str, str]],
+) -> PublishPlan:
+    """Steps 1 and 2: the tag to publish and whether the library changed since the last one.
+
+    A plan left at "skip" is final; one that passes is completed by `read_indexes`.
+    `refs`: HEAD and every tag's commit (`pipeline.plan` adds the tag a release will make).
+    """
+    if component.kind != "library":
+        raise ConfigError(
+            f"{component.name} is an {component.kind} component; only libraries are published"
+        )
+    plan = PublishPlan(component.name, "skip", "")
+    resolved = resolve_tag(ws, component, tag, refs)
+    if resolved is None:
+        plan.reason = f"HEAD has no {component.tag_prefix}<version> tag; nothing to publish"
+        return plan
+    plan.tag = resolved
+    plan.changes = detect_changes(ws, component, resolved, refs[1])
+    if not plan.changes.any:
+        shown = ", ".join(component.paths)
+        plan.reason = f"nothing under {shown} changed since {plan.changes.previous}"
+        return plan
+    check_tag_version(ws, component, resolved)
+    return plan
+
+
+def index_clients(
+    ws: Workspace, version: Version, environ: dict[str, str] | None = None
+) -> dict[str, IndexClient]:
+    """A client for every index `version` goes to, with its credentials when it has them."""
+    from dexops.adapters.package_index import IndexClient, credentials_for
+
+    clients = {
+        index.name: IndexClient(index, credentials=credentials_for(index, environ))
+        for index, _ in target_indexes(ws, version)
+    }
+    if not clients:
+        raise ConfigError(f"{ws.config.file}: no package index is configured")
+    return clients
+
+
+def read_indexes(
+    ws: Workspace, plan: PublishPlan, clients: Mapping[str, IndexClient], dist: Path
+) -> None:
+    """Steps 3 to 5: build into `dist`, validate, then read every index (which files it lacks).
+
+    Sets the plan's report and targets and makes it a "publish" plan; a conflict on any
+    index raises before anything is uploaded.
+    """
+    from dexops.workflows.package import package_component
+
+    resolved = plan.tag
+    assert resolved is not None  # noqa: S101 - decide_publish resolved it
+    component = ws.config.component(plan.component)
+    report = package_component(
+        ws, component, dist, commit=resolved.commit, version=resolved.version
+    )
+    plan.report = report
+    if report.problems:
+        more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+        raise PackageError(f"{resolved.name} does not validate: {report.problems[0]}{more}")
+    check_recorded_digests(ws, resolved.name, report)
+    # Read every index before touching any: a conflict anywhere stops everything.
+    for index, left_out in target_indexes(ws, resolved.version):
+        plan.targets.append(read_target(clients[index.name], report, left_out))
+    plan.decision = "publish"
+    plan.reason = _reason(plan)
+
+
+def read_indexes_unless_empty(
+    ws: Workspace, plan: PublishPlan, clients: Mapping[str, IndexClient], dist: Path
+) -> None:
+    """`read_indexes`, skipping the build when no eligible index has a file of the version.
+
+    An index without any file of the version takes every file, which is what `read_indexes`
+    would find after building; only an index that has some needs the build's sha256.
+    """
+    import tomllib
+
+    resolved = plan.tag
+    assert resolved is not None  # noqa: S101 - decide_publish resolved it
+    component = ws.config.component(plan.component)
+    text = ws.git.show_file(resolved.commit, component.pyproject) or ""
+    project = tomllib.loads(text).get("project", {}).get("name")
+    chosen = target_indexes(ws, resolved.version)
+    if not isinstance(project, str) or any(
+        clients[index.name].release_files(project, resolved.version)
+        for index, left_out in chosen
+        if left_out is None
+    ):
+        read_indexes(ws, plan, clients, dist)
+        return
+    plan.targets = [
+        IndexTarget(index, "not-eligible", left_out)
+        if left_out is not None
+        else IndexTarget(index, "upload", f"no file of {resolved.version} yet")
+        for index, left_out in chosen
+    ]
+    plan.decision = "publish"
+    plan.reason = _reason(plan)
+
+
 def plan_and_publish(
     ws: Workspace,
     name: str,
@@ -313,52 +419,22 @@ def plan_and_publish(
     index lacks are left in `out/<index>/` for another uploader (trusted publishing).
     """
     component = ws.config.component(name)
-    if component.kind != "library":
-        raise ConfigError(f"{name} is an {component.kind} component; only libraries are published")
-    plan = PublishPlan(name, "skip", "", dry_run=dry_run, build_only=build_only)
     # HEAD and every tag, read once for the tag to publish and the release before it.
-    refs = ws.git.head_and_tags()
-    resolved = resolve_tag(ws, component, tag, refs)
-    if resolved is None:
-        plan.reason = f"HEAD has no {component.tag_prefix}<version> tag; nothing to publish"
+    plan = decide_publish(ws, component, tag, ws.git.head_and_tags())
+    plan.dry_run, plan.build_only = dry_run, build_only
+    if plan.tag is None or not plan.changes or not plan.changes.any:
         return plan
-    plan.tag = resolved
-    plan.changes = detect_changes(ws, component, resolved, refs[1])
-    if not plan.changes.any:
-        shown = ", ".join(component.paths)
-        plan.reason = f"nothing under {shown} changed since {plan.changes.previous}"
-        return plan
-    check_tag_version(ws, component, resolved)
-    from dexops.adapters.package_index import IndexClient, credentials_for
-    from dexops.workflows.package import package_component
-
-    clients = {
-        index.name: IndexClient(index, credentials=credentials_for(index, environ))
-        for index, _ in target_indexes(ws, resolved.version)
-    }
-    if not clients:
-        raise ConfigError(f"{ws.config.file}: no package index is configured")
+    clients = index_clients(ws, plan.tag.version, environ)
     with tempfile.TemporaryDirectory(prefix="dexops-publish-") as scratch:
-        report = package_component(
-            ws, component, Path(scratch) / "dist", commit=resolved.commit, version=resolved.version
-        )
-        plan.report = report
-        if report.problems:
-            more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
-            raise PackageError(f"{resolved.name} does not validate: {report.problems[0]}{more}")
-        check_recorded_digests(ws, resolved.name, report)
-        # Read every index before touching any: a conflict anywhere stops everything.
-        for index, left_out in target_indexes(ws, resolved.version):
-            plan.targets.append(read_target(clients[index.name], report, left_out))
-        plan.decision = "publish"
-        plan.reason = _reason(plan)
+        read_indexes(ws, plan, clients, Path(scratch) / "dist")
+        assert plan.report is not None  # noqa: S101 - read_indexes built it
         if build_only:
             if not dry_run:
-                _leave_for_uploader(plan, report, out or ws.root / "dist" / component.name)
+                _leave_for_uploader(plan, plan.report, out or ws.root / "dist" / component.name)
             return plan
         if dry_run:
             return plan
-        _upload(plan, clients, report)
+        _upload(plan, clients, plan.report)
     return plan
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from packaging.version import Version
 
@@ -245,15 +245,51 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
     )
 
 
+class ReleaseDecision(NamedTuple):
+    """Whether a component's version is released by a run at `commit`, and why."""
+
+    component: str
+    version: Version
+    tag: str
+    action: Literal["release", "released", "unchanged"]
+    existing: str | None  # the commit the tag stands on, origin's first
+
+    @property
+    def reason(self) -> str:
+        """The decision in words."""
+        if self.action == "released":
+            return f"{self.tag} is at HEAD"
+        if self.action == "unchanged":
+            return f"{self.tag} was released at {(self.existing or '')[:12]}; nothing to release"
+        return f"{self.tag} does not exist yet"
+
+
+def release_decision(
+    ws: Workspace,
+    name: str,
+    commit: str,
+    local_tags: Mapping[str, str],
+    remote_tags: Mapping[str, str],
+) -> ReleaseDecision:
+    """What `release.all` does with one component at `commit` (`pipeline.plan` asks this)."""
+    component = ws.config.component(name)
+    version = read_version(ws.root, component)
+    tag = ComponentTag.for_version(component.tag_prefix, version).name
+    existing = remote_tags.get(tag) or local_tags.get(tag)
+    if existing is None:
+        action: Literal["release", "released", "unchanged"] = "release"
+    else:
+        action = "released" if existing == commit else "unchanged"
+    return ReleaseDecision(name, version, tag, action, existing)
+
+
 def plan_all(ws: Workspace, target: Target) -> tuple[list[ReleasePlan], list[str]]:
     """Plans for every component whose version has no tag yet, and why the others are skipped."""
     plans, skipped = [], []
-    for name, component in ws.config.components.items():
-        version = read_version(ws.root, component)
-        tag = ComponentTag.for_version(component.tag_prefix, version).name
-        existing = target.remote_tags.get(tag) or target.local_tags.get(tag)
-        if existing is not None and existing != target.commit:
-            skipped.append(f"{name}: {tag} was released at {existing[:12]}; nothing to release")
+    for name in ws.config.components:
+        decision = release_decision(ws, name, target.commit, target.local_tags, target.remote_tags)
+        if decision.action == "unchanged":
+            skipped.append(f"{name}: {decision.reason}")
             continue
         plans.append(plan_release(ws, name, target))
     return plans, skipped
