@@ -151,6 +151,10 @@ class GitOpsRepo:
         hook.chmod(0o755)
 
 
+# The line of the example's prod environment that keeps CD away from it.
+PROMOTION_ONLY = "promotion-only = true\n"
+
+
 def make_gitops_repo(tmp: Path, registry: ManifestFake) -> GitOpsRepo:
     """The example monorepo whose image lives on the registry fake, main and dev pushed."""
     from tests.gitrepo import EXAMPLE
@@ -158,10 +162,10 @@ def make_gitops_repo(tmp: Path, registry: ManifestFake) -> GitOpsRepo:
     repo = init_repo(tmp / "work", tmp / "origin.git", source=EXAMPLE)
     image = f"{registry.host}/thedataenginex/dex"
     pyproject = repo.path / "pyproject.toml"
-    pyproject.write_text(
-        pyproject.read_text(encoding="utf-8").replace("ghcr.io/thedataenginex/dex", image),
-        encoding="utf-8",
-    )
+    # The GitOps tests drive two environments per branch with CD: prod follows main here,
+    # although the example makes it promotion-only (test_deploy covers that on its own).
+    text = pyproject.read_text(encoding="utf-8").replace("ghcr.io/thedataenginex/dex", image)
+    pyproject.write_text(text.replace(PROMOTION_ONLY, ""), encoding="utf-8")
     for env in ("dev", "stage", "prod"):
         overlay = repo.path / OVERLAY.format(env=env)
         overlay.write_text(

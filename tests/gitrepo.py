@@ -102,3 +102,31 @@ def example_repo(tmp: Path) -> GitRepo:
     repo.git("branch", "dev")
     repo.push("dev")
     return repo
+
+
+# The example's dexops source as it stands in this repository (a path to the checkout).
+EXAMPLE_DEXOPS_SOURCE = 'dexops = { path = "../..", editable = true }'
+
+
+def install_this_checkout(repo: GitRepo) -> None:
+    """Point a copy of the example at this dexops checkout and re-lock it, then commit.
+
+    The copy no longer sits two folders below the checkout, so its path source would name
+    another folder; its workflows run `uv run --locked`, so the lock must follow the source.
+    """
+    checkout = EXAMPLE.parent.parent
+    pyproject = repo.path / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    if EXAMPLE_DEXOPS_SOURCE not in text:
+        raise AssertionError(f"{pyproject} has no line {EXAMPLE_DEXOPS_SOURCE!r}")
+    source = f'dexops = {{ path = "{checkout.as_posix()}", editable = true }}'
+    pyproject.write_text(text.replace(EXAMPLE_DEXOPS_SOURCE, source), encoding="utf-8")
+    subprocess.run(["uv", "lock", "--quiet"], cwd=repo.path, check=True, timeout=300, env=_uv_env())
+    repo.commit("build: dexops from the checkout under test", "pyproject.toml", "uv.lock")
+
+
+def _uv_env() -> dict[str, str]:
+    # A test run inside `uv run` must not hand its own project or environment to this uv.
+    return {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }

@@ -47,7 +47,9 @@ def test_first_push_releases_and_publishes_everything(dex_repo: GitRepo, cli: Cl
     assert images["careerdex"]["tags"] == [f"sha-{dex_repo.head()[:8]}", "latest", "v0.3.5"]
     envs = _by(plan["environments"], "environment")
     assert envs["stage"]["action"] == "update"
-    assert envs["prod"]["new_tag"] == f"sha-{dex_repo.head()[:8]}"
+    assert envs["stage"]["new_tag"] == f"sha-{dex_repo.head()[:8]}"
+    # prod is promotion-only: CD on main leaves it to promote.yml.
+    assert (envs["prod"]["action"], envs["prod"]["new_tag"]) == ("promotion-only", None)
     assert envs["dev"]["action"] == "not-on-branch"
     assert plan["matrices"] == {
         "release": {

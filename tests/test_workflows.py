@@ -153,6 +153,8 @@ def test_every_expected_workflow_exists() -> None:
         "cd.yml",
         "release.yml",
         "pypi-publish.yml",
+        "promote.yml",
+        "rollback.yml",
     }
 
 
@@ -413,7 +415,7 @@ def test_example_cd_waits_for_every_argocd_environment_of_its_branch() -> None:
     expected = {
         (name, env["branch"])
         for name, env in example_config()["environments"].items()
-        if env.get("argocd-app")
+        if env.get("argocd-app") and not env.get("promotion-only")
     }
     assert waited == expected
 
@@ -477,3 +479,38 @@ def test_the_contract_checks_catch_a_violation(tmp_path: Path) -> None:
     ):
         with pytest.raises(AssertionError):
             check(bad)
+
+
+@pytest.mark.parametrize("name", ["promote.yml", "rollback.yml"])
+def test_example_promotion_and_rollback_are_dispatched_into_a_github_environment(
+    name: str,
+) -> None:
+    path = EXAMPLE_WORKFLOWS / name
+    # ruamel's safe loader reads the key `on` as the boolean True (YAML 1.1).
+    triggers = load(path).get("on", load(path).get(True))
+    assert set(triggers) == {"workflow_dispatch"}
+    (choice,) = [
+        i for i in triggers["workflow_dispatch"]["inputs"].values() if i["type"] == "choice"
+    ]
+    assert set(choice["options"]) <= set(example_config()["environments"])
+    for job in jobs(path).values():
+        # The environment of the input's name: its protection rules can require reviewers.
+        assert job["environment"]["name"].startswith("${{ inputs.")
+
+
+def test_example_cd_never_writes_a_promotion_only_environment() -> None:
+    envs = example_config()["environments"]
+    assert envs["prod"].get("promotion-only") is True
+    assert not envs["stage"].get("promotion-only")
+    updates = [c for c in calls(EXAMPLE_WORKFLOWS / "cd.yml") if c.task == "deploy.update"]
+    # Every environment of the branch but the promotion-only ones: no --env picks prod back.
+    assert updates
+    assert all("--env" not in c.args for c in updates)
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLE_WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
+def test_example_steps_run_locked(path: Path) -> None:
+    # The adopter's uv.lock is the tested set of versions, dexops included: never re-resolved.
+    for job, step in run_steps(path):
+        command = command_of(step)
+        assert command.startswith("uv run --locked "), f"{path.name}:{job}: {command}"

@@ -1,8 +1,5 @@
 """Quality gates of the DataEngineX monorepo, as nox sessions over dexops."""
 
-import os
-import shutil
-
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -11,9 +8,11 @@ nox.options.sessions = ["lint", "test", "package"]
 
 
 def _sync(session: nox.Session, *groups: str) -> None:
+    # --locked: uv.lock is the tested set of versions; a stale lock fails instead of moving.
     session.run_install(
         "uv",
         "sync",
+        "--locked",
         *(f"--group={g}" for g in groups),
         env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
     )
@@ -43,10 +42,7 @@ def integration(session: nox.Session) -> None:
 @nox.session
 def package(session: nox.Session) -> None:
     """Build dataenginex's sdist and wheel; twine check --strict, metadata, file lists."""
-    # Adopters pin dexops here; dexops' own tests point this at their checkout.
-    session.install(os.environ.get("DEXOPS_SPEC", "dexops"))
-    if shutil.which("uv") is None:
-        session.install("uv")  # build uses uv as its installer
+    _sync(session, "dev")  # dexops at the version uv.lock pins
     # The checked files stay in dist/dataenginex/ for a look, or for a publish job to upload.
     session.run("invoke", "package.validate", "dataenginex", "--out", "dist", *session.posargs)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import Cli, require_tool
 from tests.fixtures_github import GitHubFake
-from tests.fixtures_gitops import OVERLAY, GitOpsRepo
+from tests.fixtures_gitops import OVERLAY, PROMOTION_ONLY, GitOpsRepo
 from tests.snapshot import RepoSnapshot
 
 pytestmark = pytest.mark.integration
@@ -61,6 +61,34 @@ def test_update_pushes_dev_without_touching_the_checkout(gitops: GitOpsRepo, cli
     assert again.code == 0, again.err
     assert "already runs" in again.out
     assert gitops.repo.origin_git("rev-parse", "dev~1") == old_dev
+
+
+def _prod_promotion_only(gitops: GitOpsRepo) -> None:
+    """The example's own configuration: prod is changed by promotion and rollback only."""
+    pyproject = gitops.path / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    marker = 'promote-from = "stage"\n'
+    pyproject.write_text(text.replace(marker, marker + PROMOTION_ONLY), encoding="utf-8")
+    gitops.repo.commit("ci: prod by promotion only")
+    gitops.repo.push("main")
+
+
+def test_cd_never_writes_a_promotion_only_environment(gitops: GitOpsRepo, cli: Cli) -> None:
+    _prod_promotion_only(gitops)
+    (tag,) = gitops.make_tags(1)
+    prod = gitops.tag("prod")
+    result = cli("deploy.update", "--branch", "main", "--image-tag", tag, "--push", cwd=gitops.path)
+    assert result.code == 0, result.err
+    assert gitops.tag("stage") == tag
+    assert gitops.tag("prod") == prod
+    subjects = gitops.repo.origin_git("log", "-1", "--format=%s", "main")
+    assert subjects == f"chore: update stage image to {tag} [skip ci]"
+    snapshot = RepoSnapshot.take(gitops.repo)
+    argv = ("deploy.update", "--branch", "main", "--env", "prod", "--image-tag", tag, "--push")
+    refused = cli(*argv, cwd=gitops.path)
+    assert refused.code == 1
+    assert refused.err == "error: prod is promotion-only: `promote` and `rollback` change it\n"
+    snapshot.assert_same(gitops.repo)
 
 
 def test_update_main_commits_each_environment(gitops: GitOpsRepo, cli: Cli) -> None:

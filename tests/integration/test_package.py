@@ -11,13 +11,12 @@ from typing import Any
 
 import pytest
 from tests.conftest import Cli, require_tool
-from tests.gitrepo import GitRepo
+from tests.gitrepo import GitRepo, install_this_checkout
 from tests.snapshot import RepoSnapshot
 
 pytestmark = pytest.mark.integration
 
 LIB = "packages/dataenginex"
-ROOT = Path(__file__).resolve().parents[2]
 
 # The exact archives of the example library: the package, its metadata, its docs.
 EXPECTED_WHEEL = [
@@ -191,9 +190,9 @@ def test_validate_into_the_same_folder_twice_replaces_the_files(
 
 
 def test_the_example_nox_package_session_validates_through_dexops(dex_repo: GitRepo) -> None:
-    """`nox -s package` in the example installs this checkout of dexops and validates."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOX")}
-    env["DEXOPS_SPEC"] = str(ROOT)
+    """`nox -s package` in the example syncs its locked dev group (this checkout) and validates."""
+    install_this_checkout(dex_repo)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOX") and k != "VIRTUAL_ENV"}
     done = subprocess.run(
         [sys.executable, "-m", "nox", "--non-interactive", "-s", "package"],
         cwd=dex_repo.path,

@@ -72,6 +72,8 @@ class Environment(NamedTuple):
     moving_tag: str | None = None
     deployment: str | None = None
     namespace: str | None = None
+    # Changed only by promote and rollback, never by CD (`deploy.update`) on its branch.
+    promotion_only: bool = False
 
     @property
     def kustomization(self) -> str:
@@ -261,6 +263,7 @@ def _environment(
         moving_tag=s.string("moving-tag"),
         deployment=s.string("deployment"),
         namespace=s.string("namespace"),
+        promotion_only=bool(s.table.get("promotion-only", False)),
     )
 
 

@@ -141,6 +141,11 @@ ENVIRONMENT = Table(
         Key("moving-tag", "string", "Image tag moved to each image deployed here."),
         Key("deployment", "string", "Kubernetes Deployment checked by kubectl after a deploy."),
         Key("namespace", "string", "Kubernetes namespace of the deployment."),
+        Key(
+            "promotion-only",
+            "boolean",
+            "Only promote and rollback change this environment; CD on its branch never does.",
+        ),
     )
 )
 

@@ -180,10 +180,19 @@ def plan_update(
         kustomize.validate_digest(digest)
     for name in only or ():
         # An unknown or misplaced --env must be named, not reported as an empty branch.
-        if ws.config.environment(name).branch != branch:
+        env = ws.config.environment(name)
+        if env.branch != branch:
             raise DexopsError(f"environment {name!r} does not live on branch {branch!r}")
-    envs = [e for e in ws.config.environments_on(branch) if only is None or e.name in only]
+        if env.promotion_only:
+            raise DexopsError(f"{name} is promotion-only: `promote` and `rollback` change it")
+    on_branch = ws.config.environments_on(branch)
+    envs = [e for e in on_branch if not e.promotion_only and (only is None or e.name in only)]
     if not envs:
+        if on_branch:
+            raise DexopsError(
+                f"every environment on branch {branch!r} is promotion-only "
+                f"({', '.join(e.name for e in on_branch)}); CD changes none of them"
+            )
         configured = sorted({e.branch for e in ws.config.environments.values()}) or ["none"]
         raise DexopsError(
             f"no environment lives on branch {branch!r} (branches: {', '.join(configured)})"

@@ -78,7 +78,7 @@ class EnvironmentItem:
     branch: str
     current_tag: str | None
     new_tag: str | None
-    action: str  # "update", "unchanged", "held", "not-on-branch"
+    action: str  # "update", "unchanged", "held", "not-on-branch", "promotion-only"
     reason: str
     promote_from: str | None = None
 
@@ -270,6 +270,9 @@ def _environment_items(
         new = sha_tags.get(env.component)
         if env.branch != branch or new is None:
             action, reason = "not-on-branch", f"updated by pushes to {env.branch}"
+            new = None
+        elif env.promotion_only:
+            action, reason = "promotion-only", f"changed by promotion from {env.promote_from}"
             new = None
         elif held.get(env.name):
             action, reason = "held", "on hold after a rollback; `hold.release` lifts it"
