@@ -109,20 +109,25 @@ EXAMPLE_DEXOPS_SOURCE = 'dexops = { path = "../..", editable = true }'
 
 
 def install_this_checkout(repo: GitRepo) -> None:
-    """Point a copy of the example at this dexops checkout and re-lock it, then commit.
+    """Point a copy of the example at this dexops checkout, re-lock it, and commit."""
+    point_at_this_checkout(repo.path)
+    repo.commit("build: dexops from the checkout under test", "pyproject.toml", "uv.lock")
+
+
+def point_at_this_checkout(path: Path) -> None:
+    """Point a copy of the example at this dexops checkout and re-lock it.
 
     The copy no longer sits two folders below the checkout, so its path source would name
     another folder; its workflows run `uv run --locked`, so the lock must follow the source.
     """
     checkout = EXAMPLE.parent.parent
-    pyproject = repo.path / "pyproject.toml"
+    pyproject = path / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     if EXAMPLE_DEXOPS_SOURCE not in text:
         raise AssertionError(f"{pyproject} has no line {EXAMPLE_DEXOPS_SOURCE!r}")
     source = f'dexops = {{ path = "{checkout.as_posix()}", editable = true }}'
     pyproject.write_text(text.replace(EXAMPLE_DEXOPS_SOURCE, source), encoding="utf-8")
-    subprocess.run(["uv", "lock", "--quiet"], cwd=repo.path, check=True, timeout=300, env=_uv_env())
-    repo.commit("build: dexops from the checkout under test", "pyproject.toml", "uv.lock")
+    subprocess.run(["uv", "lock", "--quiet"], cwd=path, check=True, timeout=300, env=_uv_env())
 
 
 def _uv_env() -> dict[str, str]:

@@ -487,7 +487,8 @@ def test_example_promotion_and_rollback_are_dispatched_into_a_github_environment
 ) -> None:
     path = EXAMPLE_WORKFLOWS / name
     # ruamel's safe loader reads the key `on` as the boolean True (YAML 1.1).
-    triggers = load(path).get("on", load(path).get(True))
+    doc: dict[Any, Any] = load(path)
+    triggers: dict[str, Any] = doc["on"] if "on" in doc else doc[True]
     assert set(triggers) == {"workflow_dispatch"}
     (choice,) = [
         i for i in triggers["workflow_dispatch"]["inputs"].values() if i["type"] == "choice"
