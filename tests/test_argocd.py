@@ -16,6 +16,7 @@ from dexops.adapters.argocd import (
     app_state,
 )
 from dexops.adapters.http import make_session
+from dexops.errors import ExitCode
 from tests.conftest import Cli
 from tests.fixtures_argocd import FAKE_ARGOCD_TOKEN, ArgoCDFake, application
 from tests.gitrepo import GitRepo
@@ -201,7 +202,7 @@ def test_wait_for_a_given_revision_and_push_time(
     later = (after + timedelta(seconds=5)).isoformat()
     argv = ("argocd.wait", "--env", "dev", "--revision", OLD, "--pushed-at", later)
     result = cli(*argv, "--timeout", "0.2", *FAST, cwd=dex_repo.path)
-    assert result.code == 20
+    assert result.code == ExitCode.WAIT_TIMED_OUT
     assert "before the push" in result.err
 
 
@@ -218,7 +219,7 @@ def test_wait_fails_with_exit_21_when_degraded(
         degraded,
     )
     result = cli("argocd.wait", "--env", "dev", "--timeout", "20", *FAST, cwd=dex_repo.path)
-    assert result.code == 21
+    assert result.code == ExitCode.DEGRADED
     assert result.err == (
         f"error: dex-dev is Degraded on {new[:12]}: "
         "Degraded: Deployment exceeded its progress deadline\n"
@@ -243,7 +244,7 @@ def test_wait_fails_with_exit_22_when_the_sync_fails(
         ),
     )
     result = cli("argocd.wait", "--env", "dev", "--timeout", "20", *FAST, cwd=dex_repo.path)
-    assert result.code == 22
+    assert result.code == ExitCode.SYNC_FAILED
     assert result.err == (
         f"error: dex-dev failed to sync {new[:12]}: "
         "sync Failed: one or more objects failed to apply\n"
@@ -255,7 +256,7 @@ def test_wait_times_out_with_exit_20(dex_repo: GitRepo, cli: Cli, argocd_fake: A
     before, _ = times()
     argocd_fake.script("dex-dev", application("dex-dev", revision=OLD, finished=before))
     result = cli("argocd.wait", "--env", "dev", "--timeout", "0.3", *FAST, cwd=dex_repo.path)
-    assert result.code == 20
+    assert result.code == ExitCode.WAIT_TIMED_OUT
     assert result.err == (
         f"error: dex-dev did not run {new[:12]} Healthy within 0s: "
         f"synced revision is {OLD[:12]}, waiting for {new[:12]}\n"
@@ -277,13 +278,13 @@ def test_wait_rides_out_a_5xx_but_not_a_refused_token(
 
     argocd_fake.script("dex-dev", 503)
     result = cli("argocd.wait", "--env", "dev", "--timeout", "0.5", *FAST, cwd=dex_repo.path)
-    assert result.code == 1
+    assert result.code == ExitCode.UNREACHABLE
     assert result.err.splitlines()[-1].startswith("error: gave up waiting for dex-dev after")
 
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "a-wrong-token-1234")
     argocd_fake.script("dex-dev", healthy)
     result = cli("argocd.wait", "--env", "dev", "--timeout", "20", *FAST, cwd=dex_repo.path)
-    assert result.code == 1
+    assert result.code == ExitCode.UNAUTHORIZED
     assert result.err.startswith("error: Argo CD answered 401 to GET /api/v1/applications/dex-dev")
     assert "ARGOCD_AUTH_TOKEN was refused" in result.err
     assert "a-wrong-token-1234" not in result.err + result.out
@@ -305,7 +306,7 @@ def test_sigterm_during_the_wait_says_what_was_and_was_not_done(
 
     argocd_fake.on_poll = terminate
     result = cli("argocd.wait", "--env", "dev", "--timeout", "30", *FAST, cwd=dex_repo.path)
-    assert result.code == 143
+    assert result.code == ExitCode.TERMINATED
     assert result.err.count("\n") == 1
     assert result.err.startswith("error: terminated by SIGTERM after ")
     assert f"waiting for dex-dev to run {new[:12]}: nothing was changed" in result.err
@@ -388,7 +389,7 @@ def test_sync_reports_server_errors(dex_repo: GitRepo, cli: Cli, argocd_fake: Ar
     argocd_fake.script("dex-dev", application("dex-dev", revision=OLD))
     argocd_fake.sync_answers["dex-dev"] = [503, 503, 503]
     result = cli("argocd.sync", "--env", "dev", cwd=dex_repo.path)
-    assert result.code == 1
+    assert result.code == ExitCode.UNREACHABLE
     assert result.err == (
         "error: Argo CD answered 503 to POST /api/v1/applications/dex-dev/sync: "
         "service unavailable\n"

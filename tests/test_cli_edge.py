@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from dexops.errors import ExitCode
 from tests.gitrepo import GitRepo
 
 
@@ -31,7 +32,7 @@ def test_invoke_binary_reports_usage_errors_in_one_line(
         text=True,
         check=False,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == ExitCode.USAGE
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: ")
@@ -82,7 +83,7 @@ def test_an_unknown_task_beside_a_known_one_is_still_one_error_line(
     argv = ["version.show", "stauts"]
     with pytest.raises(SystemExit) as exited:
         program(argv).run(["dexops", *argv])
-    assert exited.value.code == 2
+    assert exited.value.code == ExitCode.USAGE
     assert capsys.readouterr().err.splitlines() == ["error: No idea what 'stauts' is!"]
 
 

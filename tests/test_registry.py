@@ -21,6 +21,7 @@ from dexops.adapters.registry import (
     parse_challenge,
 )
 from dexops.domain.imageref import ImageRef
+from dexops.errors import ExitCode
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
@@ -277,19 +278,19 @@ def test_exists_task_failures_have_distinct_exit_codes(
     ).respond_with_data("", status=401, headers={"WWW-Authenticate": 'Basic realm="r"'})
     monkeypatch.setenv("DEXOPS_REGISTRY", f"localhost:{httpserver.port}")
     missing = cli("image.exists", "missing", "--json", cwd=dex_repo.path)
-    assert missing.code == 1
+    assert missing.code == ExitCode.NOT_FOUND
     assert json.loads(missing.out)["exists"] is False
     assert missing.err == (
         f"error: localhost:{httpserver.port}/thedataenginex/dex:missing not found in registry "
         f"localhost:{httpserver.port}\n"
     )
     denied = cli("image.exists", "private", cwd=dex_repo.path)
-    assert denied.code == 5
+    assert denied.code == ExitCode.UNAUTHORIZED
     assert denied.err.startswith("error: ")
     assert denied.err.count("\n") == 1
     monkeypatch.setenv("DEXOPS_REGISTRY", f"127.0.0.1:{_closed_port()}")
     down = cli("image.exists", "latest", cwd=dex_repo.path)
-    assert down.code == 6
+    assert down.code == ExitCode.UNREACHABLE
     assert down.err.startswith("error: registry 127.0.0.1:")
     assert down.err.count("\n") == 1
     bad = cli("image.exists", "sha-12", cwd=dex_repo.path)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dexops.adapters.sbom import parse_digests, strip_digests
+from dexops.errors import ExitCode
 from tests.conftest import Cli
 from tests.fixtures_github import FAKE_TOKEN, GitHubFake
 from tests.gitrepo import GitRepo
@@ -317,7 +318,7 @@ def test_invalid_tag_name_is_refused(dex_repo: GitRepo, cli: Cli) -> None:
 
 def test_unknown_component_task(dex_repo: GitRepo, cli: Cli) -> None:
     result = cli("release.nosuch", cwd=dex_repo.path)
-    assert result.code == 2  # invoke's own usage error
+    assert result.code == ExitCode.USAGE  # invoke's own usage error
     assert result.err == "error: No idea what 'release.nosuch' is!\n"
 
 

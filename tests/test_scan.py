@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from dexops.domain.vulnerabilities import (
-    EXIT_SCANNER_FAILED,
-    EXIT_VULNERABLE,
     ScannerFailedError,
     assess,
     is_db_download_error,
@@ -18,7 +16,7 @@ from dexops.domain.vulnerabilities import (
     parse_report,
     parse_threshold,
 )
-from dexops.errors import ConfigError
+from dexops.errors import ConfigError, ExitCode
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
@@ -148,7 +146,7 @@ def _scan(cli: Cli, repo: GitRepo, *argv: str) -> tuple[int, str, str]:
 
 def test_scan_critical_fails_with_the_vulnerable_exit_code(dex_repo: GitRepo, cli: Cli) -> None:
     code, out, err = _scan(cli, dex_repo, "--report", str(DATA / "critical.json"))
-    assert code == EXIT_VULNERABLE == 3
+    assert code == ExitCode.VULNERABLE
     assert "CRITICAL  1" in out
     assert "CVE-2024-0001" in out
     assert err.splitlines()[-1] == (
@@ -164,7 +162,7 @@ def test_scan_high_only_warns_and_passes(dex_repo: GitRepo, cli: Cli) -> None:
     assert "warning: 1 HIGH+ vulnerability" in err
     assert "CVE-2024-0002" in err
     code, _, _ = _scan(cli, dex_repo, "--report", str(DATA / "high-only.json"), "--fail-on", "HIGH")
-    assert code == EXIT_VULNERABLE
+    assert code == ExitCode.VULNERABLE
 
 
 def test_scan_clean_passes_json(dex_repo: GitRepo, cli: Cli) -> None:
@@ -180,7 +178,7 @@ def test_scan_report_errors_are_scanner_failures(
     broken.write_text('{"Results": []}')
     for report in (broken, tmp_path / "missing.json"):
         code, _, err = _scan(cli, dex_repo, "--report", str(report))
-        assert code == EXIT_SCANNER_FAILED == 4
+        assert code == ExitCode.SCANNER_FAILED
         assert err.startswith("error: ")
         assert err.count("\n") == 1
 
@@ -189,7 +187,7 @@ def test_scan_refuses_a_report_of_another_image(dex_repo: GitRepo, cli: Cli) -> 
     result = cli(
         "image.scan", "sha-99999999", "--report", str(DATA / "clean.json"), cwd=dex_repo.path
     )
-    assert result.code == EXIT_SCANNER_FAILED
+    assert result.code == ExitCode.SCANNER_FAILED
     assert "is a scan of" in result.err
 
 
@@ -206,7 +204,7 @@ def test_scan_expired_ignore_counts_again(dex_repo: GitRepo, cli: Cli, tmp_path:
     assert "CRITICAL  0         1" in out
     ignore.write_text(ignore.read_text().replace("2099-01-01", "2020-01-01"))
     code, _, err = _scan(cli, dex_repo, "--report", str(DATA / "critical.json"))
-    assert code == EXIT_VULNERABLE
+    assert code == ExitCode.VULNERABLE
     assert "ignore of CVE-2024-0001 expired on 2020-01-01; it counts again" in err
     other = tmp_path / "other.yaml"
     other.write_text("vulnerabilities:\n  - id: CVE-2024-0001\n    expired_at: 2099-01-01\n")
@@ -260,17 +258,17 @@ def test_trivy_that_keeps_failing_is_a_scanner_failure(
     )
     _with_path(monkeypatch, tmp_path / "bin")
     code, _, err = _scan(cli, dex_repo)
-    assert code == EXIT_SCANNER_FAILED
+    assert code == ExitCode.SCANNER_FAILED
     assert "trivy could not fetch its database after 3 attempt(s)" in err.splitlines()[-1]
 
     _fake_trivy(tmp_path / "bin", 'echo "FATAL unable to inspect the image" >&2\nexit 1\n')
     code, _, err = _scan(cli, dex_repo)
-    assert code == EXIT_SCANNER_FAILED
+    assert code == ExitCode.SCANNER_FAILED
     assert err.splitlines()[-1].startswith("error: trivy failed after 1 attempt(s)")
 
     _fake_trivy(tmp_path / "bin", "exit 0\n")  # "success" without a report is not clean
     code, _, err = _scan(cli, dex_repo)
-    assert code == EXIT_SCANNER_FAILED
+    assert code == ExitCode.SCANNER_FAILED
 
 
 def test_no_trivy_and_no_report_is_one_line(
@@ -278,7 +276,7 @@ def test_no_trivy_and_no_report_is_one_line(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     code, _, err = _scan(cli, dex_repo)
-    assert code == 127
+    assert code == ExitCode.TOOL_MISSING
     assert err.startswith("error: trivy is not installed")
     assert err.count("\n") == 1
 
@@ -289,7 +287,7 @@ def test_trivy_that_hangs_is_stopped_by_the_scan_timeout(
     _fake_trivy(tmp_path / "bin", "exec sleep 30\n")
     _with_path(monkeypatch, tmp_path / "bin")
     code, _, err = _scan(cli, dex_repo, "--scan-timeout", "0.5")
-    assert code == EXIT_SCANNER_FAILED
+    assert code == ExitCode.SCANNER_FAILED
     assert err.count("\n") == 1
     assert err.startswith("error: trivy's scan of "), err
     assert "did not finish within 0.5s (attempt 1; raise --scan-timeout)" in err, err
@@ -303,7 +301,7 @@ def test_a_binary_report_is_a_scanner_failure(dex_repo: GitRepo, cli: Cli, tmp_p
     binary = tmp_path / "report.bin"
     binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00")
     code, _, err = _scan(cli, dex_repo, "--report", str(binary))
-    assert code == EXIT_SCANNER_FAILED
+    assert code == ExitCode.SCANNER_FAILED
     assert err == f"error: report {binary} is not UTF-8 text\n"
 
 

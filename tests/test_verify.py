@@ -5,7 +5,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from dexops.domain.config import Environment
-from dexops.errors import ConfigError, DexopsError
+from dexops.errors import ConfigError, DexopsError, ExitCode
 from dexops.workflows.verify import (
     RollbackAfterFailureError,
     SmokeCheckError,
@@ -89,13 +89,15 @@ def test_failure_runs_the_rollback_once_and_says_so(health: Health) -> None:
         verify_environment(env(health.url), timeout=0.1, interval=0.01, rollback=rollback)
     assert calls == ["rollback"]
     assert str(failed.value).endswith("; rolled dev back to sha-1111111")
-    assert failed.value.exit_code == 23
+    assert failed.value.exit_code == ExitCode.SMOKE_FAILED
 
     def broken() -> str:
         raise DexopsError("no earlier tag to roll back to")
 
-    with pytest.raises(RollbackAfterFailureError, match="the rollback failed too: no earlier tag"):
+    both_failed = "the rollback failed too: no earlier tag"
+    with pytest.raises(RollbackAfterFailureError, match=both_failed) as both:
         verify_environment(env(health.url), timeout=0.1, interval=0.01, rollback=broken)
+    assert both.value.exit_code == ExitCode.ROLLBACK_FAILED
 
 
 def test_verify_task_passes(dex_repo: GitRepo, cli: Cli, health: Health) -> None:
@@ -117,7 +119,7 @@ def test_verify_task_fails_with_one_line_and_exit_23(
     )
     snapshot = RepoSnapshot.take(dex_repo)
     result = cli("deploy.verify", "--env", "dev", "--timeout", "0.2", *FAST, cwd=dex_repo.path)
-    assert result.code == 23
+    assert result.code == ExitCode.SMOKE_FAILED
     assert result.err.count("\n") == 1
     assert result.err.startswith(
         f"error: dev failed its smoke check: {health.url} answered HTTP 500"
@@ -153,7 +155,7 @@ def test_rollback_on_failure_rolls_back_and_holds(
     argv = ("deploy.verify", "--env", "dev", "--url", health.url, "--timeout", "0.1", *FAST)
     # The example's images live on ghcr.io, which unit tests cannot reach.
     result = cli(*argv, "--rollback-on-failure", "--skip-registry-check", cwd=dex_repo.path)
-    assert result.code == 23, result.err
+    assert result.code == ExitCode.SMOKE_FAILED, result.err
     tip = dex_repo.origin_git("rev-parse", "refs/heads/dev")
     assert dex_repo.origin_git("rev-parse", f"{tip}~1") == deployed
     assert (
@@ -172,7 +174,7 @@ def test_rollback_on_failure_rolls_back_and_holds(
     # A re-run (a retried CI job) finds dev held on the rollback's target: it does not roll
     # back one release more, and says so.
     result = cli(*argv, "--rollback-on-failure", "--skip-registry-check", cwd=dex_repo.path)
-    assert result.code == 23, result.err
+    assert result.code == ExitCode.SMOKE_FAILED, result.err
     assert result.err.splitlines()[-1].endswith(
         f"dev is already rolled back to sha-0a1b2c3d (held since {tip[:8]}); "
         "nothing was rolled back again"
@@ -190,7 +192,7 @@ def test_rollback_on_failure_dry_run_changes_nothing(
     result = cli(
         *argv, "--rollback-on-failure", "--skip-registry-check", "--dry-run", cwd=dex_repo.path
     )
-    assert result.code == 23
+    assert result.code == ExitCode.SMOKE_FAILED
     assert "-    newTag: sha-1111111" in result.out
     assert "[dry-run] would commit `fix: rollback dev to sha-0a1b2c3d` with a hold on dev" in (
         result.out

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit status a dexops task ends with; docs/exit-codes.md is this table."""
+
+    OK = 0  # the task did what was asked (or found it already done)
+    FAILURE = 1  # any other expected failure: bad input, configuration, git, an HTTP error
+    USAGE = 2  # the command line is wrong: unknown task or flag, missing or mistyped value
+    VULNERABLE = 3  # image.scan: findings at --fail-on or worse
+    SCANNER_FAILED = 4  # image.scan: the scanner failed; the image is not known to be clean
+    UNAUTHORIZED = 5  # a registry or Argo CD refused the credentials (401/403)
+    UNREACHABLE = 6  # a registry or Argo CD could not be reached, timed out or kept failing 5xx
+    NOT_FOUND = 7  # the image asked for is not in the registry
+    GATE_REFUSED = 10  # a promotion gate refused (image missing, not promotable from there)
+    ON_HOLD = 11  # the target environment is on hold
+    WAIT_TIMED_OUT = 20  # argocd.wait: the deadline passed before the rollout was confirmed
+    DEGRADED = 21  # argocd.wait: the application went Degraded on the pushed commit
+    SYNC_FAILED = 22  # argocd.wait: Argo CD's sync operation ended Failed or Error
+    SMOKE_FAILED = 23  # deploy.verify: the smoke check failed
+    ROLLBACK_FAILED = 24  # deploy.verify: the check failed and so did the rollback it asked for
+    TOOL_MISSING = 127  # an outside program dexops needs is not installed
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, what a shell reports
+    TERMINATED = 143  # SIGTERM (e.g. a cancelled CI job): 128 + 15
+
 
 class DexopsError(Exception):
     """An expected failure: bad input, a missing tool, a refused push, an HTTP error."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.FAILURE
 
     def __str__(self) -> str:
         # Messages are shown as one line; collapse any newline a tool's stderr brought in.
@@ -40,7 +65,7 @@ class ForgeError(DexopsError):
 class ToolMissingError(DexopsError):
     """An outside program dexops needs is not installed."""
 
-    exit_code = 127
+    exit_code = ExitCode.TOOL_MISSING
 
 
 class ConflictError(DexopsError):

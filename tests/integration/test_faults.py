@@ -30,6 +30,8 @@ from tests.gitrepo import GitRepo
 from tests.snapshot import RepoSnapshot
 from werkzeug import Request, Response
 
+from dexops.errors import ExitCode
+
 pytestmark = pytest.mark.integration
 
 LIB = "packages/dataenginex"
@@ -434,7 +436,7 @@ def test_promotion_refuses_while_the_registry_is_down_unless_told_to_skip(
     finally:
         gitops.registry.server.start()
     one_error_line(refused, "registry", gitops.registry.host)
-    assert refused.code == 2
+    assert refused.code == ExitCode.GATE_REFUSED
     ok(skipped)
     assert "registry check skipped" in skipped.err
     assert gitops.tag("stage") == gitops.tag("dev")
@@ -539,7 +541,7 @@ def test_sigint_during_an_upload_leaves_the_repo_clean_and_says_what_was_uploade
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     result = CliResult(proc.returncode, out, err)
-    assert result.code == 130
+    assert result.code == ExitCode.INTERRUPTED
     one_error_line(result, "interrupted", "localtest", "hanging")
     snapshot.assert_same(dex_repo)
     assert len(pypi_servers.test.files()) == 2

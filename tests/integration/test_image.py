@@ -12,6 +12,7 @@ from tests.gitrepo import GitRepo
 from dexops.adapters.container_engine import Buildah, BuildSpec
 from dexops.adapters.registry import ImageNotFoundError, RegistryClient
 from dexops.domain.imageref import ImageRef
+from dexops.errors import ExitCode
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +134,7 @@ def test_missing_tag_and_registry_down(
 
     monkeypatch.setenv("DEXOPS_REGISTRY", f"127.0.0.1:{free_port()}")
     down = cli("image.exists", "sha-0badc0de", cwd=dex_repo.path)
-    assert down.code == 6
+    assert down.code == ExitCode.UNREACHABLE
     assert down.err.startswith("error: registry 127.0.0.1:")
     assert "unreachable" in down.err
     assert down.err.count("\n") == 1

@@ -11,6 +11,8 @@ from tests.fixtures_github import GitHubFake
 from tests.fixtures_gitops import GitOpsRepo
 from tests.snapshot import RepoSnapshot
 
+from dexops.errors import ExitCode
+
 pytestmark = pytest.mark.integration
 
 
@@ -95,7 +97,7 @@ def test_gates_each_refuse_with_their_own_message(gitops: GitOpsRepo, cli: Cli) 
 
     def refused(*argv: str) -> str:
         result = cli("promote", "--yes", "--direct", *argv, cwd=gitops.path)
-        assert result.code == 2, (argv, result.out, result.err)
+        assert result.code == ExitCode.GATE_REFUSED, (argv, result.out, result.err)
         assert result.err.startswith("error: ")
         assert result.err.count("\n") == 1
         return result.err
@@ -128,7 +130,7 @@ def test_registry_unreachable_refuses_unless_skipped(gitops: GitOpsRepo, cli: Cl
     try:
         before = gitops.repo.remote_refs()
         refused = cli("promote", "--to-env", "stage", "--direct", "--yes", cwd=gitops.path)
-        assert refused.code == 2
+        assert refused.code == ExitCode.GATE_REFUSED
         assert "cannot check that" in refused.err
         assert "--skip-registry-check" in refused.err
         assert gitops.repo.remote_refs() == before

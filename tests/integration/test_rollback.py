@@ -11,6 +11,8 @@ from tests.conftest import Cli, require_tool
 from tests.fixtures_gitops import GitOpsRepo
 from tests.snapshot import RepoSnapshot
 
+from dexops.errors import ExitCode
+
 pytestmark = pytest.mark.integration
 
 
@@ -47,7 +49,7 @@ def test_default_target_hold_and_release(gitops: GitOpsRepo, cli: Cli) -> None:
     # The hold makes the CD step refuse dev, and changes nothing.
     snapshot = RepoSnapshot.take(gitops.repo)
     refused = cli("deploy.update", "--branch", "dev", "--image-tag", d, "--push", cwd=gitops.path)
-    assert refused.code == 3
+    assert refused.code == ExitCode.ON_HOLD
     assert refused.err.startswith("error: dev is on hold since rollback"), refused.err
     assert "invoke hold.release --env dev" in refused.err
     snapshot.assert_same(gitops.repo)
@@ -117,10 +119,10 @@ def test_refusals(gitops: GitOpsRepo, cli: Cli) -> None:
     (a,) = gitops.make_tags(1)
     snapshot = RepoSnapshot.take(gitops.repo)
     nothing = cli("rollback", "--env", "dev", "--yes", cwd=gitops.path)
-    assert nothing.code == 2
+    assert nothing.code == ExitCode.GATE_REFUSED
     assert "dev has 0 earlier image(s) to roll back to" in nothing.err
     missing = cli("rollback", "--env", "dev", "--to", "sha-deadbeef", "--yes", cwd=gitops.path)
-    assert missing.code == 2
+    assert missing.code == ExitCode.GATE_REFUSED
     assert "the registry has no image" in missing.err
     assert "sha-deadbeef" in missing.err
     snapshot.assert_same(gitops.repo)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from dexops.domain.rollout import AppState
-from dexops.errors import DexopsError
+from dexops.errors import DexopsError, ExitCode
 
 if TYPE_CHECKING:
     import requests
@@ -35,9 +35,13 @@ class ArgoCDError(DexopsError):
 class ArgoCDAuthError(ArgoCDError):
     """Argo CD refused the request's credentials (401) or permissions (403)."""
 
+    exit_code = ExitCode.UNAUTHORIZED
+
 
 class ArgoCDUnavailableError(ArgoCDError):
     """Argo CD could not be reached or answered 5xx: worth another poll."""
+
+    exit_code = ExitCode.UNREACHABLE
 
 
 class OperationInProgressError(ArgoCDError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dexops.domain.imageref import ImageRef, ImageRefError, validate_digest
-from dexops.errors import DexopsError
+from dexops.errors import DexopsError, ExitCode
 
 if TYPE_CHECKING:
     import requests
@@ -34,10 +34,6 @@ TOKEN_ENV = "REGISTRY_TOKEN"  # noqa: S105 - the variable's name
 # Registries that take a token as the password ignore the user name; some need one anyway.
 TOKEN_USERNAME = "token"  # noqa: S105 - a user name
 
-EXIT_NOT_FOUND = 1
-EXIT_AUTH = 5
-EXIT_UNREACHABLE = 6
-
 
 class RegistryError(DexopsError):
     """The registry answered something dexops cannot use."""
@@ -46,19 +42,19 @@ class RegistryError(DexopsError):
 class ImageNotFoundError(RegistryError):
     """The registry has no manifest for the reference."""
 
-    exit_code = EXIT_NOT_FOUND
+    exit_code = ExitCode.NOT_FOUND
 
 
 class RegistryAuthError(RegistryError):
     """The registry refused the request: no credentials, wrong ones, or no access."""
 
-    exit_code = EXIT_AUTH
+    exit_code = ExitCode.UNAUTHORIZED
 
 
 class RegistryUnreachableError(RegistryError):
     """The registry could not be reached, timed out, or kept failing with 5xx."""
 
-    exit_code = EXIT_UNREACHABLE
+    exit_code = ExitCode.UNREACHABLE
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
-from dexops.errors import DexopsError
+from dexops.errors import DexopsError, ExitCode
 
 # Argo CD operation phases that end an operation without success.
 FAILED_PHASES = frozenset({"Failed", "Error"})
@@ -22,25 +22,25 @@ FAILED_PHASES = frozenset({"Failed", "Error"})
 class RolloutTimeoutError(DexopsError):
     """The rollout did not finish before the deadline."""
 
-    exit_code = 20
+    exit_code = ExitCode.WAIT_TIMED_OUT
 
 
 class RolloutDegradedError(DexopsError):
     """The application became Degraded after the pushed commit was synced."""
 
-    exit_code = 21
+    exit_code = ExitCode.DEGRADED
 
 
 class SyncFailedError(DexopsError):
     """Argo CD's sync operation for the pushed commit failed or errored."""
 
-    exit_code = 22
+    exit_code = ExitCode.SYNC_FAILED
 
 
 class WaitTerminatedError(DexopsError):
     """The process was asked to stop (SIGTERM) while waiting."""
 
-    exit_code = 143  # 128 + SIGTERM, what a shell reports for a terminated process
+    exit_code = ExitCode.TERMINATED
 
 
 @dataclass(frozen=True)

@@ -12,26 +12,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dexops.errors import ConfigError, DexopsError
+from dexops.errors import ConfigError, DexopsError, ExitCode
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES))}
 SUPPORTED_SCHEMA = 2
 
-EXIT_VULNERABLE = 3
-EXIT_SCANNER_FAILED = 4
-
 
 class VulnerableImageError(DexopsError):
     """The image has findings at or above the failing severity."""
 
-    exit_code = EXIT_VULNERABLE
+    exit_code = ExitCode.VULNERABLE
 
 
 class ScannerFailedError(DexopsError):
     """The scanner did not produce a usable report; the image is NOT known to be clean."""
 
-    exit_code = EXIT_SCANNER_FAILED
+    exit_code = ExitCode.SCANNER_FAILED
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,13 @@ from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from dexops.errors import DexopsError
+from dexops.errors import DexopsError, ExitCode
 from dexops.secrets import mask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-INTERRUPTED = 130
 
-
-def fail(message: str, code: int = 1) -> Exit:
+def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> Exit:
     """Print one `error:` line (and an annotation under Actions); return the Exit to raise."""
     from dexops import github_actions
 
@@ -27,7 +25,7 @@ def fail(message: str, code: int = 1) -> Exit:
     github_actions.error_annotation(line)
     sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
-    return Exit(code=code)
+    return Exit(code=int(code))
 
 
 def guarded(body: F) -> F:
@@ -43,7 +41,7 @@ def guarded(body: F) -> F:
         except DexopsError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
-            raise fail("interrupted; nothing further was done", INTERRUPTED) from None
+            raise fail("interrupted; nothing further was done", ExitCode.INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -68,7 +66,6 @@ def repo_from_argv(argv: list[str]) -> str | None:
     return None
 
 
-USAGE_ERROR = 2
 _INSTALLED = False
 
 
@@ -100,10 +97,12 @@ def install_usage_errors() -> None:
             try:
                 step(self)
             except ParseError as exc:
-                raise Exit(f"error: {mask(str(exc))}", code=USAGE_ERROR) from None
+                raise Exit(f"error: {mask(str(exc))}", code=ExitCode.USAGE) from None
             except ValueError as exc:
                 # A typed flag given a value of another type (int("abc")).
-                raise Exit(f"error: bad flag value: {mask(str(exc))}", code=USAGE_ERROR) from None
+                raise Exit(
+                    f"error: bad flag value: {mask(str(exc))}", code=ExitCode.USAGE
+                ) from None
 
         return parse
 

@@ -11,7 +11,7 @@ from dexops.domain.config import Environment
 from dexops.domain.deploy_history import Revision
 from dexops.domain.imageref import commit_prefix
 from dexops.domain.kustomize import ImageEntry
-from dexops.errors import ConfigError, DexopsError
+from dexops.errors import ConfigError, DexopsError, ExitCode
 from dexops.workflows.branch_edit import (
     complete_history,
     decode_text,
@@ -24,7 +24,7 @@ from dexops.workflows.workspace import Workspace
 class HoldError(DexopsError):
     """An environment is on hold after a rollback; automation may not overwrite it."""
 
-    exit_code = 3
+    exit_code = ExitCode.ON_HOLD
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 from dexops import console
 from dexops.domain import kustomize
 from dexops.domain.holds import Trailers, commit_message
-from dexops.errors import DexopsError
+from dexops.errors import DexopsError, ExitCode
 from dexops.workflows.branch_edit import Change, push_or_propose
 from dexops.workflows.deploy import builder, unified_diff
 from dexops.workflows.environments import (
@@ -28,7 +28,7 @@ from dexops.workflows.workspace import Workspace
 class GateError(DexopsError):
     """A promotion or rollback gate refused."""
 
-    exit_code = 2
+    exit_code = ExitCode.GATE_REFUSED
 
 
 def registry_gate(image: str, tag: str, *, skip: bool, what: str) -> str | None:

@@ -20,7 +20,14 @@ from dexops.adapters.gitstream import Pending
 from dexops.adapters.pyproject_file import version_from_module_text, version_text_from_pyproject
 from dexops.domain.config import Component, PackageIndex
 from dexops.domain.versioning import ComponentTag, is_stable, parse_version
-from dexops.errors import ConfigError, ConflictError, GitError, PackageError, PackageIndexError
+from dexops.errors import (
+    ConfigError,
+    ConflictError,
+    ExitCode,
+    GitError,
+    PackageError,
+    PackageIndexError,
+)
 from dexops.workflows.versions import first_ancestor, release_candidates
 from dexops.workflows.workspace import Workspace
 
@@ -36,7 +43,7 @@ Decision = Literal["publish", "skip"]
 class UploadInterruptedError(PackageIndexError):
     """An upload was interrupted (SIGINT); the message says which indexes have the files."""
 
-    exit_code = 130
+    exit_code = ExitCode.INTERRUPTED
 
 
 IndexAction = Literal["upload", "skip", "not-eligible"]

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from dexops import console
 from dexops.domain.config import Environment
 from dexops.domain.rollout import WaitTerminatedError
-from dexops.errors import ConfigError, DexopsError
+from dexops.errors import ConfigError, DexopsError, ExitCode
 from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -25,13 +25,13 @@ ATTEMPT_TIMEOUT = 10.0  # one request may not use up the whole deadline
 class SmokeCheckError(DexopsError):
     """The health endpoint did not answer with the expected status before the deadline."""
 
-    exit_code = 23
+    exit_code = ExitCode.SMOKE_FAILED
 
 
 class RollbackAfterFailureError(DexopsError):
     """The smoke check failed and the rollback it asked for failed too."""
 
-    exit_code = 24
+    exit_code = ExitCode.ROLLBACK_FAILED
 
 
 def health_url(env: Environment, url: str | None) -> str:
