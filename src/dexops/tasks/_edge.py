@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
+import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -46,11 +48,29 @@ def guarded(body: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class DexopsTask(Task[Any]):
+    """An invoke task whose flags take their kind from the body's annotations.
+
+    invoke infers a flag's kind from its default only, so `steps: int | None = None` would
+    be a STRING flag; here the annotation's number type wins (`--steps=INT`).
+    """
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        """The options invoke gets for one parameter, with the kind its annotation names."""
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if "kind" not in opts:
+            hint = typing.get_type_hints(inspect.unwrap(self.body)).get(name)
+            numbers = [t for t in typing.get_args(hint) if t in (int, float)]
+            if len(numbers) == 1:
+                opts["kind"] = numbers[0]
+        return opts
+
+
 def task(**kwargs: Any) -> Callable[[Callable[..., None]], Task[Any]]:  # noqa: ANN401
     """`@invoke.task(...)` with the dexops error edge; takes invoke's keyword options."""
 
     def decorate(body: Callable[..., None]) -> Task[Any]:
-        made: Task[Any] = invoke_task(**kwargs)(guarded(body))
+        made: Task[Any] = invoke_task(klass=DexopsTask, **kwargs)(guarded(body))
         return made
 
     return decorate

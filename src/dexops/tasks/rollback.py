@@ -8,18 +8,6 @@ from dexops.tasks._edge import task
 from dexops.tasks.confirm import confirm
 
 
-def _steps(value: str | None) -> int | None:
-    """`--steps N` as a number; None when the flag was not given."""
-    from dexops.workflows.promote import GateError
-
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise GateError(f"--steps must be a whole number, not {value!r}") from None
-
-
 @task(
     help={
         "env": "environment to roll back",
@@ -40,7 +28,7 @@ def rollback(
     c: Context,
     env: str,
     to: str | None = None,
-    steps: str | None = None,
+    steps: int | None = None,
     again: bool = False,
     hold: bool = True,
     emergency: bool = False,
@@ -56,13 +44,12 @@ def rollback(
     from dexops.workflows.rollback import apply_rollback, emergency_commands, plan_rollback
     from dexops.workflows.workspace import Workspace
 
-    count = _steps(steps)
     ws = Workspace.open(repo)
     plan = plan_rollback(
         ws,
         env=env,
         to=to,
-        steps=count,
+        steps=steps,
         again=again,
         hold=hold,
         skip_registry_check=skip_registry_check,
