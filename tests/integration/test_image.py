@@ -125,7 +125,7 @@ def test_missing_tag_and_registry_down(
 ) -> None:
     monkeypatch.setenv("DEXOPS_REGISTRY", local_registry.host)
     missing = cli("image.exists", "sha-0badc0de", cwd=dex_repo.path)
-    assert missing.code == 1
+    assert missing.code == ExitCode.NOT_FOUND
     assert missing.err == (
         f"error: {local_registry.host}/thedataenginex/dex:sha-0badc0de not found in registry "
         f"{local_registry.host}\n"
