@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from dexops.domain import holds
+from dexops.errors import ExitCode
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
@@ -128,7 +129,7 @@ def test_a_shallow_clone_never_hides_a_hold_from_deploy_update(
     result = cli(
         "deploy.update", "--branch", "dev", "--image-tag", "sha-00000003", "--push", cwd=clone.path
     )
-    assert result.code == 3, result.err
+    assert result.code == ExitCode.ON_HOLD, result.err
     assert "dev is on hold since rollback" in result.err
     assert dex_repo.remote_refs() == before
 
