@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+from dexops.errors import ExitCode
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 from tests.test_overlay_history import set_tag
@@ -82,7 +83,7 @@ def test_a_promotion_that_would_drop_changes_is_refused_unless_forced(
     before = dex_repo.remote_refs()
     args = ("promote", "--from-env", "dev", "--to-env", "stage", "--skip-registry-check")
     refused = cli(*args, "--yes", cwd=dex_repo.path)
-    assert refused.code == 2, refused.err
+    assert refused.code == ExitCode.GATE_REFUSED, refused.err
     line = refused.err.strip()
     assert len(line.splitlines()) == 1
     assert squashed in line

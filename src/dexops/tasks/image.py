@@ -205,7 +205,7 @@ def scan(
     json: bool = False,
     repo: str | None = None,
 ) -> None:
-    """Gate TAG on its vulnerabilities: exit 3 when vulnerable, 4 when the scanner failed."""
+    """Gate TAG on its vulnerabilities: VULNERABLE or SCANNER_FAILED exit codes."""
     from dexops import console, github_actions
     from dexops.domain.vulnerabilities import VulnerableImageError, parse_threshold, unique_ids
     from dexops.workflows.image import resolve_ref
