@@ -73,6 +73,15 @@ class GitHubFake:
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     graphql_errors: list[str] = field(default_factory=list)
+    # A classic token answers with X-OAuth-Scopes; fine-grained and Actions tokens send none.
+    oauth_scopes: str | None = "repo, workflow"
+    # The repository's `permissions` object as `GET /repos/{owner}/{repo}` shows it.
+    permissions: dict[str, bool] = field(
+        default_factory=lambda: {
+            "admin": False, "maintain": False, "push": True, "triage": True, "pull": True
+        }
+    )  # fmt: skip
+    private: bool = False
     sleeps: list[float] = field(default_factory=list)
     _next_id: int = 1
 
@@ -248,6 +257,8 @@ class GitHubFake:
         if request.path == "/graphql":
             return self._graphql(body)
         prefix = f"/repos/{self.repository}"
+        if request.method == "GET" and request.path == prefix:
+            return self._repository()
         if not request.path.startswith(prefix + "/"):
             return _json(404, {"message": "Not Found"})
         upload = re.fullmatch(rf"{re.escape(prefix)}/releases/(\d+)/assets", request.path)
@@ -297,6 +308,23 @@ class GitHubFake:
             pull = self.pulls.get(int(match.group(1)))
             return _json(200, pull) if pull else _json(404, {"message": "Not Found"})
         return _json(404, {"message": "Not Found"})
+
+    def _repository(self) -> Response:
+        owner, name = self.repository.split("/")
+        data = {
+            "id": 1,
+            "name": name,
+            "full_name": self.repository,
+            "owner": {"login": owner, "type": "Organization"},
+            "private": self.private,
+            "default_branch": "main",
+            "permissions": self.permissions,
+        }
+        response = _json(200, data)
+        if self.oauth_scopes is not None:
+            response.headers["X-OAuth-Scopes"] = self.oauth_scopes
+            response.headers["X-Accepted-OAuth-Scopes"] = "repo"
+        return response
 
     def _open(self, head: str, base: str) -> bool:
         return any(

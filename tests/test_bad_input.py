@@ -558,6 +558,11 @@ REPOSITORY_STATE = [
         ("version.show", "--repo", "/nonexistent/dexops-repo"),
         "/nonexistent/dexops-repo",
     ),
+    Case(
+        "doctor-repo-is-not-a-directory",
+        ("doctor", "--repo", "/nonexistent/dexops-repo"),
+        "/nonexistent/dexops-repo",
+    ),
 ]
 
 CASES = [

@@ -123,6 +123,16 @@ def _error_codes(response: requests.Response) -> set[str]:
     return {str(e.get("code")) for e in errors or [] if isinstance(e, dict)}
 
 
+class TokenAccess(NamedTuple):
+    """What the token may do on the repository, as GitHub reports it."""
+
+    # A classic token's OAuth scopes (X-OAuth-Scopes); None for fine-grained and Actions tokens.
+    scopes: frozenset[str] | None
+    # The repository's `permissions` object (admin, maintain, push, triage, pull).
+    permissions: Mapping[str, object]
+    private: bool
+
+
 class GitHub:
     """A client for one repository; owns one HTTP session with timeouts and bounded retries."""
 
@@ -276,6 +286,22 @@ class GitHub:
     @property
     def _repo_path(self) -> str:
         return f"/repos/{self.repository}"
+
+    def token_access(self) -> TokenAccess:
+        """Read the repository with the token: its scopes header and its permissions."""
+        path = self._repo_path
+        response = self._request("GET", path, ok=(200,))
+        data = self._json(response, f"GET {path}")
+        header = response.headers.get("X-OAuth-Scopes")
+        scopes = (
+            None if header is None else frozenset(filter(None, map(str.strip, header.split(","))))
+        )
+        permissions = data.get("permissions")
+        return TokenAccess(
+            scopes,
+            permissions if isinstance(permissions, Mapping) else {},
+            bool(data.get("private", True)),
+        )
 
     # --- releases ----------------------------------------------------------------------------
 

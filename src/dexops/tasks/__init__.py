@@ -30,6 +30,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "notify": ("notify", "notify"),
     "metrics": ("metrics", "metrics"),
     "verify": ("verify", "collection"),
+    "doctor": ("doctor", "doctor"),
 }
 
 

@@ -48,6 +48,19 @@ def _parse(root: Path, file: Path, text: str) -> Config:
     return parse_config(data, root=root, file=file)
 
 
+def repository_root(repo: str | None = None) -> Path:
+    """The repository named by `repo` or `$DEXOPS_REPO`, else found from the cwd up."""
+    named = repo or os.environ.get(REPO_ENV)
+    if not named:
+        return find_root(Path.cwd().resolve())
+    root = Path(named).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"repository {named!r} is not a directory")
+    if not (root / "pyproject.toml").is_file():
+        raise ConfigError(f"{root / 'pyproject.toml'} does not exist")
+    return root
+
+
 class Workspace(NamedTuple):
     """The target repository: its root, validated configuration and git adapter."""
 
@@ -58,13 +71,5 @@ class Workspace(NamedTuple):
     @classmethod
     def open(cls, repo: str | None = None) -> Workspace:
         """Open the repository named by `repo`, `$DEXOPS_REPO`, or found from the cwd up."""
-        named = repo or os.environ.get(REPO_ENV)
-        if named:
-            root = Path(named).resolve()
-            if not root.is_dir():
-                raise ConfigError(f"repository {named!r} is not a directory")
-            if not (root / "pyproject.toml").is_file():
-                raise ConfigError(f"{root / 'pyproject.toml'} does not exist")
-        else:
-            root = find_root(Path.cwd().resolve())
+        root = repository_root(repo)
         return cls(root=root, config=load_config(root), git=Git(root))

@@ -1,0 +1,44 @@
+"""Outside programs on PATH: whether one is installed and which version it says it is."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import NamedTuple
+
+# A version query that hangs (a docker client waiting on its daemon) must not stall a check-up.
+VERSION_TIMEOUT = 10.0
+
+# How each program is asked for its version, when `--version` is not the way.
+_VERSION_ARGS: dict[str, tuple[str, ...]] = {
+    "kubectl": ("version", "--client"),
+    "trivy": ("--version",),
+}
+
+
+class Program(NamedTuple):
+    """An installed program: where it is and the first line of its version output."""
+
+    path: str
+    version: str
+
+
+def probe(name: str) -> Program | None:
+    """The program `name` on PATH and its version line, or None when it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        return None
+    argv = [path, *_VERSION_ARGS.get(name, ("--version",))]
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=VERSION_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return Program(path, "installed; its version did not answer")
+    lines = (done.stdout or done.stderr).strip().splitlines()
+    return Program(path, lines[0].strip() if lines else "installed")
