@@ -31,6 +31,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "metrics": ("metrics", "metrics"),
     "verify": ("verify", "collection"),
     "doctor": ("doctor", "doctor"),
+    "init": ("init", "init"),
 }
 
 
