@@ -60,7 +60,7 @@ def _strip_dexops(repo: GitRepo) -> None:
 def _plan(cli: Cli, repo: GitRepo) -> dict[str, object]:
     result = cli("pipeline.plan", "--json", cwd=repo.path)
     assert result.code == 0, result.err
-    plan = json.loads(result.out)
+    plan: dict[str, object] = json.loads(result.out)
     del plan["digest"]  # covers the configuration file's bytes, which init writes anew
     return plan
 
@@ -86,9 +86,9 @@ def test_init_gives_back_the_example_pipeline(dex_repo: GitRepo, cli: Cli) -> No
     assert after.default_branch == before.default_branch
     assert after.components == before.components
     # Argo CD application names and the moving tag are nowhere in the repository to read.
-    unreadable = {"argocd_app": None, "moving_tag": None}
     assert after.environments == {
-        name: env._replace(**unreadable) for name, env in before.environments.items()
+        name: env._replace(argocd_app=None, moving_tag=None)
+        for name, env in before.environments.items()
     }
     assert _plan(cli, dex_repo) == plan_before
     doctor = cli("doctor", cwd=dex_repo.path)

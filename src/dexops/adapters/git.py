@@ -305,10 +305,6 @@ class Git:
             raise GitError(f"no remote {remote!r} is configured in {self.root}")
         return done.stdout.strip()
 
-    def is_shallow(self) -> bool:
-        """Whether this clone has only part of the history (`git clone --depth`)."""
-        return self.run("rev-parse", "--is-shallow-repository") == "true"
-
     def remote_default_branch(self, remote: str = "origin") -> str | None:
         """The branch the remote's HEAD points at (asks the remote); None when it has none."""
         out = self.run("ls-remote", "--symref", "--end-of-options", remote, "HEAD")

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from typing import NamedTuple
+
+from dexops.adapters.tool import run_tool
+from dexops.errors import DexopsError
 
 # A version query that hangs (a docker client waiting on its daemon) must not stall a check-up.
 VERSION_TIMEOUT = 10.0
 
 # How each program is asked for its version, when `--version` is not the way.
-_VERSION_ARGS: dict[str, tuple[str, ...]] = {
-    "kubectl": ("version", "--client"),
-    "trivy": ("--version",),
-}
+_VERSION_ARGS: dict[str, tuple[str, ...]] = {"kubectl": ("version", "--client")}
 
 
 class Program(NamedTuple):
@@ -30,15 +29,8 @@ def probe(name: str) -> Program | None:
         return None
     argv = [path, *_VERSION_ARGS.get(name, ("--version",))]
     try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=VERSION_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        done = run_tool(argv, what=f"{name} --version", timeout=VERSION_TIMEOUT, error=DexopsError)
+    except DexopsError:
         return Program(path, "installed; its version did not answer")
     lines = (done.stdout or done.stderr).strip().splitlines()
     return Program(path, lines[0].strip() if lines else "installed")
