@@ -559,6 +559,13 @@ REPOSITORY_STATE = [
         "/nonexistent/dexops-repo",
     ),
     Case(
+        "init-repo-is-not-a-directory",
+        ("init", "--repo", "/nonexistent/dexops-repo"),
+        "/nonexistent/dexops-repo",
+    ),
+    Case("report-without-html", ("report",), "--html"),
+    Case("report-bad-since", ("report", "--html", "r.html", "--since", "banana"), "banana"),
+    Case(
         "doctor-repo-is-not-a-directory",
         ("doctor", "--repo", "/nonexistent/dexops-repo"),
         "/nonexistent/dexops-repo",

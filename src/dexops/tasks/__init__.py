@@ -32,6 +32,7 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "verify": ("verify", "collection"),
     "doctor": ("doctor", "doctor"),
     "init": ("init", "init"),
+    "report": ("report", "report"),
 }
 
 

@@ -7,7 +7,7 @@ overlay history with trailers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dexops.adapters.github_runs import WorkflowStats
@@ -109,6 +109,8 @@ class MetricsReport:
     components: tuple[ComponentReleases, ...]
     workflows: tuple[WorkflowStats, ...] | None = None
     missing_branches: tuple[str, ...] = field(default=())
+    # Each environment's overlay commits, oldest first: the report draws its timeline from them.
+    histories: Mapping[str, Sequence[OverlayRevision]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         """The JSON document of `invoke metrics --json`."""
@@ -168,6 +170,7 @@ def delivery_metrics(
         per_env,
         components,
         missing_branches=tuple(m for m in missing if m in {e.name for e in chosen}),
+        histories=histories,
     )
 
 
