@@ -10,6 +10,7 @@ import pytest
 
 from dexops.workflows.workspace import load_config
 from tests.conftest import Cli
+from tests.fixtures_pypi import PypiServers
 from tests.gitrepo import GitRepo, init_repo
 from tests.snapshot import RepoSnapshot
 
@@ -75,13 +76,20 @@ def _commit_all(repo: GitRepo) -> None:
     repo.push("HEAD:main")
 
 
-def test_init_gives_back_the_example_pipeline(dex_repo: GitRepo, cli: Cli) -> None:
+def test_init_gives_back_the_example_pipeline(
+    dex_repo: GitRepo, cli: Cli, pypi_servers: PypiServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plan asks the package indexes what they lack: local pypiservers answer. Which
+    # indexes an adopter uses is theirs to say; they add them after init as before.
+    pypi_servers.configure(dex_repo.path, monkeypatch)
+    dex_repo.commit("ci: the local package indexes")
     before = load_config(dex_repo.path)
     plan_before = _plan(cli, dex_repo)
     _strip_dexops(dex_repo)
     result = cli("init", cwd=dex_repo.path)
     assert result.code == 0, result.err
     assert "monorepo" in result.out
+    pypi_servers.configure(dex_repo.path, monkeypatch)
     after = load_config(dex_repo.path)
     assert after.default_branch == before.default_branch
     assert after.components == before.components
@@ -145,7 +153,9 @@ def test_dry_run_shows_the_diff_and_writes_nothing(dex_repo: GitRepo, cli: Cli) 
     before.assert_same(dex_repo)
 
 
-def test_a_single_library_with_v_tags(tmp_path: Path, cli: Cli) -> None:
+def test_a_single_library_with_v_tags(
+    tmp_path: Path, cli: Cli, pypi_servers: PypiServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = init_repo(tmp_path / "lib", tmp_path / "lib.git")
     repo.write("pyproject.toml", _pyproject("tinylib"))
     repo.write("src/tinylib/__init__.py", "")
@@ -164,6 +174,7 @@ def test_a_single_library_with_v_tags(tmp_path: Path, cli: Cli) -> None:
         "CHANGELOG.md",
     )
     assert not (repo.path / ".github/workflows/cd.yml").exists()
+    pypi_servers.configure(repo.path, monkeypatch)
     assert _plan(cli, repo)["releases"]
 
 

@@ -42,6 +42,7 @@ TASKS = {
     "promote",
     "rollback",
     "argocd.wait",
+    "report",
     "notify",
     "pipeline.plan",
 }

@@ -54,9 +54,9 @@ class _Page(HTMLParser):
             self._script = named.get("id")
         elif tag == "table":
             self._in_metrics = named.get("id") == "metrics"
-        elif tag == "tr" and self._in_metrics and named.get("data-env"):
-            self._row = named["data-env"]
-            self.cells[self._row] = []
+        elif tag == "tr" and self._in_metrics and (env := named.get("data-env")):
+            self._row = env
+            self.cells[env] = []
         elif tag == "td" and self._row is not None:
             self.cells[self._row].append(named.get("data-value"))
 

@@ -113,6 +113,7 @@ def _image(facts: RepoFacts, name: str) -> str:
 def _environment_tables(facts: RepoFacts) -> dict[str, dict[str, Any]]:
     environments: dict[str, dict[str, Any]] = {}
     previous: str | None = None
+    previous_branch: str | None = None
     for overlay in sorted(facts.overlays, key=lambda o: _stage(PurePosixPath(o.path).name)):
         name = PurePosixPath(overlay.path).name
         # An environment with a branch of its own name deploys from it; else the default branch.
@@ -120,6 +121,9 @@ def _environment_tables(facts: RepoFacts) -> dict[str, dict[str, Any]]:
         table: dict[str, Any] = {"overlay": overlay.path, "branch": branch}
         if previous is not None:
             table["promote-from"] = previous
+            if branch == previous_branch:
+                # CD on a shared branch would move both; the later one changes by promotion.
+                table["promotion-only"] = True
         for key, value in (
             ("argocd-app", overlay.argocd_app),
             ("deployment", overlay.deployment),
@@ -128,7 +132,7 @@ def _environment_tables(facts: RepoFacts) -> dict[str, dict[str, Any]]:
             if value:
                 table[key] = value
         environments[name] = table
-        previous = name
+        previous, previous_branch = name, branch
     return environments
 
 
