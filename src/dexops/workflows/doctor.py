@@ -17,14 +17,16 @@ from dexops.domain.checkup import (
     permissions_verdict,
 )
 from dexops.domain.config import Config, config_problems, parse_config
-from dexops.errors import DexopsError
+from dexops.errors import DexopsError, ExitCode
 
 HEADERS = ("area", "subject", "status", "detail")
 ENGINES = ("docker", "buildah", "podman")
 
 
 class CheckupFailedError(DexopsError):
-    """At least one row of the check-up failed."""
+    """At least one row of the check-up failed (warnings alone leave the exit status 0)."""
+
+    exit_code = ExitCode.FAILURE
 
 
 def examine(root: Path, environ: Mapping[str, str] | None = None) -> list[Finding]:
