@@ -202,3 +202,169 @@ def test_a_shallow_clone_that_cannot_deepen_refuses_in_one_line(
         assert "fetch-depth: 0" in lines[0], result.err
     assert clone.remote_refs() == before
     assert clone.git("rev-parse", "--is-shallow-repository") == "true"
+
+
+OLD_IMAGE = "ghcr.io/thedataenginex/dex"
+NEW_IMAGE = "ghcr.io/dataenginex-org/dex"
+
+
+def configure(repo: GitRepo, *lines: str, image: str | None = None) -> None:
+    """Add keys to the dev environment (and rename the component's image) in the checkout."""
+    path = repo.path / "pyproject.toml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace(
+        'namespace = "dex-dev"\n',
+        'namespace = "dex-dev"\n' + "".join(f"{line}\n" for line in lines),
+    )
+    if image:
+        text = text.replace(f'image = "{OLD_IMAGE}"', f'image = "{image}"')
+    path.write_text(text, encoding="utf-8")
+
+
+def rename(repo: GitRepo, new: str) -> str:
+    """The organisation rename: `newName` changes, the tag stays."""
+    repo.write(OVERLAY, (repo.path / OVERLAY).read_text(encoding="utf-8").replace(OLD_IMAGE, new))
+    return repo.commit("chore: the organisation is now dataenginex-org", OVERLAY)
+
+
+def introduced(repo: GitRepo, tag: str) -> str:
+    """git's answer: the oldest commit that added `newTag: <tag>` to the overlay."""
+    out = repo.git(
+        "log", "--reverse", "--format=%H", "-S", f"newTag: {tag}", "origin/dev", "--", OVERLAY
+    )
+    return out.splitlines()[0]
+
+
+def renamed_history(dex_repo: GitRepo, *, extra_entry: bool) -> str:
+    dex_repo.git("checkout", "--quiet", "dev")
+    if extra_entry:
+        text = (dex_repo.path / OVERLAY).read_text(encoding="utf-8")
+        dex_repo.write(OVERLAY, text + "  - name: busybox\n    newTag: '1.36'\n")
+        dex_repo.commit("feat: a sidecar image", OVERLAY)
+    set_tag(dex_repo, "sha-00000001", "chore: update dev image to sha-00000001")
+    set_tag(dex_repo, "sha-00000002", "feat: hand-edited overlay")
+    renamed = rename(dex_repo, NEW_IMAGE)
+    set_tag(dex_repo, "sha-00000003", "chore: update dev image to sha-00000003")
+    dex_repo.push("dev")
+    return renamed
+
+
+def test_history_follows_the_only_image_entry_through_a_rename(dex_repo: GitRepo, cli: Cli) -> None:
+    renamed = renamed_history(dex_repo, extra_entry=False)
+    configure(dex_repo, image=NEW_IMAGE)
+    result = cli("history", "--env", "dev", "--json", cwd=dex_repo.path)
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)
+    tags = ["sha-00000003", "sha-00000002", "sha-00000002", "sha-00000001", "sha-0a1b2c3d"]
+    assert [r["tag"] for r in rows] == tags
+    assert rows[1]["commit"] == renamed
+    assert rows[1]["renamed_from"] == OLD_IMAGE
+    assert rows[1]["image"] == NEW_IMAGE
+    # Each tag is dated by the commit that introduced it, as git's pickaxe finds it.
+    for row in rows[2:4] + rows[:1]:
+        assert row["commit"] == introduced(dex_repo, row["tag"])
+    table = cli("history", "--env", "dev", cwd=dex_repo.path)
+    assert f"renamed from {OLD_IMAGE}" in table.out
+
+
+def test_history_follows_configured_former_names(dex_repo: GitRepo, cli: Cli) -> None:
+    renamed_history(dex_repo, extra_entry=True)
+    configure(dex_repo, image=NEW_IMAGE)
+    lost = json.loads(cli("history", "--env", "dev", "--json", cwd=dex_repo.path).out)
+    # Two entries and neither has the new name: before the rename, history cannot tell.
+    assert "sha-00000001" not in [r["tag"] for r in lost]
+    configure(dex_repo, f'former-images = ["{OLD_IMAGE}"]')
+    rows = json.loads(cli("history", "--env", "dev", "--json", cwd=dex_repo.path).out)
+    assert [r["tag"] for r in rows if not r["renamed_from"]] == [
+        "sha-00000003",
+        "sha-00000002",
+        "sha-00000001",
+        "sha-0a1b2c3d",
+    ]
+    assert rows[2]["commit"] == introduced(dex_repo, "sha-00000002")
+
+
+def test_a_bad_deploy_commit_pattern_is_one_line(dex_repo: GitRepo, cli: Cli) -> None:
+    configure(dex_repo, 'deploy-commit-pattern = "(unclosed"')
+    result = cli("history", "--env", "dev", cwd=dex_repo.path)
+    assert result.code != 0
+    assert result.err.startswith("error: ")
+    assert "deploy-commit-pattern" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def bot_deploys(dex_repo: GitRepo) -> list[str]:
+    dex_repo.git("checkout", "--quiet", "dev")
+    made = []
+    for n in (4, 5):
+        text = (dex_repo.path / OVERLAY).read_text(encoding="utf-8")
+        current = text.split("newTag: ", 1)[1].split()[0]
+        dex_repo.write(OVERLAY, text.replace(current, f"sha-0000000{n}"))
+        dex_repo.git("add", OVERLAY)
+        dex_repo.git(
+            "-c",
+            "user.name=renovate[bot]",
+            "commit",
+            "--quiet",
+            "-m",
+            f"Update dex image to sha-0000000{n}",
+        )
+        made.append(dex_repo.head())
+    dex_repo.push("dev")
+    return made
+
+
+def test_bot_deploy_commits_count_once_configured(dex_repo: GitRepo, cli: Cli) -> None:
+    made = bot_deploys(dex_repo)
+    plain = json.loads(cli("metrics", "--env", "dev", "--json", cwd=dex_repo.path).out)
+    dev = plain["environments"][0]
+    assert dev["deployments"] == 0
+    reasons = dev["unattributed_overlay_commits"]
+    unmarked = next(why for why in reasons if "deploy-commit-pattern" in why)
+    assert reasons[unmarked] == 2
+    assert reasons["the overlay's first version"] == 1
+    warned = cli("metrics", "--env", "dev", cwd=dex_repo.path)
+    assert "3 overlay commit(s)" in warned.err
+    configure(dex_repo, 'deploy-commit-pattern = "^Update dex image to "')
+    counted = json.loads(cli("metrics", "--env", "dev", "--json", cwd=dex_repo.path).out)
+    assert counted["environments"][0]["deployments"] == 2
+    left = counted["environments"][0]["unattributed_overlay_commits"]
+    assert left == {"the overlay's first version": 1}
+    history = json.loads(cli("history", "--env", "dev", "--json", cwd=dex_repo.path).out)
+    assert [(r["commit"], r["kind"]) for r in history[:2]] == [
+        (made[1], "deploy"),
+        (made[0], "deploy"),
+    ]
+    assert status_row(cli, dex_repo.path)["kind"] == "deploy"
+    assert status_row(cli, dex_repo.path)["commit"] == made[1]
+
+
+def test_metrics_window_is_dates_and_an_empty_one_says_when_the_last_was(
+    dex_repo: GitRepo, cli: Cli
+) -> None:
+    dex_repo.git("checkout", "--quiet", "dev")
+    text = (dex_repo.path / OVERLAY).read_text(encoding="utf-8")
+    dex_repo.write(OVERLAY, text.replace("sha-0a1b2c3d", "sha-00000001"))
+    dex_repo.git("add", OVERLAY)
+    old = "2020-03-04T05:06:07+00:00"
+    trailer = holds.Trailers("deploy", "dev", "sha-00000001", "sha-0a1b2c3d")
+    subprocess.run(
+        ["git", "commit", "--quiet", "-m", holds.commit_message("chore: deploy", "", [trailer])],
+        cwd=dex_repo.path,
+        check=True,
+        env={**__import__("os").environ, "GIT_COMMITTER_DATE": old, "GIT_AUTHOR_DATE": old},
+    )
+    dex_repo.push("dev")
+    report = json.loads(cli("metrics", "--env", "dev", "--json", cwd=dex_repo.path).out)
+    start, end = report["window"]["start"], report["window"]["end"]
+    assert len(start) == len(end) == 10
+    assert start[4] == "-"
+    assert report["environments"][0]["deployments"] == 0
+    assert report["environments"][0]["last_deployment"] == "2020-03-04"
+    shown = cli("metrics", "--env", "dev", cwd=dex_repo.path)
+    assert f"Deployments {start} to {end}" in shown.out
+    assert "the last one was on 2020-03-04 (--since 2020-03-04" in shown.err
+    wide = json.loads(
+        cli("metrics", "--env", "dev", "--since", "2020-03-04", "--json", cwd=dex_repo.path).out
+    )
+    assert wide["environments"][0]["deployments"] == 1

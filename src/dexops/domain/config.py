@@ -74,6 +74,10 @@ class Environment(NamedTuple):
     namespace: str | None = None
     # Changed only by promote and rollback, never by CD (`deploy.update`) on its branch.
     promotion_only: bool = False
+    # Names the overlay's image entry had before an organisation rename (oldest last).
+    former_images: tuple[str, ...] = ()
+    # Subjects of deploy commits made by other tools, counted as deployments.
+    deploy_commit_pattern: str | None = None
 
     @property
     def kustomization(self) -> str:
@@ -264,7 +268,20 @@ def _environment(
         deployment=s.string("deployment"),
         namespace=s.string("namespace"),
         promotion_only=bool(s.table.get("promotion-only", False)),
+        former_images=s.strings("former-images"),
+        deploy_commit_pattern=_pattern(s, "deploy-commit-pattern"),
     )
+
+
+def _pattern(s: _Section, key: str) -> str | None:
+    """A regular expression value, refused when Python cannot compile it."""
+    value = s.string(key)
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise s.fail(key, f"{value!r} is not a regular expression ({exc})") from None
+    return value
 
 
 def _check_promotions(file: Path, environments: Mapping[str, Environment]) -> None:

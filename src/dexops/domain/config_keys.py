@@ -146,6 +146,16 @@ ENVIRONMENT = Table(
             "boolean",
             "Only promote and rollback change this environment; CD on its branch never does.",
         ),
+        Key(
+            "former-images",
+            "strings",
+            "Image names the overlay's images: entry had before a rename; history follows them.",
+        ),
+        Key(
+            "deploy-commit-pattern",
+            "string",
+            "Regular expression for subjects of deploy commits other tools (bots) make here.",
+        ),
     )
 )
 

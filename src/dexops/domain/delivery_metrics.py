@@ -13,11 +13,12 @@ import math
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from packaging.version import InvalidVersion, Version
 
+from dexops.domain.deploy_history import Revision
 from dexops.domain.holds import ACTION, ENVIRONMENT, IMAGE_TAG, PREVIOUS_TAG, parse_trailer_items
 from dexops.domain.imageref import commit_prefix
 
@@ -82,6 +83,53 @@ class OverlayRevision:
     action: str | None
     image_tag: str | None = None
     previous_tag: str | None = None
+    # Why a commit without an action was left unattributed.
+    reason: str | None = None
+
+
+# Why an overlay commit counts as no deployment (see docs/metrics.md).
+UNREADABLE = "overlay unreadable or without the image"
+UNMARKED_CHANGE = (
+    "image changed with no dexops trailer and no deploy subject (deploy-commit-pattern)"
+)
+NO_IMAGE_CHANGE = "image left as it was"
+OTHER_ENVIRONMENT = "dexops trailers for another environment only"
+FIRST_VERSION = "the overlay's first version"
+
+
+def attributed_revision(
+    revision: Revision, previous_tag: str | None, environment: str, *, first: bool = False
+) -> OverlayRevision:
+    """An overlay revision as metrics counts it: its action, else why it has none.
+
+    The action is what its trailers say for this environment, or what its subject says
+    (the reference pipeline's and configured bots'); the tags are the overlay's own.
+    """
+    moment = int(datetime.fromisoformat(revision.date).timestamp())
+    if ACTION in revision.trailers:
+        # Recorded by dexops: its trailers say what it did (one group per environment).
+        found = overlay_revision(
+            revision.commit, moment, _trailer_items(revision.trailers), environment
+        )
+        return found if found.action is not None else replace(found, reason=OTHER_ENVIRONMENT)
+    if revision.kind != "manual":
+        return OverlayRevision(revision.commit, moment, revision.kind, revision.tag, previous_tag)
+    if revision.error is not None:
+        reason = UNREADABLE
+    elif first:
+        reason = FIRST_VERSION
+    else:
+        reason = UNMARKED_CHANGE if revision.tag != previous_tag else NO_IMAGE_CHANGE
+    return OverlayRevision(revision.commit, moment, None, revision.tag, previous_tag, reason)
+
+
+def _trailer_items(trailers: Mapping[str, Sequence[str]]) -> list[str]:
+    """Trailers back as `Key: value` items, each environment's group in order."""
+    groups = [
+        {key: values[i] for key, values in trailers.items() if i < len(values)}
+        for i in range(len(trailers.get(ACTION, [])))
+    ]
+    return [f"{key}: {value}" for group in groups for key, value in group.items()]
 
 
 def overlay_revision(
@@ -181,6 +229,10 @@ class EnvironmentMetrics:
     rollbacks: int
     unrecorded: int
     failure_window: int
+    # Overlay commits in the window counted as no deployment, by reason.
+    unattributed: Mapping[str, int] = field(default_factory=dict)
+    # The newest deployment, inside the window or before it (None: never deployed).
+    last_deployment: int | None = None
 
     @property
     def count(self) -> int:
@@ -255,6 +307,10 @@ class EnvironmentMetrics:
             },
             "unresolved_images": self.unresolved_images,
             "unrecorded_overlay_commits": self.unrecorded,
+            "unattributed_overlay_commits": dict(self.unattributed),
+            "last_deployment": None
+            if self.last_deployment is None
+            else _date(self.last_deployment),
             "weekly": [{"week": week, "deployments": n} for week, n in self.weekly()],
         }
 
@@ -280,9 +336,13 @@ def environment_metrics(
     # The deployment live now, if no rollback has answered it yet.
     open_index: int | None = None
     rollbacks = unrecorded = 0
+    unattributed: dict[str, int] = {}
     for rev in ordered:
         if rev.action is None:
-            unrecorded += rev.time in window
+            if rev.time in window:
+                unrecorded += 1
+                reason = rev.reason or UNMARKED_CHANGE
+                unattributed[reason] = unattributed.get(reason, 0) + 1
             continue
         if rev.action == ROLLBACK:
             rollbacks += rev.time in window
@@ -313,6 +373,8 @@ def environment_metrics(
         rollbacks=rollbacks,
         unrecorded=unrecorded,
         failure_window=failure_window,
+        unattributed=unattributed,
+        last_deployment=deployments[-1].time if deployments else None,
     )
 
 
@@ -379,6 +441,11 @@ def component_releases(
         found.append((moment, version, name, version.is_prerelease or version.is_devrelease))
     found.sort(key=lambda item: (item[0], item[1]))
     return ComponentReleases(component, tuple((n, t, p) for t, _, n, p in found))
+
+
+def date_of(moment: int) -> str:
+    """The UTC calendar date of a unix time, as ISO `YYYY-MM-DD`."""
+    return _date(moment)
 
 
 def _date(moment: int) -> str:

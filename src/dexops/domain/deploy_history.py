@@ -96,14 +96,22 @@ def _log_record(chunk: str) -> LogRecord:
     return LogRecord(commit, date, author, subject, holds.parse_trailer_items(items), blob)
 
 
-def classify(subject: str, trailers: Mapping[str, Sequence[str]]) -> Kind:
-    """What a commit was: a trailer says; else the reference pipeline's subjects; else manual."""
+def classify(
+    subject: str, trailers: Mapping[str, Sequence[str]], bots: re.Pattern[str] | None = None
+) -> Kind:
+    """What a commit was: a trailer says; else a known subject; else manual.
+
+    Known subjects are the reference pipeline's and the configured bots' (`bots`, an
+    environment's `deploy-commit-pattern`).
+    """
     action = holds.first(trailers, holds.ACTION)
     if action in holds.ACTIONS:
         return action
     for pattern, kind in _SUBJECT_KINDS:
         if pattern.match(subject):
             return kind
+    if bots is not None and bots.search(subject):
+        return "deploy"
     return "manual"
 
 
@@ -121,6 +129,9 @@ class Revision:
     changed: bool
     trailers: Mapping[str, Sequence[str]] = field(default_factory=dict)
     error: str | None = None
+    # The image name the entry had here, and the one it had before when it was renamed here.
+    image: str | None = None
+    renamed_from: str | None = None
 
     @property
     def previous_tag(self) -> str | None:
@@ -138,54 +149,82 @@ class Revision:
             "digest": self.digest,
             "subject": self.subject,
             "previous_tag": self.previous_tag,
+            "image": self.image,
+            "renamed_from": self.renamed_from,
         }
 
 
-def _entry(blob: bytes | None, image: str, source: str) -> tuple[ImageEntry | None, str | None]:
+def _entry(
+    blob: bytes | None, names: Sequence[str], source: str
+) -> tuple[ImageEntry | None, str | None]:
+    """The overlay's entry for the image: by its name, else a former one, else the only entry."""
     if blob is None:
         return None, "overlay file absent"
     try:
-        entries = [
-            e for e in scan_images(blob.decode("utf-8", "replace"), source) if e.matches(image)
-        ]
+        entries = scan_images(blob.decode("utf-8", "replace"), source)
     except KustomizationError as exc:
         return None, str(exc)
-    if len(entries) != 1:
-        return None, f"{len(entries)} images: entries match {image!r}"
-    return entries[0], None
+    for name in names:
+        matching = [e for e in entries if e.matches(name)]
+        if len(matching) == 1:
+            return matching[0], None
+        if matching:
+            return None, f"{len(matching)} images: entries match {name!r}"
+    # An overlay with a single image entry runs that image, whatever it was called then.
+    if len(entries) == 1:
+        return entries[0], None
+    return None, f"{len(entries)} images: entries, none named {names[0]!r}"
 
 
 def build_history(
-    records: Sequence[LogRecord], blobs: Mapping[str, bytes], image: str, source: str
+    records: Sequence[LogRecord],
+    blobs: Mapping[str, bytes],
+    image: str,
+    source: str,
+    *,
+    former: Sequence[str] = (),
+    bots: str | None = None,
 ) -> list[Revision]:
-    """Revisions newest first; `changed` marks those whose tag or digest differ from before."""
+    """Revisions newest first; `changed` marks those whose tag or digest differ from before.
+
+    The image entry is followed through renames (`former` names, or the overlay's only
+    entry); a rename alone changes nothing that runs, so the tag keeps the date of the
+    commit that introduced it, and the renaming revision says `renamed_from`.
+    """
+    names = (image, *former)
+    bot_pattern = re.compile(bots) if bots else None
     cache: dict[str | None, tuple[ImageEntry | None, str | None]] = {}
     parsed = []
     for record in records:
         if record.blob not in cache:
             data = blobs.get(record.blob) if record.blob is not None else None
-            cache[record.blob] = _entry(data, image, source)
+            cache[record.blob] = _entry(data, names, source)
         parsed.append(cache[record.blob])
     revisions: list[Revision] = []
     # Walk oldest to newest so each revision is compared with the one before it.
     before: tuple[str | None, str | None] | None = None
+    before_name: str | None = None
     for record, (entry, error) in zip(reversed(records), reversed(parsed), strict=True):
         state = (entry.new_tag, entry.digest) if entry else (None, None)
+        name = (entry.new_name or entry.name) if entry else None
         revisions.append(
             Revision(
                 commit=record.commit,
                 date=record.date,
                 author=record.author,
                 subject=record.subject,
-                kind=classify(record.subject, record.trailers),
+                kind=classify(record.subject, record.trailers, bot_pattern),
                 tag=state[0],
                 digest=state[1],
                 changed=state != before,
                 trailers=record.trailers,
                 error=error,
+                image=name,
+                renamed_from=before_name if name and before_name and name != before_name else None,
             )
         )
         before = state
+        before_name = name or before_name
     revisions.reverse()
     return revisions
 

@@ -26,7 +26,6 @@ def history(
 ) -> None:
     """Show the image tags ENV's overlay held on its branch, newest first."""
     from dexops import console
-    from dexops.domain.deploy_history import deployments
     from dexops.workflows.environments import fetch, read_history
     from dexops.workflows.workspace import Workspace
 
@@ -38,14 +37,15 @@ def history(
     environment = ws.config.environment(env)
     fetch(ws, [environment])
     revisions = read_history(ws, environment)
-    shown = revisions if all else deployments(revisions)
+    # Renames are shown beside deployments: the name the image ran under changed there.
+    shown = revisions if all else [r for r in revisions if (r.changed and r.tag) or r.renamed_from]
     if limit > 0:
         shown = shown[:limit]
     if json:
         console.emit_json([r.as_json() for r in shown])
         return
     console.table(
-        ["date", "commit", "kind", "tag", "digest", "author", "subject"],
+        ["date", "commit", "kind", "tag", "digest", "author", "subject", "note"],
         [
             [
                 r.date,
@@ -55,6 +55,7 @@ def history(
                 (r.digest or "-")[:19],
                 r.author,
                 r.subject[:60],
+                f"renamed from {r.renamed_from}" if r.renamed_from else "",
             ]
             for r in shown
         ],

@@ -56,10 +56,16 @@ def metrics(
             console.warn("GitHub lists at most 1,000 runs per query; older runs were left out")
     for name in report.missing_branches:
         console.warn(f"environment {name}: its branch is not in this clone; fetch it for figures")
+    for line in flow.notes(report):
+        console.warn(line)
     if json:
         console.emit_json(report.as_json())
     elif not summary:
-        console.table(flow.ENVIRONMENT_HEADERS, flow.environment_rows(report), title="Deployments")
+        console.table(
+            flow.ENVIRONMENT_HEADERS,
+            flow.environment_rows(report),
+            title=f"Deployments {flow.window_text(report.window)}",
+        )
         console.table(flow.COMPONENT_HEADERS, flow.component_rows(report), title="Releases")
         if report.workflows is not None:
             console.table(flow.WORKFLOW_HEADERS, flow.workflow_rows(report), title="CI workflows")

@@ -110,7 +110,14 @@ def read_history(
             if record.blob:
                 batch.request(record.blob)
         blobs = batch.contents()
-    return deploy_history.build_history(records, blobs, image_of(ws, env), env.kustomization)
+    return deploy_history.build_history(
+        records,
+        blobs,
+        image_of(ws, env),
+        env.kustomization,
+        former=env.former_images,
+        bots=env.deploy_commit_pattern,
+    )
 
 
 def read_holds(ws: Workspace, envs: Sequence[Environment]) -> dict[str, holds.HoldRecord]:

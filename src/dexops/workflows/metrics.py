@@ -19,14 +19,16 @@ from dexops.domain.delivery_metrics import (
     EnvironmentMetrics,
     OverlayRevision,
     Window,
+    attributed_revision,
     component_releases,
+    date_of,
     environment_metrics,
     format_duration,
     median,
-    overlay_revision,
     percentile,
 )
 from dexops.workflows.branch_edit import complete_history
+from dexops.workflows.environments import read_history
 from dexops.workflows.workspace import Workspace
 
 _RECORD = "\x1e"
@@ -80,24 +82,19 @@ def read_graph(ws: Workspace) -> CommitGraph:
 
 
 def read_overlay_history(ws: Workspace, env: Environment, ref: str) -> list[OverlayRevision]:
-    """Every commit on the environment's branch that touched its kustomization, oldest first."""
+    """Every commit on the environment's branch that touched its kustomization, oldest first.
+
+    Read as `history` reads it (one log, one batch of overlay versions), so commits made
+    by other tools count by their subject and the tag their overlay holds.
+    """
     complete_history(ws.git, [env.branch])
-    out = ws.git.run(
-        "log",
-        "--reverse",
-        f"--format={_RECORD}%H{_FIELD}%ct{_FIELD}%(trailers:only,unfold)",
-        ref,
-        "--",
-        env.kustomization,
-    )
-    revisions = []
-    for record in out.split(_RECORD):
-        if not record.strip():
-            continue
-        commit, moment, trailers = record.split(_FIELD, 2)
-        items = [line for line in trailers.splitlines() if line.strip()]
-        revisions.append(overlay_revision(commit, int(moment), items, env.name))
-    return revisions
+    revisions = read_history(ws, env, ref=ref)
+    result: list[OverlayRevision] = []
+    previous: str | None = None
+    for revision in reversed(revisions):
+        result.append(attributed_revision(revision, previous, env.name, first=not result))
+        previous = revision.tag if revision.error is None else previous
+    return result
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ class MetricsReport:
     def as_json(self) -> dict[str, object]:
         """The JSON document of `invoke metrics --json`."""
         return {
-            "window": {"start": self.window.start, "end": self.window.end},
+            "window": {"start": date_of(self.window.start), "end": date_of(self.window.end)},
             "environments": [e.as_json() for e in self.environments],
             "components": [c.as_json() for c in self.components],
             "workflows": None if self.workflows is None else [w.as_json() for w in self.workflows],
@@ -172,6 +169,32 @@ def delivery_metrics(
         missing_branches=tuple(m for m in missing if m in {e.name for e in chosen}),
         histories=histories,
     )
+
+
+def window_text(window: Window) -> str:
+    """The window as dates: `2024-01-01 to 2024-03-31`."""
+    return f"{date_of(window.start)} to {date_of(window.end)}"
+
+
+def notes(report: MetricsReport) -> list[str]:
+    """What the figures leave out: commits not attributed, an empty window and why."""
+    lines = []
+    for env in report.environments:
+        if env.unattributed:
+            reasons = "; ".join(f"{n} {why}" for why, n in sorted(env.unattributed.items()))
+            lines.append(
+                f"{env.environment}: {sum(env.unattributed.values())} overlay commit(s) in "
+                f"{window_text(report.window)} counted as no deployment: {reasons}"
+            )
+        if not env.count and env.last_deployment is not None:
+            lines.append(
+                f"{env.environment}: no deployment in {window_text(report.window)}; the last "
+                f"one was on {date_of(env.last_deployment)} (--since {date_of(env.last_deployment)}"
+                " to include it)"
+            )
+        elif not env.count:
+            lines.append(f"{env.environment}: never deployed by a recorded or known commit")
+    return lines
 
 
 def _rate(value: float | None) -> str:
