@@ -10,7 +10,7 @@ Usage: scripts/promote.sh --to-env ENV [--from-env ENV] [--image-tag TAG]
 
 Promotes the image the source environment runs to the target environment by
 opening a pull request (or, with --direct, pushing to the target's branch).
-Every argument is passed to `invoke promote`; see `uv run invoke --help promote`.
+Every argument is passed to `invoke promote`; see `scripts/promote.sh --help` or `invoke promote --help`.
 
 Example:
   scripts/promote.sh --from-env stage --to-env prod --image-tag sha-a1b2c3d4

@@ -12,7 +12,7 @@ Rolls ENV back to the previous distinct image of its history (or --to TAG),
 commits `fix: rollback ENV to TAG` on its branch and holds the environment so
 automation does not undo it (release with `uv run invoke hold.release --env ENV`).
 --emergency also prints, and with --yes runs, `kubectl set image`.
-Every argument is passed to `invoke rollback`; see `uv run invoke --help rollback`.
+Every argument is passed to `invoke rollback`; see `invoke rollback --help`.
 
 Example:
   scripts/rollback.sh --env prod --yes

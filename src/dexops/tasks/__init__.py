@@ -61,4 +61,15 @@ def namespace(argv: Sequence[str] | None = None) -> Collection:
             ns.add_task(member)
         else:
             ns.add_collection(member())
+    if argv is not None and {"-h", "--help"} & set(argv):
+        # A positional slot would take `--help` for its value: asked for help, none has one.
+        _without_positionals(ns)
     return ns
+
+
+def _without_positionals(collection: Collection) -> None:
+    for name, member in collection.tasks.items():
+        if isinstance(member, _edge.DexopsTask):
+            collection.tasks[name] = member.without_positionals()
+    for sub in collection.collections.values():
+        _without_positionals(sub)

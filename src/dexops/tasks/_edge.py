@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
@@ -32,11 +33,17 @@ def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> Exit:
 
 def guarded(body: F) -> F:
     """Run a task body, turning `DexopsError` and Ctrl-C into one line and an exit code."""
+    needed = required(body)
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - mirrors the body
         from dexops import github_actions
 
+        missing = [name for name in needed if kwargs.get(name, "") is None]
+        if missing:
+            flags = ", ".join("--" + name.replace("_", "-") for name in missing)
+            verb = "is" if len(missing) == 1 else "are"
+            raise Exit(f"error: {flags} {verb} required", ExitCode.USAGE)
         github_actions.add_masks()
         try:
             return body(*args, **kwargs)
@@ -48,29 +55,56 @@ def guarded(body: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class DexopsTask(Task[Any]):
-    """An invoke task whose flags take their kind from the body's annotations.
+# The one short-flag scheme: a short flag means the same in every task, and only these
+# have one (`-h` is always help). docs/cli.md lists them.
+SHORT_FLAGS = {"env": "e", "dry_run": "n", "json": "j", "yes": "y", "repo": "r", "timeout": "t"}
 
-    invoke infers a flag's kind from its default only, so `steps: int | None = None` would
-    be a STRING flag; here the annotation's number type wins (`--steps=INT`).
+
+class DexopsTask(Task[Any]):
+    """An invoke task with the dexops flag scheme.
+
+    A parameter is positional only when the task says so (`positional=[...]`): a required
+    value is otherwise a flag (`--env`), so `TASK --help` is never taken for that value.
+    Short flags come from SHORT_FLAGS. A flag's kind comes from the body's annotation too:
+    invoke infers it from the default only, so `steps: int | None = None` would be STRING.
     """
 
+    def fill_implicit_positionals(self, positional: Iterable[str] | None) -> Iterable[str]:
+        """Positional parameters: only those the task names."""
+        return list(positional or [])
+
     def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
-        """The options invoke gets for one parameter, with the kind its annotation names."""
+        """The options invoke gets for one parameter, with its kind and short flag."""
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
         if "kind" not in opts:
             hint = typing.get_type_hints(inspect.unwrap(self.body)).get(name)
             numbers = [t for t in typing.get_args(hint) if t in (int, float)]
             if len(numbers) == 1:
                 opts["kind"] = numbers[0]
+        short = SHORT_FLAGS.get(name)
+        if short is not None:
+            opts["names"] = [*opts["names"], short]
         return opts
+
+    def without_positionals(self) -> DexopsTask:
+        """This task with every parameter a flag: for a command line asking for help."""
+        flat = copy.copy(self)
+        flat.positional = []
+        return flat
+
+
+def required(body: Callable[..., Any]) -> list[str]:
+    """The parameters a task body has no default for (its context excepted)."""
+    params = list(inspect.signature(body).parameters.values())[1:]
+    return [p.name for p in params if p.default is inspect.Parameter.empty]
 
 
 def task(**kwargs: Any) -> Callable[[Callable[..., None]], Task[Any]]:  # noqa: ANN401
     """`@invoke.task(...)` with the dexops error edge; takes invoke's keyword options."""
 
     def decorate(body: Callable[..., None]) -> Task[Any]:
-        made: Task[Any] = invoke_task(klass=DexopsTask, **kwargs)(guarded(body))
+        options = {"klass": DexopsTask, "auto_shortflags": False, **kwargs}
+        made: Task[Any] = invoke_task(**options)(guarded(body))
         return made
 
     return decorate

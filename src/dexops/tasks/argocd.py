@@ -29,7 +29,7 @@ def wait(
     healthy_polls: int = 3,
     repo: str | None = None,
 ) -> None:
-    """Wait for ENV's Argo CD app to run the pushed commit Healthy (exits 20/21/22 if not)."""
+    """Wait for ENV's Argo CD app to run the pushed commit Healthy (see docs/exit-codes.md)."""
     from dexops import console, github_actions
     from dexops.workflows.argocd import sigterm_raises, wait_for_environment
     from dexops.workflows.workspace import Workspace

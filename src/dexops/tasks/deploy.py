@@ -161,7 +161,7 @@ def verify(
     dry_run: bool = False,
     repo: str | None = None,
 ) -> None:
-    """Smoke-check ENV's health URL (exit 23 on failure, 24 if the rollback fails too)."""
+    """Smoke-check ENV's health URL (SMOKE_FAILED, or ROLLBACK_FAILED)."""
     from dexops import console
     from dexops.workflows.argocd import sigterm_raises
     from dexops.workflows.verify import rollback_action, verify_environment

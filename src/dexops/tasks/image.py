@@ -45,6 +45,7 @@ def tags(
 
 
 @task(
+    positional=["component"],
     iterable=["build_arg", "cache_from", "cache_to"],
     help={
         "component": "app component to build",
@@ -140,13 +141,14 @@ def build(
 
 
 @task(
+    positional=["tag"],
     help={
         "tag": "a tag of the component's image, or a full reference (registry/repo:tag)",
         "component": "app component whose image TAG belongs to (default: the only app)",
         "registry": _REGISTRY_HELP,
         "json": "print JSON",
         "repo": "target repository root",
-    }
+    },
 )
 def exists(
     c: Context,
@@ -156,7 +158,7 @@ def exists(
     json: bool = False,
     repo: str | None = None,
 ) -> None:
-    """Check that the registry has TAG and print its digest (exit 1 when it does not)."""
+    """Check that the registry has TAG and print its digest (NOT_FOUND when it has not)."""
     from dexops import console, github_actions
     from dexops.adapters.registry import ImageNotFoundError
     from dexops.workflows.image import image_digest, resolve_ref
@@ -179,6 +181,7 @@ def exists(
 
 
 @task(
+    positional=["tag"],
     help={
         "tag": "a tag of the component's image, or a full reference",
         "report": "read this Trivy JSON report instead of running trivy",
@@ -190,7 +193,7 @@ def exists(
         "registry": _REGISTRY_HELP,
         "json": "print JSON",
         "repo": "target repository root",
-    }
+    },
 )
 def scan(
     c: Context,

@@ -9,12 +9,13 @@ from dexops.tasks._edge import task
 
 
 @task(
+    positional=["component"],
     help={
         "component": "COMPONENT|all: the library component to validate, or `all` for every library",
         "out": "keep the built files in OUT/<component>/ (default: a temporary folder, removed)",
         "json": "print the report as JSON",
         "repo": "target repository root",
-    }
+    },
 )
 def validate(
     c: Context,

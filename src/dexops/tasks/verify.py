@@ -9,11 +9,12 @@ from dexops.tasks._edge import task
 
 
 @task(
+    positional=["tag"],
     help={
         "index": "index name to check (default: production for stable versions, else test)",
         "json": "print a JSON report",
         "repo": "target repository root",
-    }
+    },
 )
 def release(
     c: Context, tag: str, index: str | None = None, json: bool = False, repo: str | None = None

@@ -69,13 +69,14 @@ def changed(
 
 
 @task(
+    positional=["component"],
     help={
         "part": "major | minor | patch | pre | release",
         "to": "set this exact version instead of --part",
         "commit": "commit the change (default); --no-commit only edits the file",
         "dry_run": "show the diff, change nothing",
         "repo": "target repository root",
-    }
+    },
 )
 def bump(
     c: Context,
