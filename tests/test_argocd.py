@@ -418,7 +418,7 @@ def test_live_progress_on_a_terminal_also_prints_the_changes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from dexops.domain.rollout import RolloutGoal, RolloutProgress, advance
-    from dexops.workflows.argocd import RolloutReporter
+    from dexops.tasks.argocd import RolloutReporter
 
     goal = RolloutGoal(OLD, datetime.now(UTC), deadline=1e9)
     reporter = RolloutReporter("dex-dev", live=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dexops.secrets import mask
@@ -26,6 +26,12 @@ def warn(message: str) -> None:
     else:
         sys.stderr.write(f"warning: {line}\n")
     sys.stderr.flush()
+
+
+def warn_each(messages: Iterable[str]) -> None:
+    """Print each warning, in order (the warnings a plan or result carries)."""
+    for message in messages:
+        warn(message)
 
 
 def would(action: str) -> None:

@@ -34,7 +34,7 @@ def set_image(
 ) -> None:
     """Set ENV's image in its overlay in the working tree and show the diff (no commit)."""
     from dexops import console
-    from dexops.workflows.deploy import apply_set_image, plan_set_image
+    from dexops.workflows.deploy import apply_set_image, plan_set_image, render_warnings
     from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
@@ -46,6 +46,7 @@ def set_image(
     if dry_run:
         console.would(f"write {plan.env.kustomization}")
         return
+    console.warn_each(render_warnings())
     apply_set_image(ws, plan)
     console.say(f"{env}: {plan.env.kustomization} now holds {image_tag} (not committed)")
 
@@ -78,7 +79,7 @@ def update(
 ) -> None:
     """The CD step: point every environment on BRANCH at the image tag, commit, push."""
     from dexops import console, github_actions
-    from dexops.workflows.deploy import apply_update, plan_update
+    from dexops.workflows.deploy import apply_update, plan_update, render_warnings
     from dexops.workflows.environments import hold_message
     from dexops.workflows.workspace import Workspace
 
@@ -101,6 +102,7 @@ def update(
                 f"on {branch}" + (" and push it" if push else "")
             )
         return
+    console.warn_each(render_warnings() if update_plan.updates else ())
     result = apply_update(ws, update_plan, push=push, auto_merge=auto_merge)
     github_actions.set_output("outcome", result.outcome)
     github_actions.set_output("commit", result.commit or "")
@@ -164,16 +166,44 @@ def verify(
     """Smoke-check ENV's health URL (SMOKE_FAILED, or ROLLBACK_FAILED)."""
     from dexops import console
     from dexops.workflows.argocd import sigterm_raises
-    from dexops.workflows.verify import rollback_action, verify_environment
+    from dexops.workflows.verify import (
+        RollingBack,
+        SmokeProgress,
+        rollback_after_failure,
+        verify_environment,
+    )
     from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
     environment = ws.config.environment(env)
-    rollback = (
-        rollback_action(ws, env, dry_run=dry_run, skip_registry_check=skip_registry_check)
-        if rollback_on_failure
-        else None
-    )
+
+    def rollback() -> str:
+        done = rollback_after_failure(
+            ws, env, dry_run=dry_run, skip_registry_check=skip_registry_check
+        )
+        console.warn_each(done.warnings)
+        if done.preview is not None:
+            console.say(done.preview.diff.rstrip("\n"))
+            console.would(
+                f"commit `fix: rollback {env} to {done.preview.tag}` with a hold on "
+                f"{done.preview.state.env.branch} and push it"
+            )
+        return done.line
+
+    def progress(event: SmokeProgress) -> None:
+        if isinstance(event, RollingBack):
+            console.warn(f"{event.failed}; rolling back")
+        elif event.passed:
+            console.say(
+                f"[{event.elapsed:5.0f}s] {event.url}: {event.last} (attempt {event.attempt}) "
+                "— passed"
+            )
+        else:
+            console.say(
+                f"[{event.elapsed:5.0f}s] {event.url}: {event.last}, expected {event.expected} "
+                f"(attempt {event.attempt})"
+            )
+
     with sigterm_raises(f"deploy.verify --env {env}: nothing was rolled back"):
         result = verify_environment(
             environment,
@@ -181,7 +211,8 @@ def verify(
             expect_status=status,
             timeout=timeout,
             interval=interval,
-            rollback=rollback,
+            rollback=rollback if rollback_on_failure else None,
+            on_progress=progress,
         )
     console.say(f"{env}: {result.url} answered {result.last} ({result.attempts} attempts)")
 

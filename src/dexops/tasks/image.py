@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
 from invoke.context import Context
 
 from dexops.tasks._edge import task
+
+if TYPE_CHECKING:
+    from dexops.workflows.image import BuildPlan
 
 _REGISTRY_HELP = "use this registry host[:port] instead of the configured one ($DEXOPS_REGISTRY)"
 
@@ -89,9 +94,10 @@ def build(
     from dexops import console, github_actions
     from dexops.workflows.image import (
         BuildOptions,
-        build_image,
+        apply_build,
         parse_build_args,
         parse_platforms,
+        plan_build,
         plan_image,
     )
     from dexops.workflows.workspace import Workspace
@@ -113,9 +119,11 @@ def build(
         provenance=provenance,
         rebuild=rebuild,
     )
-    result = build_image(ws, image_plan, options, dry_run=dry_run)
+    build_plan = plan_build(ws, image_plan, options, dry_run=dry_run)
+    _say_build_plan(build_plan, dry_run=dry_run)
     if dry_run:
         return
+    result = apply_build(build_plan)
     github_actions.set_output("image", str(image_plan.refs[0]))
     github_actions.set_output("tags", list(image_plan.tags))
     if result.digest:
@@ -138,6 +146,27 @@ def build(
         moved = " (re-tagged)" if ref in result.retagged else ""
         console.say(f"pushed {ref}@{digest}{moved}")
     console.say(f"digest: {result.digest}")
+
+
+def _say_build_plan(plan: BuildPlan, *, dry_run: bool) -> None:
+    """The plan's warnings, and under --dry-run what the build would do."""
+    import shlex
+
+    from dexops import console
+
+    console.warn_each(plan.warnings)
+    if plan.existing is not None:
+        console.say(
+            f"{plan.image.refs[0]} is already in the registry ({plan.existing}); not rebuilt"
+        )
+    if not dry_run:
+        return
+    for retag in plan.retags:
+        console.would(f"point {retag.ref} at {plan.existing} (now {retag.current or 'absent'})")
+    if plan.existing is None:
+        console.would(f"run {shlex.join(plan.argv)}")
+        for ref in plan.pushes:
+            console.would(f"push {ref}")
 
 
 @task(
@@ -227,6 +256,9 @@ def scan(
         fail_on=failing_at,
         warn_on=warning_at,
         timeout=scan_timeout,
+        on_retry=lambda attempt, delay: console.warn(
+            f"trivy could not fetch its database (attempt {attempt}); retrying in {delay:.0f}s"
+        ),
     )
     rows = [[r.severity, r.counted, r.ignored] for r in result.rows()]
     github_actions.set_output("verdict", result.verdict)

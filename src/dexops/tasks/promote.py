@@ -40,6 +40,7 @@ def promote(
 ) -> None:
     """Promote the image the source environment runs to TO_ENV (a pull request by default)."""
     from dexops import console, github_actions
+    from dexops.workflows.deploy import render_warnings
     from dexops.workflows.promote import apply_promotion, plan_promotion
     from dexops.workflows.workspace import Workspace
 
@@ -52,6 +53,7 @@ def promote(
         force=force,
         skip_registry_check=skip_registry_check,
     )
+    console.warn_each(plan.warnings)
     if plan.unchanged:
         console.say(f"{to_env} already runs {plan.tag}; nothing to promote")
         return
@@ -62,6 +64,7 @@ def promote(
         console.would(f"commit '{plan.title}' and {where}")
         return
     confirm(f"Promote {plan.tag} to {to_env} ({where})?", yes=yes)
+    console.warn_each(render_warnings())
     result = apply_promotion(ws, plan, direct=direct, auto_merge=auto_merge)
     github_actions.set_output("outcome", result.outcome)
     if result.outcome == "pushed":

@@ -41,6 +41,7 @@ def rollback(
 ) -> None:
     """Roll ENV back to an earlier image and (by default) hold it there."""
     from dexops import console, github_actions
+    from dexops.workflows.deploy import render_warnings
     from dexops.workflows.rollback import apply_rollback, emergency_commands, plan_rollback
     from dexops.workflows.workspace import Workspace
 
@@ -54,6 +55,7 @@ def rollback(
         hold=hold,
         skip_registry_check=skip_registry_check,
     )
+    console.warn_each(plan.warnings)
     commands = emergency_commands(ws, plan) if emergency else []
     if plan.held is not None:
         console.say(
@@ -80,7 +82,15 @@ def rollback(
         confirm(f"Roll {env} back to {plan.tag}?", yes=yes)
     if commands and not yes:
         console.say("kubectl commands not run (pass --yes to run them)")
-    result = apply_rollback(ws, plan, pr=pr, auto_merge=auto_merge, kubectl=commands if yes else ())
+    console.warn_each(render_warnings() if not plan.unchanged else ())
+    result = apply_rollback(
+        ws,
+        plan,
+        pr=pr,
+        auto_merge=auto_merge,
+        kubectl=commands if yes else (),
+        on_output=console.say,
+    )
     github_actions.set_output("outcome", result.outcome)
     if result.outcome == "pushed":
         github_actions.set_output("commit", result.commit or "")

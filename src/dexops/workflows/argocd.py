@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,9 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from dexops import console
 from dexops.adapters.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
 from dexops.domain.config import Environment
 from dexops.domain.rollout import (
@@ -32,9 +29,6 @@ from dexops.domain.rollout import (
 from dexops.errors import ConfigError, DexopsError, GitError
 from dexops.workflows.branch_edit import fetch_branches, tip
 from dexops.workflows.workspace import Workspace
-
-if TYPE_CHECKING:
-    from rich.status import Status
 
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_INTERVAL = 5.0
@@ -101,60 +95,44 @@ def pushed_commit(
     return PushedCommit(commit, _parse_time(committed, f"committer date of {commit[:12]}"), source)
 
 
-def _describe(state: AppState) -> str:
+@dataclass(frozen=True)
+class WaitStarted:
+    """A wait begins: for how long, and for which pushed commit."""
+
+    app: str
+    timeout: float
+    pushed: PushedCommit
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One judged poll of the application."""
+
+    app: str
+    progress: RolloutProgress
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class PollFailed:
+    """A poll that failed but may succeed next time."""
+
+    app: str
+    message: str
+    elapsed: float
+
+
+RolloutEvent = WaitStarted | Polled | PollFailed
+
+
+def describe(state: AppState) -> str:
+    """An application's state in one line: sync, health, revision, operation."""
     revision = state.revision[:12] or "-"
     operation = state.operation_phase or "-"
     return (
         f"sync={state.sync_status} health={state.health_status} "
         f"revision={revision} operation={operation}"
     )
-
-
-class RolloutReporter:
-    """Shows a wait's progress: a line per change; a live status line on a terminal."""
-
-    def __init__(self, app: str, *, live: bool | None = None) -> None:
-        from dexops import github_actions
-
-        self.app = app
-        self._last_line: str | None = None
-        self._last_problem: str | None = None
-        self._status: Status | None = None
-        if live is None:
-            live = sys.stdout.isatty() and not github_actions.active() and not os.environ.get("CI")
-        if live:
-            from rich.console import Console
-
-            self._status = Console().status(f"waiting for {app}")
-            self._status.start()
-
-    def poll(self, progress: RolloutProgress, elapsed: float) -> None:
-        """Report one judged poll; plain lines only when what it shows changed."""
-        state = progress.last
-        if state is None:
-            return
-        shown = _describe(state)
-        self._last_problem = None
-        if shown != self._last_line:
-            self._last_line = shown
-            console.say(f"[{elapsed:5.0f}s] {self.app}: {shown} ({progress.reason})")
-        if self._status is not None:
-            from dexops.secrets import mask
-
-            self._status.update(mask(f"{self.app}: {shown} — {progress.reason} [{elapsed:.0f}s]"))
-
-    def problem(self, message: str, elapsed: float) -> None:
-        """Report a poll that failed but may succeed next time (once while it repeats)."""
-        if message == self._last_problem:
-            return
-        self._last_problem = message
-        console.warn(f"[{elapsed:5.0f}s] {self.app}: {message}; polling again")
-
-    def close(self) -> None:
-        """Stop the live status line."""
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +163,7 @@ def wait_for_rollout(
     goal: RolloutGoal,
     *,
     interval: float,
-    reporter: RolloutReporter,
+    on_progress: Callable[[RolloutEvent], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RolloutResult:
@@ -202,7 +180,8 @@ def wait_for_rollout(
             try:
                 state = client.application(app)
             except ArgoCDUnavailableError as exc:
-                reporter.problem(str(exc), now - start)
+                if on_progress is not None:
+                    on_progress(PollFailed(app, str(exc), now - start))
                 if now >= goal.deadline:
                     if progress.last is None:
                         raise ArgoCDUnavailableError(
@@ -212,20 +191,19 @@ def wait_for_rollout(
                     break
             else:
                 progress = advance(goal, progress, state, now)
-                reporter.poll(progress, now - start)
+                if on_progress is not None:
+                    on_progress(Polled(app, progress, now - start))
                 if progress.verdict.final:
                     break
             # Never sleep past the deadline: the last poll happens at the deadline.
             sleep(max(0.0, min(interval, goal.deadline - clock())))
     except WaitTerminatedError:
-        seen = _describe(progress.last) if progress.last else "nothing yet"
+        seen = describe(progress.last) if progress.last else "nothing yet"
         raise WaitTerminatedError(
             f"terminated by SIGTERM after {clock() - start:.0f}s waiting for {app} to run "
             f"{goal.commit[:12]}: nothing was changed (the wait only reads Argo CD) and the "
             f"rollout was not confirmed; last seen: {seen}"
         ) from None
-    finally:
-        reporter.close()
     waited = clock() - start
     if progress.verdict is not Verdict.DONE or progress.last is None:
         raise _failure(app, goal, progress, waited)
@@ -242,7 +220,7 @@ def wait_for_environment(
     revision: str | None = None,
     pushed_at: str | None = None,
     client: ArgoCD | None = None,
-    reporter: RolloutReporter | None = None,
+    on_progress: Callable[[RolloutEvent], None] | None = None,
 ) -> RolloutResult:
     """Wait until the environment's Argo CD application runs its pushed commit Healthy."""
     if timeout <= 0 or interval <= 0:
@@ -257,13 +235,9 @@ def wait_for_environment(
         deadline=time.monotonic() + timeout,
         healthy_polls=healthy_polls,
     )
-    console.say(
-        f"waiting up to {timeout:.0f}s for {app} to run {pushed.commit[:12]} "
-        f"({pushed.source}, pushed {pushed.pushed_at.isoformat()})"
-    )
-    return wait_for_rollout(
-        client, app, goal, interval=interval, reporter=reporter or RolloutReporter(app)
-    )
+    if on_progress is not None:
+        on_progress(WaitStarted(app, timeout, pushed))
+    return wait_for_rollout(client, app, goal, interval=interval, on_progress=on_progress)
 
 
 @dataclass(frozen=True)
@@ -273,6 +247,7 @@ class SyncOutcome:
     app: str
     action: Literal["started", "running", "would-start"]
     state: AppState
+    server: str = ""  # the Argo CD server asked (or, under --dry-run, that would be)
 
 
 def trigger_sync(
@@ -296,11 +271,7 @@ def trigger_sync(
     if state.operation_phase in ("Running", "Terminating"):
         return SyncOutcome(app, "running", state)
     if dry_run:
-        console.would(
-            f"POST /api/v1/applications/{app}/sync (prune={'true' if prune else 'false'}) "
-            f"on {client.server.base_url}"
-        )
-        return SyncOutcome(app, "would-start", state)
+        return SyncOutcome(app, "would-start", state, client.server.base_url)
     try:
         after = client.sync(app, prune=prune)
     except OperationInProgressError:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from dexops import console
 from dexops.adapters import kubectl
 from dexops.domain import kustomize
 from dexops.domain.config import Environment
@@ -67,11 +66,17 @@ def render_check(env: Environment, text: str, image: str) -> RenderCheck:
     return RenderCheck(env, entry.new_name or entry.name, entry.reference)
 
 
+def render_warnings() -> tuple[str, ...]:
+    """The warning an edit that lands gives when no renderer can check its overlays."""
+    if kubectl.renderer() is None:
+        return ("neither kubectl nor kustomize is installed; overlays were not rendered",)
+    return ()
+
+
 def verify_renders(root: Path, checks: Sequence[RenderCheck]) -> bool:
-    """Render each overlay under `root`; False (with a warning) when no renderer is installed."""
+    """Render each overlay under `root`; False when no renderer is installed."""
     command = kubectl.renderer()
     if command is None:
-        console.warn("neither kubectl nor kustomize is installed; overlays were not rendered")
         return False
     for check in checks:
         manifests = kubectl.render(root / check.env.overlay, command)
@@ -82,7 +87,6 @@ def verify_renders(root: Path, checks: Sequence[RenderCheck]) -> bool:
 def verify_staging(staging: Staging, checks: Sequence[RenderCheck]) -> None:
     """Render the staged tree's overlays; a failure aborts before anything is pushed."""
     if not checks or kubectl.renderer() is None:
-        verify_renders(Path(), [])
         return
     with tempfile.TemporaryDirectory(prefix="dexops-render-") as tmp:
         verify_renders(staging.checkout(Path(tmp) / "tree"), checks)

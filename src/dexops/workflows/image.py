@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from dexops import console, github_actions
+from dexops import github_actions
 from dexops.adapters.container_engine import Buildah, BuildSpec, Docker, Engine, select_engine
 from dexops.adapters.registry import ImageNotFoundError, RegistryClient, RegistryError
 from dexops.domain.config import Component
@@ -302,96 +301,130 @@ class BuildResult:
         return next(iter(self.digests.values()), None)
 
 
-def _already_pushed(plan: ImagePlan, *, dry_run: bool) -> str | None:
-    """The digest the registry holds for the immutable tag, or None."""
+@dataclass(frozen=True)
+class Retag:
+    """A tag to point at the immutable tag's manifest, and what it points at now."""
+
+    ref: ImageRef
+    current: str | None
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """How image.build makes the plan's image: rebuilt by an engine, or re-tagged in place."""
+
+    image: ImagePlan
+    spec: BuildSpec
+    push: bool
+    existing: str | None = None  # the registry's digest of the immutable tag: not rebuilt
+    retags: tuple[Retag, ...] = ()
+    engine: Engine | None = None
+    argv: tuple[str, ...] = ()  # the engine command (shown under --dry-run)
+    pushes: tuple[ImageRef, ...] = ()  # pushes after the build (engines other than docker)
+    warnings: tuple[str, ...] = ()
+
+
+def _already_pushed(plan: ImagePlan, *, dry_run: bool) -> tuple[str | None, tuple[str, ...]]:
+    """The digest the registry holds for the immutable tag (or None), and any warning."""
     try:
-        return RegistryClient().digest(plan.refs[0])
+        return RegistryClient().digest(plan.refs[0]), ()
     except ImageNotFoundError:
-        return None
+        return None, ()
     except RegistryError as exc:
         if dry_run:
-            console.warn(f"could not check the registry: {exc}")
-            return None
+            return None, (f"could not check the registry: {exc}",)
         raise
 
 
-def _converge_tags(
-    plan: ImagePlan, digest: str, *, dry_run: bool
-) -> tuple[dict[str, str], list[str]]:
-    """Point every other tag at the pushed immutable tag's manifest (server-side re-tag)."""
+def _retags(plan: ImagePlan, digest: str) -> tuple[Retag, ...]:
+    """The other tags that do not point at the pushed immutable tag's digest yet."""
     client = RegistryClient()
-    manifest = None
-    digests = {str(plan.refs[0]): digest}
-    retagged: list[str] = []
+    retags = []
     for ref in plan.refs[1:]:
         try:
             current = client.digest(ref)
         except ImageNotFoundError:
             current = None
         if current != digest:
-            if dry_run:
-                console.would(f"point {ref} at {digest} (now {current or 'absent'})")
-            else:
-                manifest = manifest or client.manifest(plan.refs[0])
-                client.put_manifest(ref, manifest)
-            retagged.append(str(ref))
-        digests[str(ref)] = digest
-    return digests, retagged
+            retags.append(Retag(ref, current))
+    return tuple(retags)
 
 
-def build_image(
+def plan_build(
     ws: Workspace, plan: ImagePlan, options: BuildOptions, *, dry_run: bool = False
-) -> BuildResult:
-    """Build the plan's image; with push, push every tag and return the digests.
+) -> BuildPlan:
+    """Decide how to make the plan's image; only reads the registry.
 
     Idempotent: when the immutable sha tag is already in the registry it is not rebuilt
     (a rebuild could change its digest); the other tags are pointed at it instead.
     """
     spec = build_spec(ws, plan, options)
+    warnings: tuple[str, ...] = ()
     if options.push and not options.rebuild:
-        existing = _already_pushed(plan, dry_run=dry_run)
+        existing, warnings = _already_pushed(plan, dry_run=dry_run)
         if existing is not None:
-            console.say(f"{plan.refs[0]} is already in the registry ({existing}); not rebuilt")
-            digests, retagged = _converge_tags(plan, existing, dry_run=dry_run)
-            return BuildResult("registry", built=False, digests=digests, retagged=tuple(retagged))
+            return BuildPlan(
+                plan, spec, push=True, existing=existing, retags=_retags(plan, existing)
+            )
     engine: Engine
     try:
         engine = select_engine(options.engine)
     except ToolMissingError as exc:
         if not dry_run:
             raise
-        console.warn(f"{exc}; showing the buildah command")
+        warnings += (f"{exc}; showing the buildah command",)
         engine = Buildah("buildah")
     if engine.name != "docker":
-        _say_what_is_not_produced(engine.name, options)
-    if dry_run:
-        if isinstance(engine, Docker):
-            argv = engine.build_argv(spec, push=options.push)
-        else:
-            argv = engine.build_argv(spec)
-        console.would(f"run {shlex.join(argv)}")
-        if options.push and engine.name != "docker":
-            for ref in spec.tags:
-                console.would(f"push {ref}")
-        return BuildResult(engine.name, built=False, digests={})
-    digests = engine.build(spec, push=options.push)
-    return BuildResult(engine.name, built=True, digests=digests)
+        warnings += _not_produced(engine.name, options)
+    if isinstance(engine, Docker):
+        argv = engine.build_argv(spec, push=options.push)
+    else:
+        argv = engine.build_argv(spec)
+    pushes = spec.tags if options.push and engine.name != "docker" else ()
+    return BuildPlan(
+        plan,
+        spec,
+        push=options.push,
+        engine=engine,
+        argv=tuple(argv),
+        pushes=tuple(pushes),
+        warnings=warnings,
+    )
 
 
-def _say_what_is_not_produced(engine: str, options: BuildOptions) -> None:
-    """One line when asked-for attestations (or cache options) cannot be had from `engine`."""
+def apply_build(build: BuildPlan) -> BuildResult:
+    """Build (and push) the image, or point the other tags at the one already pushed."""
+    if build.existing is not None:
+        digests = {str(ref): build.existing for ref in build.image.refs}
+        if build.retags:
+            client = RegistryClient()
+            manifest = client.manifest(build.image.refs[0])
+            for retag in build.retags:
+                client.put_manifest(retag.ref, manifest)
+        retagged = tuple(str(retag.ref) for retag in build.retags)
+        return BuildResult("registry", built=False, digests=digests, retagged=retagged)
+    if build.engine is None:  # pragma: no cover - plan_build sets one when not re-tagging
+        raise DexopsError("no container engine was chosen")
+    digests = build.engine.build(build.spec, push=build.push)
+    return BuildResult(build.engine.name, built=True, digests=digests)
+
+
+def _not_produced(engine: str, options: BuildOptions) -> tuple[str, ...]:
+    """A warning when asked-for attestations (or cache options) cannot be had from `engine`."""
     # buildah 1.28 and podman build have no --sbom/--provenance: the image is built without
     # them rather than refused, and the user is told so.
+    warnings = []
     asked = [
         name for name, on in (("SBOM", options.sbom), ("provenance", options.provenance)) if on
     ]
     if asked:
-        console.warn(
+        warnings.append(
             f"{engine} produces no {' or '.join(asked)} attestation: the image is built without "
             "one (use --engine docker with buildx for attestations)"
         )
     if options.engine is None and (options.cache_from or options.cache_to):
-        console.warn(f"--cache-from/--cache-to need docker buildx; {engine} ignores them")
+        warnings.append(f"--cache-from/--cache-to need docker buildx; {engine} ignores them")
+    return tuple(warnings)
 
 
 # --- registry checks ---------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dexops import console
 from dexops.domain import kustomize
 from dexops.domain.holds import Trailers, commit_message
 from dexops.errors import DexopsError, ExitCode
@@ -31,10 +31,14 @@ class GateError(DexopsError):
     exit_code = ExitCode.GATE_REFUSED
 
 
+def skipped_gate(image: str, tag: str) -> str:
+    """The warning a skipped registry check gives."""
+    return f"registry check skipped for {image}:{tag} (--skip-registry-check)"
+
+
 def registry_gate(image: str, tag: str, *, skip: bool, what: str) -> str | None:
-    """The image's digest in the registry; refuse when it is missing or cannot be checked."""
+    """The image's digest in the registry (None when skipped); refuse when it is missing."""
     if skip:
-        console.warn(f"registry check skipped for {image}:{tag} (--skip-registry-check)")
         return None
     from dexops.adapters.registry import (
         ImageNotFoundError,
@@ -75,6 +79,7 @@ class PromotionPlan:
     title: str
     body: str
     diff: str
+    warnings: tuple[str, ...] = ()
 
     @property
     def unchanged(self) -> bool:
@@ -177,13 +182,14 @@ def plan_promotion(
     held = read_holds(ws, [target_env]).get(target_env.name)
     if held is not None:
         raise GateError(hold_message(held))
-    found = registry_gate(
-        image_of(ws, target_env), chosen, skip=skip_registry_check, what=f"promote {chosen}"
-    )
+    image = image_of(ws, target_env)
+    found = registry_gate(image, chosen, skip=skip_registry_check, what=f"promote {chosen}")
     if digest is not None and found is not None and found != digest:
         raise GateError(
             f"{source_env.name} pins {digest} for {chosen} but the registry now serves {found}"
         )
+    if skip_registry_check:
+        return dataclasses.replace(plan, warnings=(skipped_gate(image, chosen),))
     return plan
 
 

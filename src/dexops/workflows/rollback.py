@@ -28,13 +28,13 @@ Entry points (keyword arguments; `deploy.verify --rollback-on-failure` calls the
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from dexops import console
 from dexops.adapters.kubectl import rollout_status_command, set_image_command
 from dexops.domain import kustomize
 from dexops.domain.deploy_history import Revision, rollback_candidates
@@ -49,7 +49,7 @@ from dexops.workflows.environments import (
     read_holds,
     read_states,
 )
-from dexops.workflows.promote import GateError, registry_gate
+from dexops.workflows.promote import GateError, registry_gate, skipped_gate
 from dexops.workflows.workspace import Workspace
 
 
@@ -64,6 +64,7 @@ class RollbackPlan:
     diff: str
     candidates: list[Revision]
     held: HoldRecord | None = None  # the held rollback the environment still runs
+    warnings: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -149,8 +150,11 @@ def plan_rollback(
         found = registry_gate(
             state.image, tag, skip=skip_registry_check, what=f"rollback {env} to {tag}"
         )
+        if skip_registry_check:
+            plan = dataclasses.replace(plan, warnings=(skipped_gate(state.image, tag),))
         if digest is not None and found is not None and found != digest:
-            console.warn(f"{tag} was deployed as {digest}; the registry now serves {found}")
+            seen = f"{tag} was deployed as {digest}; the registry now serves {found}"
+            plan = dataclasses.replace(plan, warnings=(*plan.warnings, seen))
     return plan
 
 
@@ -165,6 +169,7 @@ def apply_rollback(
     pr: bool = False,
     auto_merge: bool = False,
     kubectl: Sequence[Sequence[str]] = (),
+    on_output: Callable[[str], None] | None = None,
 ) -> Change:
     """Put the rollback in git (push or PR), then run the `kubectl` commands, in that order.
 
@@ -182,7 +187,7 @@ def apply_rollback(
             exc.args = (f"{exc}; the kubectl commands were not run",)
         raise
     if kubectl:
-        run_emergency(plan, result, kubectl)
+        run_emergency(plan, result, kubectl, on_output=on_output)
     return result
 
 
@@ -201,8 +206,14 @@ def _in_git(plan: RollbackPlan, result: Change) -> str:
     return f"{where}; Argo CD will apply it when it syncs"
 
 
-def run_emergency(plan: RollbackPlan, result: Change, commands: Sequence[Sequence[str]]) -> None:
-    """Run the emergency kubectl commands, printing their output; a failure says what git has."""
+def run_emergency(
+    plan: RollbackPlan,
+    result: Change,
+    commands: Sequence[Sequence[str]],
+    *,
+    on_output: Callable[[str], None] | None = None,
+) -> None:
+    """Run the emergency kubectl commands, handing on their output; a failure says what git has."""
     from dexops.adapters import kubectl
 
     for command in commands:
@@ -210,7 +221,8 @@ def run_emergency(plan: RollbackPlan, result: Change, commands: Sequence[Sequenc
             output = kubectl.run_kubectl(command)
         except DexopsError as exc:
             raise EmergencyError(f"{exc}; {_in_git(plan, result)}") from None
-        console.say(output.rstrip("\n"))
+        if on_output is not None:
+            on_output(output.rstrip("\n"))
 
 
 def _land_rollback(ws: Workspace, plan: RollbackPlan, *, pr: bool, auto_merge: bool) -> Change:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
-from dexops import console
 from dexops.adapters.trivy import DEFAULT_TIMEOUT
 from dexops.domain.imageref import ImageRef
 from dexops.domain.vulnerabilities import (
@@ -48,18 +48,6 @@ def load_ignores(ws: Workspace, path: str | None) -> tuple[IgnoreEntry, ...]:
     return parse_ignores(data, source=str(chosen))
 
 
-def run_trivy(ref: ImageRef, *, timeout: float = DEFAULT_TIMEOUT) -> str:
-    """Trivy's JSON report for `ref`, saying so when its database download is retried."""
-    from dexops.adapters import trivy
-
-    def retrying(attempt: int, delay: float) -> None:
-        console.warn(
-            f"trivy could not fetch its database (attempt {attempt}); retrying in {delay:.0f}s"
-        )
-
-    return trivy.run_trivy(ref, timeout=timeout, on_retry=retrying)
-
-
 def check_artifact(report_artifact: str, ref: ImageRef, source: str) -> None:
     """Refuse a report written for another image (it says nothing about this one)."""
     if not report_artifact:
@@ -92,6 +80,7 @@ def scan_image(
     warn_on: str | None,
     timeout: float = DEFAULT_TIMEOUT,
     today: dt.date | None = None,
+    on_retry: Callable[[int, float], None] | None = None,
 ) -> Assessment:
     """Read `report` (or run Trivy) for `ref` and apply the ignore file and thresholds."""
     if not timeout > 0:
@@ -100,7 +89,10 @@ def scan_image(
     if report is not None:
         text, source = read_report(report), report
     else:
-        text, source = run_trivy(ref, timeout=timeout), "trivy's report"
+        from dexops.adapters import trivy
+
+        text = trivy.run_trivy(ref, timeout=timeout, on_retry=on_retry)
+        source = "trivy's report"
     parsed = parse_report(text, source=source)
     check_artifact(parsed.artifact, ref, source)
     return assess(

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from dexops import console
 from dexops.domain.config import Environment
 from dexops.domain.rollout import WaitTerminatedError
 from dexops.errors import ConfigError, DexopsError, ExitCode
@@ -16,6 +15,8 @@ from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
     import requests
+
+    from dexops.workflows.rollback import RollbackPlan
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_INTERVAL = 5.0
@@ -59,6 +60,28 @@ class SmokeResult:
     last: str
 
 
+@dataclass(frozen=True)
+class SmokeAttempt:
+    """One answer of the health URL, reported while the check goes on."""
+
+    url: str
+    last: str
+    expected: int
+    attempt: int
+    elapsed: float
+    passed: bool
+
+
+@dataclass(frozen=True)
+class RollingBack:
+    """The smoke check failed (`failed` says how) and the rollback starts."""
+
+    failed: str
+
+
+SmokeProgress = SmokeAttempt | RollingBack
+
+
 def _attempt(session: requests.Session, url: str, timeout: float) -> tuple[int | None, str]:
     import requests
 
@@ -78,6 +101,7 @@ def smoke_check(
     session: requests.Session | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    on_progress: Callable[[SmokeProgress], None] | None = None,
 ) -> SmokeResult:
     """GET `url` until it answers `expect_status` or the deadline passes (read-only)."""
     from dexops.adapters.http import make_session
@@ -95,12 +119,11 @@ def smoke_check(
         remaining = max(0.1, deadline - clock())
         status, last = _attempt(session, url, min(ATTEMPT_TIMEOUT, remaining))
         elapsed = clock() - start
-        if status == expect_status:
-            console.say(f"[{elapsed:5.0f}s] {url}: {last} (attempt {attempts}) — passed")
+        passed = status == expect_status
+        if on_progress is not None:
+            on_progress(SmokeAttempt(url, last, expect_status, attempts, elapsed, passed))
+        if passed:
             return SmokeResult(url, passed=True, attempts=attempts, seconds=elapsed, last=last)
-        console.say(
-            f"[{elapsed:5.0f}s] {url}: {last}, expected {expect_status} (attempt {attempts})"
-        )
         if clock() >= deadline:
             return SmokeResult(url, passed=False, attempts=attempts, seconds=elapsed, last=last)
         sleep(max(0.0, min(interval, deadline - clock())))
@@ -115,6 +138,7 @@ def verify_environment(
     interval: float = DEFAULT_INTERVAL,
     rollback: Callable[[], str] | None = None,
     session: requests.Session | None = None,
+    on_progress: Callable[[SmokeProgress], None] | None = None,
 ) -> SmokeResult:
     """Smoke-check an environment; on failure run `rollback` when given, then raise.
 
@@ -123,7 +147,12 @@ def verify_environment(
     """
     target = health_url(env, url)
     result = smoke_check(
-        target, expect_status=expect_status, timeout=timeout, interval=interval, session=session
+        target,
+        expect_status=expect_status,
+        timeout=timeout,
+        interval=interval,
+        session=session,
+        on_progress=on_progress,
     )
     if result.passed:
         return result
@@ -133,7 +162,8 @@ def verify_environment(
     )
     if rollback is None:
         raise SmokeCheckError(failed)
-    console.warn(f"{failed}; rolling back")
+    if on_progress is not None:
+        on_progress(RollingBack(failed))
     try:
         done = rollback()
     except WaitTerminatedError:
@@ -146,40 +176,50 @@ def verify_environment(
     raise SmokeCheckError(f"{failed}; {done}")
 
 
-def rollback_action(
+@dataclass(frozen=True)
+class FailureRollback:
+    """The rollback after a failed smoke check: one line, its warnings, under --dry-run its plan."""
+
+    line: str
+    warnings: tuple[str, ...] = ()
+    preview: RollbackPlan | None = None  # the plan a dry run shows instead of applying it
+
+
+def rollback_after_failure(
     ws: Workspace, env: str, *, dry_run: bool = False, skip_registry_check: bool = False
-) -> Callable[[], str]:
+) -> FailureRollback:
     """The rollback `--rollback-on-failure` runs: the default target of `invoke rollback`.
 
     It commits the rollback with a hold on the environment's branch and pushes it
-    (under `dry_run` it shows the diff and changes nothing), and returns one line.
+    (under `dry_run` it changes nothing and returns the plan to show).
     """
+    from dexops.workflows.deploy import render_warnings
+    from dexops.workflows.rollback import apply_rollback, plan_rollback
 
-    def run() -> str:
-        from dexops.workflows.rollback import apply_rollback, plan_rollback
-
-        plan = plan_rollback(ws, env=env, skip_registry_check=skip_registry_check)
-        current = plan.state.tag or "(none)"
-        branch = plan.state.env.branch
-        if plan.held is not None:
-            return (
-                f"{env} is already rolled back to {plan.tag} (held since "
-                f"{plan.held.commit[:8]}); nothing was rolled back again"
-            )
-        if plan.unchanged:
-            return f"{env} already runs {plan.tag}; nothing was rolled back"
-        if dry_run:
-            console.say(plan.diff.rstrip("\n"))
-            console.would(
-                f"commit `fix: rollback {env} to {plan.tag}` with a hold on {branch} and push it"
-            )
-            return f"would roll {env} back from {current} to {plan.tag} (dry run: nothing changed)"
-        result = apply_rollback(ws, plan)
-        if result.outcome == "pushed" and result.commit is not None:
-            return (
-                f"rolled {env} back from {current} to {plan.tag}: {result.commit[:12]} pushed "
-                f"to {branch}, held until `invoke hold.release --env {env}`"
-            )
-        return f"{env} already ran {plan.tag} when the rollback landed; nothing was pushed"
-
-    return run
+    plan = plan_rollback(ws, env=env, skip_registry_check=skip_registry_check)
+    current = plan.state.tag or "(none)"
+    branch = plan.state.env.branch
+    if plan.held is not None:
+        return FailureRollback(
+            f"{env} is already rolled back to {plan.tag} (held since "
+            f"{plan.held.commit[:8]}); nothing was rolled back again"
+        )
+    if plan.unchanged:
+        return FailureRollback(f"{env} already runs {plan.tag}; nothing was rolled back")
+    if dry_run:
+        return FailureRollback(
+            f"would roll {env} back from {current} to {plan.tag} (dry run: nothing changed)",
+            plan.warnings,
+            plan,
+        )
+    warnings = (*plan.warnings, *render_warnings())
+    result = apply_rollback(ws, plan)
+    if result.outcome == "pushed" and result.commit is not None:
+        return FailureRollback(
+            f"rolled {env} back from {current} to {plan.tag}: {result.commit[:12]} pushed "
+            f"to {branch}, held until `invoke hold.release --env {env}`",
+            warnings,
+        )
+    return FailureRollback(
+        f"{env} already ran {plan.tag} when the rollback landed; nothing was pushed", warnings
+    )
