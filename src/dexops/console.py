@@ -66,10 +66,3 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: st
     say("  ".join("-" * w for w in widths))
     for row in cells:
         say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Render a GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join("" if c is None else str(c) for c in row) + " |" for row in rows]
-    return mask("\n".join(lines)) + "\n"

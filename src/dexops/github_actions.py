@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from dexops.secrets import known_secrets, mask
@@ -130,3 +131,10 @@ def event_branch() -> str | None:
     if os.environ.get("GITHUB_REF_TYPE") == "branch":
         return os.environ.get("GITHUB_REF_NAME") or None
     return None
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Render a GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join("" if c is None else str(c) for c in row) + " |" for row in rows]
+    return mask("\n".join(lines)) + "\n"

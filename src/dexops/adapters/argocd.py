@@ -187,12 +187,14 @@ class ArgoCD:
         env = os.environ if environ is None else environ
         token = env.get(TOKEN_ENV, "").strip() or None
         secrets.register(token)
-        server = ArgoCDServer.from_env(env)
-        if not server.verify_tls:
-            from dexops import console
+        return cls(ArgoCDServer.from_env(env), token)
 
-            console.warn(f"TLS certificate of {server.base_url} is not verified ({INSECURE_ENV})")
-        return cls(server, token)
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the user must be told about this client: an unverified TLS certificate."""
+        if self.server.verify_tls:
+            return ()
+        return (f"TLS certificate of {self.server.base_url} is not verified ({INSECURE_ENV})",)
 
     def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:  # noqa: ANN401 - parsed JSON
         import requests

@@ -82,6 +82,7 @@ class _WaitShown:
         from dexops.workflows.argocd import Polled, WaitStarted
 
         if isinstance(event, WaitStarted):
+            console.warn_each(event.warnings)
             pushed = event.pushed
             console.say(
                 f"waiting up to {event.timeout:.0f}s for {event.app} to run "
@@ -168,6 +169,7 @@ def sync(
     with sigterm_raises(f"argocd.sync --env {env} before its request: nothing was done"):
         outcome = trigger_sync(Workspace.open(repo), env, prune=prune, dry_run=dry_run)
     state = outcome.state
+    console.warn_each(outcome.warnings)
     if outcome.action == "would-start":
         console.would(
             f"POST /api/v1/applications/{outcome.app}/sync "

@@ -264,7 +264,7 @@ def scan(
     github_actions.set_output("verdict", result.verdict)
     github_actions.add_summary(
         f"### Image scan: {ref}\n\n"
-        + console.markdown_table(["severity", "findings", "ignored"], rows)
+        + github_actions.markdown_table(["severity", "findings", "ignored"], rows)
         + f"\nverdict: **{result.verdict}**"
     )
     for entry in result.expired:

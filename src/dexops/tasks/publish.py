@@ -94,7 +94,7 @@ def _print(plan: PublishPlan) -> None:
 
 
 def _report_to_actions(plan: PublishPlan) -> None:
-    from dexops import console, github_actions
+    from dexops import github_actions
 
     github_actions.set_output("decision", plan.decision)
     github_actions.set_output("reason", plan.reason)
@@ -115,7 +115,7 @@ def _report_to_actions(plan: PublishPlan) -> None:
     decision = f"**{plan.decision}**: {plan.reason}\n\n"
     github_actions.add_summary(
         f"{title}\n\n{decision}"
-        + console.markdown_table(["index", "role", "action", "reason"], rows)
+        + github_actions.markdown_table(["index", "role", "action", "reason"], rows)
     )
 
 

@@ -118,7 +118,7 @@ def _print_results(run: ReleaseRun) -> None:
 
 
 def _report_to_actions(run: ReleaseRun) -> None:
-    from dexops import console, github_actions
+    from dexops import github_actions
 
     if not github_actions.active():
         return
@@ -141,7 +141,7 @@ def _report_to_actions(run: ReleaseRun) -> None:
         ]
         for r in results
     ]
-    summary = "### Releases\n\n" + console.markdown_table(
+    summary = "### Releases\n\n" + github_actions.markdown_table(
         ["component", "version", "tag", "state", "GitHub release"], rows
     )
     for r in results:

@@ -23,7 +23,9 @@ def status(
     from dexops.workflows.status import environment_status
     from dexops.workflows.workspace import Workspace
 
-    rows = environment_status(Workspace.open(repo), env or None)
+    report = environment_status(Workspace.open(repo), env or None)
+    console.warn_each(report.warnings)
+    rows = report.rows
     if json:
         console.emit_json([row.as_json() for row in rows])
         return

@@ -102,6 +102,7 @@ class WaitStarted:
     app: str
     timeout: float
     pushed: PushedCommit
+    warnings: tuple[str, ...] = ()  # the client's (an unverified TLS certificate)
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def wait_for_environment(
         healthy_polls=healthy_polls,
     )
     if on_progress is not None:
-        on_progress(WaitStarted(app, timeout, pushed))
+        on_progress(WaitStarted(app, timeout, pushed, client.warnings))
     return wait_for_rollout(client, app, goal, interval=interval, on_progress=on_progress)
 
 
@@ -248,6 +249,7 @@ class SyncOutcome:
     action: Literal["started", "running", "would-start"]
     state: AppState
     server: str = ""  # the Argo CD server asked (or, under --dry-run, that would be)
+    warnings: tuple[str, ...] = ()
 
 
 def trigger_sync(
@@ -269,19 +271,21 @@ def trigger_sync(
             f"terminated by SIGTERM before a sync of {app} was requested: nothing was done"
         ) from None
     if state.operation_phase in ("Running", "Terminating"):
-        return SyncOutcome(app, "running", state)
+        return SyncOutcome(app, "running", state, client.server.base_url, client.warnings)
     if dry_run:
-        return SyncOutcome(app, "would-start", state, client.server.base_url)
+        return SyncOutcome(app, "would-start", state, client.server.base_url, client.warnings)
     try:
         after = client.sync(app, prune=prune)
     except OperationInProgressError:
-        return SyncOutcome(app, "running", client.application(app))
+        return SyncOutcome(
+            app, "running", client.application(app), client.server.base_url, client.warnings
+        )
     except WaitTerminatedError:
         raise WaitTerminatedError(
             f"terminated by SIGTERM while requesting a sync of {app}: the request may or may "
             f"not have reached Argo CD; `invoke argocd.wait --env {env.name}` shows its state"
         ) from None
-    return SyncOutcome(app, "started", after)
+    return SyncOutcome(app, "started", after, client.server.base_url, client.warnings)
 
 
 @contextmanager

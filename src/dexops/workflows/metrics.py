@@ -278,7 +278,7 @@ def summary_markdown(report: MetricsReport) -> str:
     """The Markdown of `--summary`: tables and one weekly chart per environment."""
     from datetime import UTC, datetime
 
-    from dexops.console import markdown_table
+    from dexops.github_actions import markdown_table
 
     start = datetime.fromtimestamp(report.window.start, UTC).date().isoformat()
     end = datetime.fromtimestamp(report.window.end, UTC).date().isoformat()

@@ -424,7 +424,7 @@ def validate_libraries(ws: Workspace, name: str, out: Path | None) -> list[Packa
 
 def summary_markdown(report: PackageReport) -> str:
     """The report as a Markdown table for `$GITHUB_STEP_SUMMARY`."""
-    from dexops.console import markdown_table
+    from dexops.github_actions import markdown_table
 
     title = f"### {report.component} {report.version}\n\n"
     lines = "".join(f"- {p}\n" for p in report.problems)

@@ -367,7 +367,7 @@ def require_plan_matches(ws: Workspace, path: str) -> dict[str, Any]:
 
 def summary_markdown(plan: PipelinePlan) -> str:
     """The job summary: tables of decisions and a Mermaid diagram of the environments."""
-    from dexops.console import markdown_table
+    from dexops.github_actions import markdown_table
 
     parts = [f"## dexops pipeline plan for `{plan.commit[:8]}` on `{plan.branch or 'detached'}`\n"]
     parts.append("### Releases\n")

@@ -82,15 +82,15 @@ def _deployment(ws: Workspace, env: Environment, tag: str | None) -> Revision | 
     return found
 
 
-def _argocd_states(envs: list[Environment]) -> dict[str, tuple[str, str]]:
+def _argocd_states(envs: list[Environment]) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
     """Sync and health per environment when Argo CD is configured (ARGOCD_SERVER set)."""
     apps = {e.name: e.argocd_app for e in envs if e.argocd_app}
     if not apps or importlib.util.find_spec("dexops.adapters.argocd") is None:
-        return {}
+        return {}, ()
     from dexops.adapters import argocd
 
     if not os.environ.get(argocd.SERVER_ENV):
-        return {}
+        return {}, ()
     client = argocd.ArgoCD.from_env()
     states = {}
     for env, app in apps.items():
@@ -100,10 +100,18 @@ def _argocd_states(envs: list[Environment]) -> dict[str, tuple[str, str]]:
             states[env] = ("error", str(exc))
             continue
         states[env] = (state.sync_status, state.health_status)
-    return states
+    return states, client.warnings
 
 
-def environment_status(ws: Workspace, names: list[str] | None = None) -> list[EnvironmentStatus]:
+@dataclass(frozen=True)
+class StatusReport:
+    """The rows of `status`, and what the user must be told about reading them."""
+
+    rows: list[EnvironmentStatus]
+    warnings: tuple[str, ...] = ()
+
+
+def environment_status(ws: Workspace, names: list[str] | None = None) -> StatusReport:
     """Rows for the environments (all, in promotion order, or the named ones)."""
     envs = environments(ws, names)
     if not envs:
@@ -130,7 +138,7 @@ def environment_status(ws: Workspace, names: list[str] | None = None) -> list[En
             scan.result()
             raise
         holds = scan.result()
-    argo = _argocd_states(envs)
+    argo, warnings = _argocd_states(envs)
     rows = []
     for env in envs:
         state = states[env.name]
@@ -158,4 +166,4 @@ def environment_status(ws: Workspace, names: list[str] | None = None) -> list[En
                 health=health,
             )
         )
-    return rows
+    return StatusReport(rows, warnings)
