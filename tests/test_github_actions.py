@@ -1,4 +1,4 @@
-"""Event payloads: each event's head commit, base and branch from the field GitHub documents."""
+"""GitHub Actions: event payloads by the documented field, and the run context."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dexops import github_actions
+from dexops.github_actions import RunContext, run_context, token
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
@@ -106,3 +107,60 @@ def test_cd_refuses_a_checkout_of_another_commit_than_ci_tested(
     assert result.code != 0
     assert result.err.startswith("error: HEAD is ")
     assert "workflow_run.head_sha" in result.err
+
+
+# --- the run context ----------------------------------------------------------------------
+
+RUN = {
+    "GITHUB_ACTIONS": "true",
+    "GITHUB_SERVER_URL": "https://github.example/",
+    "GITHUB_API_URL": "https://github.example/api/v3",
+    "GITHUB_REPOSITORY": "owner/repo",
+    "GITHUB_RUN_ID": "42",
+    "GITHUB_EVENT_NAME": "push",
+    "GITHUB_REF_TYPE": "branch",
+    "GITHUB_REF_NAME": "main",
+    "GITHUB_STEP_SUMMARY": "/tmp/summary.md",
+}
+
+
+def test_a_run_is_read_from_its_variables() -> None:
+    run = RunContext.read(RUN)
+    assert run.active
+    assert run.repository_url == "https://github.example/owner/repo"
+    assert run.run_url == "https://github.example/owner/repo/actions/runs/42"
+    assert run.api_url == "https://github.example/api/v3"
+    assert run.branch == "main"
+    assert not run.pull_request
+    assert run.step_summary == "/tmp/summary.md"
+
+
+def test_pull_requests_and_tags_have_no_branch() -> None:
+    pull = RunContext.read({**RUN, "GITHUB_EVENT_NAME": "pull_request_target"})
+    assert pull.pull_request
+    assert (
+        RunContext.read({**RUN, "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v1"}).branch is None
+    )
+
+
+def test_outside_actions_nothing_is_known() -> None:
+    run = RunContext.read({})
+    assert run == RunContext()
+    assert (run.active, run.repository_url, run.run_url, run.branch) == (False, None, None, None)
+    # Empty variables count as unset.
+    assert (
+        RunContext.read({"GITHUB_REPOSITORY": "", "GITHUB_SERVER_URL": ""}).repository_url is None
+    )
+
+
+def test_the_process_environment_is_read_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "owner/other")
+    assert run_context().repository == "owner/other"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "owner/third")
+    assert run_context().repository == "owner/third"  # read anew, not cached
+
+
+def test_the_token_prefers_github_token() -> None:
+    assert token({"GITHUB_TOKEN": "a" * 10, "GH_TOKEN": "b" * 10}) == "a" * 10
+    assert token({"GH_TOKEN": "b" * 10}) == "b" * 10
+    assert token({"GITHUB_TOKEN": ""}) is None

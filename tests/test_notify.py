@@ -9,7 +9,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from dexops.adapters.slack import NotifyError, Outcome, build_message, run_url, summary_line
+from dexops.adapters.slack import NotifyError, Outcome, build_message, summary_line
+from dexops.github_actions import run_url
 from tests.conftest import Cli
 
 HOOK_PATH = "/services/T0DEXOPS/B0DEXOPS/s3cr3tW3bh00kT0ken"

@@ -1,11 +1,15 @@
-"""GitHub Actions integration: outputs, step summaries, masks and annotations."""
+"""GitHub Actions integration: run context, outputs, step summaries, masks and annotations.
+
+The one module that reads GitHub Actions' variables (`GITHUB_*`); everything else asks it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from dexops.secrets import known_secrets, mask
@@ -14,6 +18,77 @@ from dexops.secrets import known_secrets, mask
 def active() -> bool:
     """Whether we run inside a GitHub Actions job."""
     return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the environment says about the GitHub Actions run (and repository) we are in."""
+
+    active: bool = False
+    server_url: str | None = None
+    api_url: str | None = None
+    repository: str | None = None  # owner/name
+    run_id: str | None = None
+    event_name: str = ""
+    ref_type: str | None = None
+    ref_name: str | None = None
+    step_summary: str | None = None  # the summary file's path
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> RunContext:
+        """Read the variables once (from `environ`, else the process environment)."""
+        env = os.environ if environ is None else environ
+        return cls(
+            active=env.get("GITHUB_ACTIONS") == "true",
+            server_url=env.get("GITHUB_SERVER_URL") or None,
+            api_url=env.get("GITHUB_API_URL") or None,
+            repository=env.get("GITHUB_REPOSITORY") or None,
+            run_id=env.get("GITHUB_RUN_ID") or None,
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            ref_type=env.get("GITHUB_REF_TYPE") or None,
+            ref_name=env.get("GITHUB_REF_NAME") or None,
+            step_summary=env.get("GITHUB_STEP_SUMMARY") or None,
+        )
+
+    @property
+    def repository_url(self) -> str | None:
+        """The repository's web address, when the server and repository are named."""
+        if self.server_url and self.repository:
+            return f"{self.server_url.rstrip('/')}/{self.repository}"
+        return None
+
+    @property
+    def run_url(self) -> str | None:
+        """The link to the run, when the server, repository and run id are named."""
+        if self.repository_url and self.run_id:
+            return f"{self.repository_url}/actions/runs/{self.run_id}"
+        return None
+
+    @property
+    def pull_request(self) -> bool:
+        """Whether a pull request event started the run."""
+        return self.event_name.startswith("pull_request")
+
+    @property
+    def branch(self) -> str | None:
+        """The branch the run is for (None for tags and pull requests' merge refs)."""
+        return self.ref_name if self.ref_type == "branch" else None
+
+
+def run_context(environ: Mapping[str, str] | None = None) -> RunContext:
+    """The run context, read now."""
+    return RunContext.read(environ)
+
+
+def run_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The link to the current GitHub Actions run, when the environment names one."""
+    return RunContext.read(environ).run_url
+
+
+def token(environ: Mapping[str, str] | None = None) -> str | None:
+    """The GitHub token: `GITHUB_TOKEN`, else `GH_TOKEN` (the gh CLI's), else None."""
+    env = os.environ if environ is None else environ
+    return env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None
 
 
 def add_masks() -> None:
@@ -43,7 +118,7 @@ def set_output(name: str, value: object) -> None:
 
 def add_summary(markdown: str) -> None:
     """Append Markdown to `$GITHUB_STEP_SUMMARY`."""
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    path = RunContext.read().step_summary
     if not path:
         return
     with Path(path).open("a", encoding="utf-8") as handle:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
+from dexops import github_actions
 from dexops.adapters.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, RETRY_STATUSES, make_session
 from dexops.errors import ForgeError
 
@@ -462,10 +462,11 @@ def repository_from_url(url: str) -> str | None:
 
 def github_from_env(git: Git) -> GitHub | None:
     """A client from GITHUB_TOKEN/GH_TOKEN, GITHUB_REPOSITORY or origin, GITHUB_API_URL."""
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    token = github_actions.token()
     if not token:
         return None
-    repository = os.environ.get("GITHUB_REPOSITORY") or None
+    run = github_actions.run_context()
+    repository = run.repository
     if repository is None:
         url = git.remote_url("origin")
         repository = repository_from_url(url)
@@ -473,5 +474,4 @@ def github_from_env(git: Git) -> GitHub | None:
             raise ForgeError(
                 "cannot tell the GitHub repository from origin's URL; set GITHUB_REPOSITORY"
             )
-    api_url = os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
-    return GitHub(repository, token, api_url)
+    return GitHub(repository, token, run.api_url or DEFAULT_API_URL)

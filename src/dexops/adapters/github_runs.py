@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from dexops import github_actions
 from dexops.errors import ForgeError
 
 if TYPE_CHECKING:
@@ -197,12 +197,13 @@ def reader_from_env(git: Git) -> RunsReader | None:
     """A reader when GITHUB_TOKEN is set; the repository from GITHUB_REPOSITORY or origin."""
     from dexops.adapters.github import repository_from_url
 
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN")
+    token = github_actions.token()
     if not token:
         return None
-    repository = os.environ.get("GITHUB_REPOSITORY") or repository_from_url(git.remote_url())
+    run = github_actions.run_context()
+    repository = run.repository or repository_from_url(git.remote_url())
     if repository is None:
         raise ForgeError(
             "cannot tell the GitHub repository from origin's URL; set GITHUB_REPOSITORY"
         )
-    return RunsReader(repository, token, os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL)
+    return RunsReader(repository, token, run.api_url or DEFAULT_API_URL)

@@ -51,16 +51,6 @@ class Outcome:
             raise NotifyError(f"--url {self.url!r} is not an http(s) URL")
 
 
-def run_url(environ: Mapping[str, str]) -> str | None:
-    """The link to the current GitHub Actions run, when the environment names one."""
-    server = environ.get("GITHUB_SERVER_URL")
-    repository = environ.get("GITHUB_REPOSITORY")
-    run_id = environ.get("GITHUB_RUN_ID")
-    if server and repository and run_id:
-        return f"{server.rstrip('/')}/{repository}/actions/runs/{run_id}"
-    return None
-
-
 def slack_escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as control characters."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

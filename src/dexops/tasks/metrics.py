@@ -27,7 +27,6 @@ def metrics(
     repo: str | None = None,
 ) -> None:
     """Deployment frequency, lead time, change failure rate, time to restore, releases, CI."""
-    import os
     import time
 
     from dexops import console, github_actions
@@ -71,7 +70,7 @@ def metrics(
             console.table(flow.WORKFLOW_HEADERS, flow.workflow_rows(report), title="CI workflows")
     if summary:
         markdown = flow.summary_markdown(report)
-        if os.environ.get("GITHUB_STEP_SUMMARY"):
+        if github_actions.run_context().step_summary:
             github_actions.add_summary(markdown)
         elif not json:
             console.say(markdown.rstrip("\n"))

@@ -32,9 +32,8 @@ def notify(
 ) -> None:
     """Post EVENT's STATUS to the Slack incoming webhook in $SLACK_WEBHOOK, when it is set."""
     import json
-    import os
 
-    from dexops import console
+    from dexops import console, github_actions
     from dexops.adapters.slack import (
         EVENTS,
         STATUSES,
@@ -43,7 +42,6 @@ def notify(
         Outcome,
         build_message,
         post,
-        run_url,
         summary_line,
         webhook_from_env,
     )
@@ -52,14 +50,15 @@ def notify(
         raise NotifyError(f"--event is required: one of {', '.join(EVENTS)}")
     if not status:
         raise NotifyError(f"--status is required: one of {', '.join(STATUSES)}")
+    run = github_actions.run_context()
     outcome = Outcome(
         event=event,
         status=status,
         component=component or None,
         env=env or None,
         tag=tag or None,
-        url=url or run_url(os.environ),
-        repository=os.environ.get("GITHUB_REPOSITORY") or None,
+        url=url or run.run_url,
+        repository=run.repository,
     )
     message = build_message(outcome)
     webhook = webhook_from_env()

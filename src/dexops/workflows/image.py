@@ -123,9 +123,9 @@ def _commit_time(ws: Workspace, commit: str) -> int:
 
 
 def _source(ws: Workspace) -> str | None:
-    server, repository = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    if github_actions.active() and server and repository:
-        return f"{server.rstrip('/')}/{repository}"
+    run = github_actions.run_context()
+    if run.active and run.repository_url:
+        return run.repository_url
     done = ws.git.call("remote", "get-url", "origin")
     return source_url(done.stdout) if done.code == 0 else None
 
