@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from validate_pyproject import api, errors, plugins
 
+from dexops.adapters.repo_files import LocalRepoFiles
 from dexops.domain.config import config_problems, parse_config
 from dexops.domain.config_schema import SCHEMA_FILE, render_schema
 from dexops.errors import ConfigError
@@ -110,13 +111,16 @@ def test_validate_pyproject_finds_the_plugin() -> None:
 def test_every_example_validates(pyproject: Path) -> None:
     data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     _validator()(data)
-    parse_config(data, root=pyproject.parent, file=pyproject)
+    parse_config(
+        data, root=pyproject.parent, file=pyproject, files=LocalRepoFiles(pyproject.parent)
+    )
 
 
 def test_the_good_configuration_passes_both(tmp_path: Path) -> None:
     data = _pyproject(GOOD)
     assert not _schema_rejects(data)
-    parse_config(data, root=_repo(tmp_path), file=tmp_path / "pyproject.toml")
+    root = _repo(tmp_path)
+    parse_config(data, root=root, file=tmp_path / "pyproject.toml", files=LocalRepoFiles(root))
 
 
 @pytest.mark.parametrize(("why", "old", "new"), BAD, ids=[b[0] for b in BAD])
@@ -126,8 +130,9 @@ def test_schema_and_loader_reject_the_same_bad_input(
     assert old in GOOD, why
     data = _pyproject(GOOD.replace(old, new, 1))
     assert _schema_rejects(data), f"schema accepts: {why}"
+    root = _repo(tmp_path)
     with pytest.raises(ConfigError) as caught:
-        parse_config(data, root=_repo(tmp_path), file=tmp_path / "pyproject.toml")
+        parse_config(data, root=root, file=tmp_path / "pyproject.toml", files=LocalRepoFiles(root))
     assert "pw" not in str(caught.value)
 
 
@@ -138,11 +143,15 @@ def test_config_problems_reports_every_error_at_once(tmp_path: Path) -> None:
         .replace('path = "."', 'path = "missing"')
         .replace('default-branch = "main"', 'default-branch = "main"\ncolour = 1')
     )
-    problems = config_problems(_pyproject(text), root=_repo(tmp_path), file=tmp_path / "x.toml")
+    root = _repo(tmp_path)
+    files = LocalRepoFiles(root)
+    problems = config_problems(_pyproject(text), root=root, file=tmp_path / "x.toml", files=files)
     assert len(problems) == 4, problems
     for fragment in ("'service'", "branch must be", "'missing' does not exist", "colour"):
         assert any(fragment in p for p in problems), (fragment, problems)
 
 
 def test_config_problems_is_empty_for_a_good_configuration(tmp_path: Path) -> None:
-    assert config_problems(_pyproject(GOOD), root=_repo(tmp_path), file=tmp_path / "x") == []
+    root = _repo(tmp_path)
+    files = LocalRepoFiles(root)
+    assert config_problems(_pyproject(GOOD), root=root, file=tmp_path / "x", files=files) == []

@@ -20,6 +20,7 @@ from dexops.adapters.package_index import (
     parse_simple_html,
     twine_failure,
 )
+from dexops.adapters.repo_files import LocalRepoFiles
 from dexops.demo.services import free_port
 from dexops.domain.config import DEFAULT_INDEXES, PackageIndex, parse_config
 from dexops.errors import ConfigError, PackageIndexError
@@ -238,7 +239,8 @@ path = "lib"
 {indexes}
 """
     file = tmp_path / "pyproject.toml"
-    return parse_config(tomllib.loads(text), root=tmp_path, file=file).indexes
+    files = LocalRepoFiles(tmp_path)
+    return parse_config(tomllib.loads(text), root=tmp_path, file=file, files=files).indexes
 
 
 def test_default_indexes_are_testpypi_then_pypi(tmp_path: Path) -> None:

@@ -1,4 +1,7 @@
-"""The `[tool.dexops]` configuration model and its validation. Pure: takes parsed TOML."""
+"""The `[tool.dexops]` configuration model and its validation.
+
+Pure: takes parsed TOML, and asks the repository's files through `RepoFiles`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from dexops.domain.config_keys import NAME_PATTERN, ROOT, table_problems
 from dexops.errors import ConfigError
@@ -201,29 +204,50 @@ class _Section:
         return value
 
 
-def _inside(root: Path, relative: str, section: _Section, key: str) -> None:
+class RepoFiles(Protocol):
+    """The repository's files, as validation asks about them (paths relative to its root)."""
+
+    def is_dir(self, relative: str) -> bool:
+        """Whether `relative` is a directory."""
+        ...
+
+    def is_file(self, relative: str) -> bool:
+        """Whether `relative` is a file."""
+        ...
+
+    def exists(self, relative: str) -> bool:
+        """Whether anything is at `relative`."""
+        ...
+
+    def inside(self, relative: str) -> bool:
+        """Whether `relative` stays in the repository (no `..` or link climbs out)."""
+        ...
+
+
+def _inside(files: RepoFiles, relative: str, section: _Section, key: str) -> None:
     """Refuse paths that climb out of the repository through a symbolic link."""
-    resolved = (root / relative).resolve()
-    if not resolved.is_relative_to(root.resolve()):
+    if not files.inside(relative):
         raise section.fail(key, f"{relative!r} leaves the repository")
 
 
-def _component(root: Path, file: Path, name: str, table: dict[str, Any]) -> Component:
+def _component(
+    root: Path, files: RepoFiles, file: Path, name: str, table: dict[str, Any]
+) -> Component:
     s = _Section(table, f"tool.dexops.components.{name}", file)
     path = s.required("path")
-    _inside(root, path, s, "path")
-    if not (root / path).is_dir():
+    _inside(files, path, s, "path")
+    if not files.is_dir(path):
         raise s.fail("path", f"{path!r} does not exist in {root}")
     watch = s.strings("watch")
     for entry in watch:
-        _inside(root, entry, s, "watch")
-        if not (root / entry).exists():
+        _inside(files, entry, s, "watch")
+        if not files.exists(entry):
             raise s.fail("watch", f"entry {entry!r} does not exist in {root}")
     for key in ("changelog", "version-file"):
         if (value := s.string(key)) is not None:
-            _inside(root, value, s, key)
+            _inside(files, value, s, key)
     dockerfile = s.string("dockerfile", "Dockerfile") or "Dockerfile"
-    _inside(root, str(PurePosixPath(path) / dockerfile), s, "dockerfile")
+    _inside(files, str(PurePosixPath(path) / dockerfile), s, "dockerfile")
     return Component(
         name=name,
         kind=s.required("kind"),  # type: ignore[arg-type]  # config_keys checked the choices
@@ -241,12 +265,18 @@ def _component(root: Path, file: Path, name: str, table: dict[str, Any]) -> Comp
 
 
 def _environment(
-    root: Path, file: Path, name: str, table: dict[str, Any], components: Mapping[str, Component]
+    root: Path,
+    files: RepoFiles,
+    file: Path,
+    name: str,
+    table: dict[str, Any],
+    *,
+    components: Mapping[str, Component],
 ) -> Environment:
     s = _Section(table, f"tool.dexops.environments.{name}", file)
     overlay = s.required("overlay")
-    _inside(root, overlay, s, "overlay")
-    if not (root / overlay / "kustomization.yaml").is_file():
+    _inside(files, overlay, s, "overlay")
+    if not files.is_file(str(PurePosixPath(overlay) / "kustomization.yaml")):
         raise s.fail("overlay", f"{overlay!r} has no kustomization.yaml in {root}")
     apps = [c.name for c in components.values() if c.kind == "app"]
     component = s.string("component")
@@ -364,7 +394,9 @@ class _Problems:
             return None
 
 
-def _build(data: Mapping[str, Any], root: Path, problems: _Problems) -> Config | None:
+def _build(
+    data: Mapping[str, Any], root: Path, files: RepoFiles, problems: _Problems
+) -> Config | None:
     file = problems.file
     tool = data.get("tool", {})
     if not isinstance(tool, dict) or "dexops" not in tool:
@@ -386,7 +418,7 @@ def _build(data: Mapping[str, Any], root: Path, problems: _Problems) -> Config |
     components: dict[str, Component] = {}
     for name, entry in s.subtable("components").items():
         if sound("components", name):
-            comp = problems.attempt(functools.partial(_component, root, file, name, entry))
+            comp = problems.attempt(functools.partial(_component, root, files, file, name, entry))
             if comp is not None:
                 components[name] = comp
     problems.attempt(lambda: _check_prefixes(file, components))
@@ -394,7 +426,9 @@ def _build(data: Mapping[str, Any], root: Path, problems: _Problems) -> Config |
     for name, entry in s.subtable("environments").items():
         if sound("environments", name):
             env = problems.attempt(
-                functools.partial(_environment, root, file, name, entry, components)
+                functools.partial(
+                    _environment, root, files, file, name, entry, components=components
+                )
             )
             if env is not None:
                 environments[name] = env
@@ -414,15 +448,17 @@ def _build(data: Mapping[str, Any], root: Path, problems: _Problems) -> Config |
     )
 
 
-def parse_config(data: Mapping[str, Any], *, root: Path, file: Path) -> Config:
-    """Validate the parsed pyproject of `root` and build its `Config`."""
-    config = _build(data, root, _Problems(file, strict=True))
+def parse_config(data: Mapping[str, Any], *, root: Path, file: Path, files: RepoFiles) -> Config:
+    """Validate the parsed pyproject of `root` (its files seen through `files`); the `Config`."""
+    config = _build(data, root, files, _Problems(file, strict=True))
     assert config is not None  # noqa: S101 - strict problems raise instead of returning None
     return config
 
 
-def config_problems(data: Mapping[str, Any], *, root: Path, file: Path) -> list[str]:
+def config_problems(
+    data: Mapping[str, Any], *, root: Path, file: Path, files: RepoFiles
+) -> list[str]:
     """Every configuration error at once, each a one-line message (empty when it loads)."""
     problems = _Problems(file, strict=False)
-    _build(data, root, problems)
+    _build(data, root, files, problems)
     return problems.found

@@ -45,7 +45,9 @@ def _parse(root: Path, file: Path, text: str) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file} is not valid TOML: {exc}") from None
-    return parse_config(data, root=root, file=file)
+    from dexops.adapters.repo_files import LocalRepoFiles
+
+    return parse_config(data, root=root, file=file, files=LocalRepoFiles(root))
 
 
 def repository_root(repo: str | None = None) -> Path:
