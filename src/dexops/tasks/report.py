@@ -49,4 +49,5 @@ def report(
     from dexops.workflows.report import write_report
 
     page = write_report(ws, path, window_start=start, failure_window=failure)
+    console.warn_each(page.warnings)
     console.say(f"report: wrote {path} ({len(page.html.encode()) // 1024} KiB)")

@@ -55,12 +55,15 @@ def _configuration(root: Path, findings: list[Finding]) -> Config | None:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         findings.append(Finding("config", str(file), "fail", f"is not valid TOML: {exc}"))
         return None
-    problems = config_problems(data, root=root, file=file)
+    from dexops.adapters.repo_files import LocalRepoFiles
+
+    files = LocalRepoFiles(root)
+    problems = config_problems(data, root=root, file=file, files=files)
     for problem in problems:
         findings.append(Finding("config", "[tool.dexops]", "fail", problem))
     if problems:
         return None
-    config = parse_config(data, root=root, file=file)
+    config = parse_config(data, root=root, file=file, files=files)
     parts = f"{len(config.components)} components, {len(config.environments)} environments"
     findings.append(Finding("config", "[tool.dexops]", "ok", f"loads: {parts}"))
     return config

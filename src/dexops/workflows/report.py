@@ -18,6 +18,7 @@ class Report(NamedTuple):
 
     html: str
     metrics: MetricsReport
+    warnings: tuple[str, ...] = ()
 
 
 def _assets() -> PageAssets:
@@ -31,19 +32,22 @@ def _assets() -> PageAssets:
 
 def build_report(ws: Workspace, *, metrics: MetricsReport) -> Report:
     """The page for the repository, drawn from `metrics` (what `metrics --json` shows)."""
-    from dexops import console
     from dexops.errors import DexopsError
     from dexops.workflows.status import environment_status
 
     status: list[dict[str, Any]] = []
+    warnings: tuple[str, ...] = ()
     if ws.config.environments:
         try:
-            status = [row.as_json() for row in environment_status(ws)]
+            read = environment_status(ws)
         except DexopsError as exc:
             # The figures come from local history; the live status needs origin (and maybe
             # Argo CD). A page without it still says why.
-            console.warn(f"report: no environment status: {exc}")
+            warnings = (f"report: no environment status: {exc}",)
             status = [{"note": str(exc)}]
+        else:
+            status = [row.as_json() for row in read.rows]
+            warnings = read.warnings
     data = {
         "environments": [env.name for env in ws.config.promotion_order()],
         "weekly": {env.environment: weekly_figures(env) for env in metrics.environments},
@@ -60,7 +64,7 @@ def build_report(ws: Workspace, *, metrics: MetricsReport) -> Report:
         report=data,
         assets=_assets(),
     )
-    return Report(page, metrics)
+    return Report(page, metrics, warnings)
 
 
 def write_report(ws: Workspace, path: Path, *, window_start: int, failure_window: int) -> Report:
