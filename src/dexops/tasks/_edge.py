@@ -31,7 +31,27 @@ def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> Exit:
     return Exit(code=int(code))
 
 
-def guarded(body: F) -> F:
+# invoke's core flags for commands it runs itself; dexops tasks run none through invoke.
+_RUNNER_FLAGS = {"echo": "--echo", "pty": "--pty", "warn": "--warn-only", "hide": "--hide"}
+
+
+def core_flags(context: object, kwargs: dict[str, Any], *, read_only: bool) -> None:
+    """Honour invoke's `--dry` as `--dry-run`; refuse the core flags a task would ignore."""
+    run = getattr(getattr(context, "config", None), "run", None)
+    if run is None:
+        return
+    given = [flag for key, flag in _RUNNER_FLAGS.items() if run.get(key)]
+    if given:
+        raise Exit(f"error: {', '.join(given)} has no effect on dexops tasks", ExitCode.USAGE)
+    if not run.get("dry"):
+        return
+    if "dry_run" in kwargs:
+        kwargs["dry_run"] = True
+    elif not read_only:
+        raise Exit("error: --dry: this task has no dry run; run it without --dry", ExitCode.USAGE)
+
+
+def guarded(body: F, *, read_only: bool = False) -> F:
     """Run a task body, turning `DexopsError` and Ctrl-C into one line and an exit code."""
     needed = required(body)
 
@@ -44,6 +64,7 @@ def guarded(body: F) -> F:
             flags = ", ".join("--" + name.replace("_", "-") for name in missing)
             verb = "is" if len(missing) == 1 else "are"
             raise Exit(f"error: {flags} {verb} required", ExitCode.USAGE)
+        core_flags(args[0] if args else None, kwargs, read_only=read_only)
         github_actions.add_masks()
         try:
             return body(*args, **kwargs)
@@ -99,12 +120,16 @@ def required(body: Callable[..., Any]) -> list[str]:
     return [p.name for p in params if p.default is inspect.Parameter.empty]
 
 
-def task(**kwargs: Any) -> Callable[[Callable[..., None]], Task[Any]]:  # noqa: ANN401
-    """`@invoke.task(...)` with the dexops error edge; takes invoke's keyword options."""
+def task(*, read_only: bool = False, **kwargs: Any) -> Callable[[Callable[..., None]], Task[Any]]:  # noqa: ANN401
+    """`@invoke.task(...)` with the dexops error edge; takes invoke's keyword options.
+
+    `read_only` says the task changes nothing, so invoke's `--dry` leaves it as it is; a task
+    that changes something honours `--dry` as its `--dry-run`, or refuses it.
+    """
 
     def decorate(body: Callable[..., None]) -> Task[Any]:
         options = {"klass": DexopsTask, "auto_shortflags": False, **kwargs}
-        made: Task[Any] = invoke_task(**options)(guarded(body))
+        made: Task[Any] = invoke_task(**options)(guarded(body, read_only=read_only))
         return made
 
     return decorate

@@ -102,6 +102,7 @@ class _WaitShown:
 
 
 @task(
+    read_only=True,
     help={
         "env": "environment whose Argo CD application to wait for",
         "timeout": "SECONDS to wait before giving up (a number; default 600)",
@@ -110,7 +111,7 @@ class _WaitShown:
         "pushed_at": "ISO 8601 time of the push (default: the commit's committer date)",
         "healthy_polls": "consecutive Healthy polls needed (default 3)",
         "repo": "target repository root",
-    }
+    },
 )
 def wait(
     c: Context,

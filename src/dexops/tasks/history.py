@@ -8,13 +8,14 @@ from dexops.tasks._edge import task
 
 
 @task(
+    read_only=True,
     help={
         "env": "environment whose overlay history to show",
         "limit": "show at most this many entries (default 20; 0 for all)",
         "all": "list every revision of the overlay, not only image changes",
         "json": "print JSON",
         "repo": "target repository root",
-    }
+    },
 )
 def history(
     c: Context,

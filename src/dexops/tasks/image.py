@@ -16,13 +16,14 @@ _REGISTRY_HELP = "use this registry host[:port] instead of the configured one ($
 
 
 @task(
+    read_only=True,
     help={
         "component": "app component (default: the only app)",
         "branch": "compute tags as if built on this branch (default: the current one)",
         "registry": _REGISTRY_HELP,
         "json": "print JSON",
         "repo": "target repository root",
-    }
+    },
 )
 def tags(
     c: Context,
@@ -170,6 +171,7 @@ def _say_build_plan(plan: BuildPlan, *, dry_run: bool) -> None:
 
 
 @task(
+    read_only=True,
     positional=["tag"],
     help={
         "tag": "a tag of the component's image, or a full reference (registry/repo:tag)",
@@ -210,6 +212,7 @@ def exists(
 
 
 @task(
+    read_only=True,
     positional=["tag"],
     help={
         "tag": "a tag of the component's image, or a full reference",

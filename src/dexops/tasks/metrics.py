@@ -8,6 +8,7 @@ from dexops.tasks._edge import task
 
 
 @task(
+    read_only=True,
     help={
         "env": "only this environment (default: every configured one)",
         "since": "start of the period: a span like 90d / 12w, or a date like 2024-01-31",
@@ -15,7 +16,7 @@ from dexops.tasks._edge import task
         "json": "print JSON instead of tables",
         "summary": "write Markdown with a weekly chart to $GITHUB_STEP_SUMMARY (else stdout)",
         "repo": "target repository root",
-    }
+    },
 )
 def metrics(
     c: Context,

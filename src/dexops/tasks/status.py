@@ -8,6 +8,7 @@ from dexops.tasks._edge import task
 
 
 @task(
+    read_only=True,
     help={
         "env": "environment to show (repeatable; default: all)",
         "json": "print JSON",

@@ -9,6 +9,7 @@ from dexops.tasks._edge import task
 
 
 @task(
+    read_only=True,
     positional=["tag"],
     help={
         "index": "index name to check (default: production for stable versions, else test)",

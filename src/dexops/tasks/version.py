@@ -8,7 +8,9 @@ from invoke.context import Context
 from dexops.tasks._edge import task
 
 
-@task(help={"json": "print JSON instead of a table", "repo": "target repository root"})
+@task(
+    read_only=True, help={"json": "print JSON instead of a table", "repo": "target repository root"}
+)
 def show(c: Context, json: bool = False, repo: str | None = None) -> None:
     """Show each component's version, latest tag, and commits since it."""
     from dexops import console
@@ -36,11 +38,12 @@ def show(c: Context, json: bool = False, repo: str | None = None) -> None:
 
 
 @task(
+    read_only=True,
     help={
         "base": "compare against this revision (default: HEAD~1, or the event's base in Actions)",
         "json": "print JSON",
         "repo": "target repository root",
-    }
+    },
 )
 def changed(
     c: Context, base: str | None = None, json: bool = False, repo: str | None = None
