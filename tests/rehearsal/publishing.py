@@ -43,7 +43,7 @@ def pypi_publish(ctx: ActionContext) -> None:
         argv.append("--verbose")
     env = {key: value for key, value in ctx.env.items() if not key.startswith("TWINE_")}
     ctx.env = env
-    ctx.run(argv, what="twine upload")
+    ctx.run([*argv, *files], what="twine upload")
 
 
 def _registry(ctx: ActionContext, image: str) -> str:
