@@ -3,7 +3,7 @@
 The example is copied into a fresh repository with a bare origin, pointed at this dexops
 checkout (and re-locked: its steps run `uv run --locked`), at the two local pypiservers
 (the plan and the build job read them as publish does) and at the local registry through
-`DEXOPS_REGISTRY`. GitHub's API is the GitHub fake. The Trivy scan is the one stand-in
+its image name. GitHub's API is the GitHub fake. The Trivy scan is the one stand-in
 without the real program (trivy cannot be installed here): `aquasecurity/setup-trivy` puts
 a `trivy` on PATH that checks the scanned image is in the registry and reports it clean.
 """
@@ -138,14 +138,20 @@ def make_sandbox(
     point_at_this_checkout(repo.path)
     indexes.configure(repo.path, monkeypatch)
     pyproject = repo.path / "pyproject.toml"
-    # FROM scratch: the build needs no base image from the internet.
+    # The image lives on the local registry (every task that reads or checks it, promote's
+    # gate included, asks that one); FROM scratch: the build needs nothing from the internet.
+    image = f"{registry.host}/thedataenginex/dex"
     pyproject.write_text(
         pyproject.read_text(encoding="utf-8").replace(
             'image = "ghcr.io/thedataenginex/dex"',
-            'image = "ghcr.io/thedataenginex/dex"\nbuild-args = { BASE_IMAGE = "scratch" }',
+            f'image = "{image}"\nbuild-args = {{ BASE_IMAGE = "scratch" }}',
         ),
         encoding="utf-8",
     )
+    for env in ("dev", "stage", "prod"):
+        overlay = repo.path / "infra" / "argocd" / "overlays" / env / "kustomization.yaml"
+        text = overlay.read_text(encoding="utf-8")
+        overlay.write_text(text.replace("ghcr.io/thedataenginex/dex", image), encoding="utf-8")
     repo.commit("feat: initial import of the DataEngineX monorepo")
     repo.push("main")
     repo.git("branch", "dev")
@@ -158,7 +164,6 @@ def make_sandbox(
     }
     rehearsal.services.registries = {"ghcr.io": registry.host}
     rehearsal.services.api_url = github.url
-    rehearsal.services.env = {"DEXOPS_REGISTRY": registry.host}
     rehearsal.secrets = {"GITHUB_TOKEN": github.token}
     rehearsal.stand_ins = dict(STAND_INS)
     return Sandbox(repo, rehearsal, indexes, registry, github)
