@@ -115,9 +115,14 @@ class Sandbox:
         data = json.loads(done.stdout)
         return str(data["Digest"]), dict(data.get("Labels") or {})
 
+    def sync(self, branch: str) -> None:
+        """Check `branch` out at the origin's tip (workflows push overlay commits to it)."""
+        self.repo.git("checkout", "--quiet", branch)
+        self.repo.git("pull", "--quiet", "--ff-only", "origin", branch)
+
     def commit_and_push(self, branch: str, path: str, text: str, message: str) -> str:
         """A change on `branch` (checked out), pushed; returns the new commit."""
-        self.repo.git("checkout", "--quiet", branch)
+        self.sync(branch)
         self.repo.write(path, text)
         commit = self.repo.commit(message)
         self.repo.push(branch)

@@ -58,7 +58,7 @@ def _bump(sandbox: Sandbox, version: str) -> str:
     path = "packages/dataenginex/pyproject.toml"
     text = (sandbox.repo.path / path).read_text(encoding="utf-8")
     text = re.sub(r'(?m)^version = "[^"]+"', f'version = "{version}"', text, count=1)
-    sandbox.repo.git("checkout", "--quiet", "main")
+    sandbox.sync("main")
     sandbox.repo.write(path, text)
     # uv.lock records the workspace member's version: the steps run --locked.
     subprocess.run(["uv", "lock", "--quiet"], cwd=sandbox.repo.path, check=True, timeout=300)
@@ -255,10 +255,10 @@ def test_pull_requests_run_ci_and_the_full_test_label_adds_the_integration_job(
     full = sandbox.run("ci.yml", "pull_request", labeled)
     full.assert_success()
     assert full.results == {"lint-and-test": "skipped", "integration-test": "success"}
-    # A pull request never deploys: CD ignores a CI run of a pull request.
-    event = payloads.workflow_run(ci)
-    cd = sandbox.run("cd.yml", "workflow_run", event)
-    assert cd.job("image").result == "skipped"
+    # A pull request never deploys: CD's workflow_run filter does not take its CI run.
+    cd = sandbox.run("cd.yml", "workflow_run", payloads.workflow_run(ci))
+    assert not cd.triggered
+    assert not cd.jobs
 
 
 def _dispatch(sandbox: Sandbox, name: str, **inputs: Any) -> RunResult:
