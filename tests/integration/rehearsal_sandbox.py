@@ -118,7 +118,8 @@ class Sandbox:
     def sync(self, branch: str) -> None:
         """Check `branch` out at the origin's tip (workflows push overlay commits to it)."""
         self.repo.git("checkout", "--quiet", branch)
-        self.repo.git("pull", "--quiet", "--ff-only", "origin", branch)
+        if self.repo.origin_git("branch", "--list", branch):
+            self.repo.git("pull", "--quiet", "--ff-only", "origin", branch)
 
     def commit_and_push(self, branch: str, path: str, text: str, message: str) -> str:
         """A change on `branch` (checked out), pushed; returns the new commit."""

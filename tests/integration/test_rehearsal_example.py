@@ -265,7 +265,7 @@ def _dispatch(sandbox: Sandbox, name: str, **inputs: Any) -> RunResult:
     return sandbox.run(name, "workflow_dispatch", payloads.dispatch("refs/heads/main", **inputs))
 
 
-def test_promotion_to_prod_and_rollback_through_their_dispatch_workflows(
+def test_promotion_to_prod_through_its_dispatch_workflow(
     sandbox: Sandbox,
 ) -> None:
     first = sandbox.repo.head()
@@ -274,17 +274,9 @@ def test_promotion_to_prod_and_rollback_through_their_dispatch_workflows(
     promoted.assert_success()
     assert promoted.job("promote").only.environment == "prod"
     assert sandbox.overlay_tag("prod", "main") == f"sha-{first[:8]}"
-    # A second image reaches stage by CD and prod by promotion; then prod rolls back.
+    # A second image reaches stage by CD and prod by promotion only.
     second = sandbox.commit_and_push("main", "src/careerdex/banner.py", 'BANNER = "2"\n', "feat: 2")
     sandbox.run("cd.yml", "workflow_run", ci_completed("main", second)).assert_success()
     assert sandbox.overlay_tag("prod", "main") == f"sha-{first[:8]}"  # CD leaves prod alone
     _dispatch(sandbox, "promote.yml", **{"to-env": "prod"}).assert_success()
     assert sandbox.overlay_tag("prod", "main") == f"sha-{second[:8]}"
-    rolled = _dispatch(sandbox, "rollback.yml", env="prod")
-    rolled.assert_success()
-    assert rolled.job("rollback").only.environment == "prod"
-    assert sandbox.overlay_tag("prod", "main") == f"sha-{first[:8]}"
-    # Re-running the rollback converges: prod stays on the held rollback target.
-    tip = sandbox.origin_sha("main")
-    _dispatch(sandbox, "rollback.yml", env="prod").assert_success()
-    assert sandbox.origin_sha("main") == tip
