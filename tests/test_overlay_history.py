@@ -368,3 +368,18 @@ def test_metrics_window_is_dates_and_an_empty_one_says_when_the_last_was(
         cli("metrics", "--env", "dev", "--since", "2020-03-04", "--json", cwd=dex_repo.path).out
     )
     assert wide["environments"][0]["deployments"] == 1
+
+
+def test_the_hold_scan_stops_at_the_newest_dexops_deploy(dex_repo: GitRepo, cli: Cli) -> None:
+    dex_repo.git("checkout", "--quiet", "dev")
+    rollback_hold(dex_repo, "sha-00000001", "sha-0a1b2c3d")
+    # A deploy dexops made (it makes none while dev is held): nothing older can hold dev,
+    # so the walk ends here however long the overlay's history behind it is.
+    trailer = holds.Trailers("deploy", "dev", "sha-00000002", "sha-00000001")
+    set_tag(dex_repo, "sha-00000002", "chore: update dev image to sha-00000002", trailer)
+    noise(dex_repo, 3)
+    dex_repo.push("dev")
+    assert status_row(cli, dex_repo.path)["hold"] is None
+    again = rollback_hold(dex_repo, "sha-00000001", "sha-00000002")
+    dex_repo.push("dev")
+    assert status_row(cli, dex_repo.path)["hold"] == f"held by {again[:8]}"

@@ -123,9 +123,11 @@ def read_history(
 def read_holds(ws: Workspace, envs: Sequence[Environment]) -> dict[str, holds.HoldRecord]:
     """Environments on hold, from the hold trailers on origin's branches.
 
-    Only the overlays' own commits are walked, and only back to the newest hold decision:
-    a hold is set by a rollback, which always edits its overlay. A hold found is then
-    checked against the commits after it (a `hold.release` commit edits no file).
+    Only the overlays' own commits are walked, newest first, and only back to the first
+    that settles the question: a hold decision (a hold is set by a rollback, which always
+    edits its overlay), or a dexops deploy or promotion of the environment (dexops makes
+    none while it is held). A hold found is then checked against the commits after it
+    (a `hold.release` commit edits no file).
     """
     held: dict[str, holds.HoldRecord] = {}
     branches: dict[str, list[Environment]] = {}
@@ -135,29 +137,42 @@ def read_holds(ws: Workspace, envs: Sequence[Environment]) -> dict[str, holds.Ho
     for branch, group in branches.items():
         ref = remote_ref(branch)
         wanted = {env.name: env for env in group}
-        decided = _newest_decisions(ws, [ref, "--", *(e.kustomization for e in group)], wanted)
-        for name, record in decided.items():
-            if not record.held:
+        overlays = [ref, "--", *(e.kustomization for e in group)]
+        for name, record in _newest_decisions(ws, overlays, wanted, grep=False).items():
+            if record is None or not record.held:
                 continue
             # A hold-release after the hold edits no overlay: look at what came after it.
             later = _newest_decisions(ws, [ref, f"^{record.commit}"], {name: wanted[name]})
-            current = later.get(name, record)
+            current = later.get(name) or record
             if current.held:
                 held[name] = current
     return held
 
 
 def _newest_decisions(
-    ws: Workspace, revisions: Sequence[str], wanted: Mapping[str, Environment]
-) -> dict[str, holds.HoldRecord]:
-    """The newest hold decision per wanted environment in a `git log` of `revisions`."""
-    found: dict[str, holds.HoldRecord] = {}
-    args = ["log", f"--format={deploy_history.LOG_FORMAT}", *holds.HOLD_GREP, *revisions]
+    ws: Workspace, revisions: Sequence[str], wanted: Mapping[str, Environment], *, grep: bool = True
+) -> dict[str, holds.HoldRecord | None]:
+    """The newest hold decision per wanted environment in a `git log` of `revisions`.
+
+    Without `grep` every commit is read, and a dexops deploy or promotion of an environment
+    met first settles it as not held (None).
+    """
+    found: dict[str, holds.HoldRecord | None] = {}
+    args = [
+        "log",
+        f"--format={deploy_history.LOG_FORMAT}",
+        *(holds.HOLD_GREP if grep else ()),
+        *revisions,
+    ]
     # The walk stops as soon as every environment has its answer: git is killed then.
     for log in deploy_history.iter_log(stream(ws.git, *args)):
         for record in holds.hold_records(log.commit, log.date, log.trailers):
             if record.environment in wanted:
                 found.setdefault(record.environment, record)
+        if not grep and holds.first(log.trailers, holds.ACTION) in ("deploy", "promote"):
+            for name in log.trailers.get(holds.ENVIRONMENT, []):
+                if name in wanted:
+                    found.setdefault(name, None)
         if len(found) == len(wanted):
             break
     return found
