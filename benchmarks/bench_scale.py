@@ -38,7 +38,6 @@ from bench_tasks import (
 from synthetic_repo import OVERLAY, SyntheticRepo, add_origin, generate
 
 TARGET = 2.0
-HOLD = ["-E", "--grep=^Dexops-Hold: (true|false)$"]
 
 PEAK = "dexops-bench-peak-kib="
 # The task in a process that reports its own peak resident set at the end (KiB on Linux).
@@ -61,8 +60,9 @@ def raw_git_work(repo: SyntheticRepo) -> dict[str, list[Command]]:
     # The overlay's every version: its commits with their trailers and the lines they changed.
     overlay_log = ["git", "log", "-p", "--format=%H%x1f%cI%x1f%an%x1f%s%x1f%b",
                    "origin/main", "--", OVERLAY]  # fmt: skip
-    # Whether dev is on hold: the overlay's commits that carry a hold decision.
-    hold_scan = ["git", "log", "--format=%H%x1f%b", *HOLD, "origin/main", "--", OVERLAY]
+    # Whether dev is on hold: the overlay's newest commits, back to the first hold decision
+    # or dexops deploy (here the newest overlay commit, a deploy.update one).
+    hold_scan = ["git", "log", "--max-count=1", "--format=%H%x1f%b", "origin/main", "--", OVERLAY]
     app_last, lib_last = repo.app_tags[-1], repo.head_tag
     return {
         "pipeline.plan": [

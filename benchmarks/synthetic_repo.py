@@ -48,6 +48,15 @@ def overlay(tag: str) -> str:
     )
 
 
+def deploy_message(tag: str, previous: str) -> str:
+    """A deploy commit's message with the trailers deploy.update writes (docs/gitops.md)."""
+    return (
+        f"chore: update dev image to {tag} [skip ci]\n\n"
+        f"Dexops-Action: deploy\nDexops-Environment: dev\nDexops-Image-Tag: {tag}\n"
+        f"Dexops-Previous-Tag: {previous}\n"
+    )
+
+
 ROOT_PYPROJECT = f"""\
 [project]
 name = "careerdex"
@@ -140,7 +149,7 @@ class _Stream:
         return b"".join(self.parts)
 
 
-def generate(
+def generate(  # noqa: PLR0915 - one stream, written in order
     dest: Path,
     *,
     commits: int = 20_000,
@@ -167,6 +176,7 @@ def generate(
     # App commits whose number is a multiple of this change the overlay instead (about N).
     overlay_every = max(1, (commits * 2 // 3) // overlay_revisions) if overlay_revisions else 0
     deployed = 0
+    previous_tag = "sha-00000000"
     stream.commit(START, "feat: initial import", initial)
     # Library tags are spread evenly; the last one is kept for HEAD when asked.
     spacing = max(2, (commits - 10) // max(1, library_count))
@@ -194,9 +204,8 @@ def generate(
         elif overlay_every and deployed < overlay_revisions and n % overlay_every == 0:
             deployed += 1
             tag = f"sha-{n:08x}"
-            last = stream.commit(
-                when, f"chore: update dev image to {tag} [skip ci]", {OVERLAY: overlay(tag)}
-            )
+            last = stream.commit(when, deploy_message(tag, previous_tag), {OVERLAY: overlay(tag)})
+            previous_tag = tag
         else:
             module = f"{APP}/mod_{n % MODULES}.py"
             last = stream.commit(when, f"feat(careerdex): change {n}", {module: f"N = {n}\n"})
