@@ -119,6 +119,14 @@ def test_malformed_missing_and_ambiguous_are_clear_errors(text: str, message: st
         set_image(text, "a/b", tag="v2", source="overlay.yaml")
 
 
+@pytest.mark.parametrize("tag", ["0b_", "0x_", "0o_", "1.10", "2024"])
+def test_tags_that_look_like_numbers_are_quoted(tag: str) -> None:
+    # 0b_ is a valid image tag that YAML 1.1 cannot load plain (found by hypothesis).
+    after = set_image(DEV, IMAGE, tag=tag)
+    assert f'newTag: "{tag}"' in after
+    assert read_image(after, IMAGE).new_tag == tag
+
+
 @pytest.mark.parametrize("tag", ["", "-x", "a b", "x" * 129, "a:b", "sha-XYZ12345"])
 def test_bad_tags_are_refused(tag: str) -> None:
     with pytest.raises(DexopsError, match="image tag"):

@@ -180,8 +180,12 @@ def read_image(text: str, image: str, source: str = "kustomization.yaml") -> Ima
 def _plain_is_string(value: str) -> bool:
     from ruamel.yaml import YAML
 
-    # A tag like 1.10 or 2024 would load as a number when written plain.
-    return isinstance(YAML(typ="safe", pure=True).load(value), str)
+    # A tag like 1.10 or 2024 would load as a number when written plain; one like 0b_ looks
+    # like a number to YAML 1.1 and cannot be loaded plain at all (ruamel raises ValueError).
+    try:
+        return isinstance(YAML(typ="safe", pure=True).load(value), str)
+    except ValueError:
+        return False
 
 
 def _render(value: str, style: str | None) -> str:
