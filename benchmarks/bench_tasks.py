@@ -177,6 +177,8 @@ def raw_git_work(repo: SyntheticRepo) -> dict[str, list[list[str]]]:
             ["git", "rev-parse", "HEAD"],
             ["git", "for-each-ref", "--format=%(refname) %(objectname) %(*objectname)",
              "refs/tags"],
+            # The latest release must be in HEAD's history (git tag --merged HEAD).
+            ["git", "merge-base", "--is-ancestor", app_last, "HEAD"],
             ["git", "rev-list", "--count", f"{repo.head_tag}..HEAD", "--", *LIB_PATHS],
             ["git", "rev-list", "--count", f"{app_last}..HEAD", "--", *APP_PATHS],
         ],
@@ -190,6 +192,7 @@ def raw_git_work(repo: SyntheticRepo) -> dict[str, list[list[str]]]:
             ["git", "ls-remote", "--tags", "origin"],
             ["git", "ls-remote", "--heads", "origin"],
             ["git", "for-each-ref", "refs/tags/dataenginex-v*"],
+            ["git", "merge-base", "--is-ancestor", lib_prev, "HEAD"],
             ["git", "log", "--max-count=100", "--format=%H%x1f%s%x1f%b%x1e",
              f"{lib_prev}..HEAD", "--", *LIB_PATHS],
         ],

@@ -43,6 +43,8 @@ class PypiServer:
     authenticate: str
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    # pypiserver's default sends a project it lacks to pypi.org; None turns that off.
+    fallback_url: str | None = None
 
     @property
     def url(self) -> str:
@@ -69,7 +71,9 @@ class PypiServer:
             *pypiserver_command(), "run",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--authenticate", self.authenticate, "--passwords", str(htpasswd),
-            "--disable-fallback", "--hash-algo", "sha256",
+            *(["--fallback-url", self.fallback_url] if self.fallback_url else
+              ["--disable-fallback"]),
+            "--hash-algo", "sha256",
             str(self.packages),
         ]  # fmt: skip
         with (self.workdir / "server.log").open("ab") as log:

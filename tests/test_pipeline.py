@@ -95,7 +95,8 @@ def test_no_change_under_the_library_skips_publishing(dex_repo: GitRepo, cli: Cl
 def test_feature_branch_plans_no_release_and_no_image(dex_repo: GitRepo, cli: Cli) -> None:
     dex_repo.git("checkout", "--quiet", "-b", "feature/x")
     plan = _plan(cli, dex_repo)
-    assert {r["action"] for r in plan["releases"]} == {"not-on-default-branch"}
+    assert {r["action"] for r in plan["releases"]} == {"refused"}
+    assert all("not on a release branch" in r["reason"] for r in plan["releases"])
     assert _by(plan["images"], "component")["careerdex"]["action"] == "skip"
     assert plan["matrices"]["release"] == {"include": []}
 

@@ -17,6 +17,7 @@ from dexops.adapters.registry import (
     Manifest,
     RegistryAuthError,
     RegistryClient,
+    RegistryError,
     RegistryUnreachableError,
     parse_challenge,
 )
@@ -296,3 +297,31 @@ def test_exists_task_failures_have_distinct_exit_codes(
     bad = cli("image.exists", "sha-12", cwd=dex_repo.path)
     assert bad.code == 1
     assert "exactly 8" in bad.err
+
+
+def test_a_redirect_to_another_host_is_refused_not_followed(httpserver: HTTPServer) -> None:
+    # The registry answers on `localhost`; 127.0.0.1 is another host, with another answer.
+    other = f"http://127.0.0.1:{httpserver.port}/elsewhere"
+    httpserver.expect_request(MANIFEST_PATH, method="HEAD").respond_with_data(
+        "", status=307, headers={"Location": other}
+    )
+    httpserver.expect_request("/elsewhere").respond_with_data(
+        "", headers={"Docker-Content-Digest": DIGEST}
+    )
+    with pytest.raises(RegistryError) as caught:
+        RegistryClient().digest(_ref(httpserver))
+    assert str(caught.value) == (
+        f"registry localhost:{httpserver.port} redirects {MANIFEST_PATH} to another host "
+        f"(127.0.0.1:{httpserver.port}); not followed"
+    )
+    assert [r.path for r, _ in httpserver.log] == [MANIFEST_PATH]
+
+
+def test_a_redirect_on_the_registry_host_is_followed(httpserver: HTTPServer) -> None:
+    httpserver.expect_request(MANIFEST_PATH, method="HEAD").respond_with_data(
+        "", status=301, headers={"Location": "/v2/moved"}
+    )
+    httpserver.expect_request("/v2/moved", method="HEAD").respond_with_data(
+        "", headers={"Docker-Content-Digest": DIGEST}
+    )
+    assert RegistryClient().digest(_ref(httpserver)) == DIGEST

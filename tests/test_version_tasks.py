@@ -31,8 +31,9 @@ def test_show_counts_commits_since_the_latest_pep440_tag(dex_repo: GitRepo, cli:
     assert rows["dataenginex"]["tag_at_head"] is False
 
 
-def test_bump_commits_only_the_version_file(dex_repo: GitRepo, cli: Cli) -> None:
+def test_bump_commits_only_the_version_and_its_lock_entry(dex_repo: GitRepo, cli: Cli) -> None:
     before = dex_repo.head()
+    lock_before = (dex_repo.path / "uv.lock").read_text()
     result = cli("version.bump", "dataenginex", "--part", "minor", cwd=dex_repo.path)
     assert result.code == 0, result.err
     assert "0.4.10 -> 0.5.0" in result.out
@@ -41,7 +42,15 @@ def test_bump_commits_only_the_version_file(dex_repo: GitRepo, cli: Cli) -> None
         "chore: bump dataenginex to 0.5.0",
         "",
         "packages/dataenginex/pyproject.toml",
+        "uv.lock",  # the workspace member's entry, so `uv lock --check` still passes
     ]
+    lock_after = (dex_repo.path / "uv.lock").read_text()
+    changed = [
+        (a, b)
+        for a, b in zip(lock_before.splitlines(), lock_after.splitlines(), strict=True)
+        if a != b
+    ]
+    assert changed == [('version = "0.4.10"', 'version = "0.5.0"')]
     text = (dex_repo.path / "packages/dataenginex/pyproject.toml").read_text()
     assert 'version = "0.5.0"' in text
     assert 'requires-python = ">=3.11"' in text  # the rest of the file is untouched

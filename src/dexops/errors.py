@@ -72,6 +72,10 @@ class ConflictError(DexopsError):
     """The desired state clashes with what exists (a tag on another commit, other bytes)."""
 
 
+class ReleaseRefusedError(ConflictError):
+    """The release gate refuses: off the release branches, or not above the line's latest."""
+
+
 class PackageError(DexopsError):
     """A distribution failed to build or did not pass its checks."""
 

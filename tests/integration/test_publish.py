@@ -157,15 +157,25 @@ def test_dry_run_shows_each_index_and_uploads_nothing(
 
 
 def test_rebuilt_version_with_other_bytes_is_refused(
-    repo: GitRepo, cli: Cli, pypi_servers: PypiServers
+    repo: GitRepo, cli: Cli, pypi_servers: PypiServers, tmp_path: Path
 ) -> None:
     tag = _release(repo, "0.4.11", change="X = 1\n")
     assert cli("publish.dataenginex", cwd=repo.path).code == 0
     before = (pypi_servers.test.files(), pypi_servers.production.files())
-    # The same version, rebuilt from other sources: the tag is moved to a new commit.
+    # The same version, rebuilt from other sources: the tag is moved to a new commit and
+    # records the new build's sha256, as `release` does. (Without a record, other bytes on
+    # the index are a version published before adoption: see the test below.)
     repo.write(f"{LIB}/src/dataenginex/extra.py", "X = 2\n")
-    repo.commit("fix: other bytes, same version")
-    repo.git("tag", "-f", "-a", "-m", tag, tag)
+    commit = repo.commit("fix: other bytes, same version")
+    from dexops.adapters.sbom import with_digests
+    from dexops.workflows.package import package_component
+    from dexops.workflows.workspace import Workspace
+
+    ws = Workspace.open(str(repo.path))
+    component = ws.config.component("dataenginex")
+    built = package_component(ws, component, tmp_path / "rebuilt", commit=commit)
+    message = with_digests(f"{tag}\n", {f.filename: f.sha256 for f in built.files})
+    repo.git("tag", "-f", "-a", "-m", message, tag)
     result = cli("publish.dataenginex", cwd=repo.path)
     assert result.code == 1
     line = _one_error_line(result.err)
@@ -382,3 +392,40 @@ def test_a_new_user_bumps_releases_and_publishes(
     assert "refs/tags/dataenginex-v0.4.11" in repo.remote_refs()
     assert set(pypi_servers.test.files()) == _files("0.4.11")
     assert set(pypi_servers.production.files()) == _files("0.4.11")
+
+
+def test_a_version_published_before_adoption_is_left_as_it_is(
+    repo: GitRepo, cli: Cli, pypi_servers: PypiServers
+) -> None:
+    tag = _release(repo, "0.4.11", change="X = 1\n")
+    # Another tool published 0.4.11 before dexops: other bytes, and the tag records none.
+    for server in (pypi_servers.test, pypi_servers.production):
+        for name in _files("0.4.11"):
+            (server.packages / name).write_bytes(b"built by another tool\n")
+    before = (pypi_servers.test.files(), pypi_servers.production.files())
+    result = cli("publish.dataenginex", "--json", cwd=repo.path)
+    assert result.code == 0, result.err
+    plan = json.loads(result.out)
+    assert plan["tag"] == tag
+    assert plan["reason"] == (
+        "first release of this component; localtest, localprod: published before adoption; "
+        "not re-uploaded"
+    )
+    assert {i["name"]: i["action"] for i in plan["indexes"]} == {
+        "localtest": "skip",
+        "localprod": "skip",
+    }
+    assert (pypi_servers.test.files(), pypi_servers.production.files()) == before
+
+
+def test_a_tag_whose_project_had_another_name_is_not_built(repo: GitRepo, cli: Cli) -> None:
+    path = repo.path / LIB / "pyproject.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('name = "dataenginex"', 'name = "dex-core"', 1))
+    tag = _release(repo, "0.4.11", change="X = 1\n")
+    path.write_text(path.read_text(encoding="utf-8").replace('"dex-core"', '"dataenginex"', 1))
+    repo.commit("chore: the project's name is dataenginex again")
+    result = cli("publish.dataenginex", "--tag", tag, "--dry-run", cwd=repo.path)
+    assert result.code == 1
+    line = _one_error_line(result.err)
+    assert "names the project 'dex-core', not 'dataenginex'" in line

@@ -82,6 +82,7 @@ class Git:
         env = dict(os.environ)
         # Parse-stable messages and no credential prompts, ever: CI has no terminal.
         env.update({"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"})
+        env.update(_quiet_config(env))
         if extra:
             env.update(extra)
         return env
@@ -285,7 +286,11 @@ class Git:
 
     def tags_with_commits(self, pattern: str | None = None) -> dict[str, str]:
         """Local tag names mapped to the commit each points at (one git process)."""
-        return parse_tag_refs(self.run(*tag_refs_command(pattern)))
+        return parse_tag_refs(self.run(*tag_refs_command(*([pattern] if pattern else []))))
+
+    def branches_containing(self, commit: str, remote: str = "origin") -> list[str]:
+        """Local branches and `remote`'s branches (as fetched) whose history holds `commit`."""
+        return parse_branch_refs(self.run(*containing_branches_command(commit, remote)), remote)
 
     def tag_commit(self, name: str) -> str | None:
         """The commit a local tag points at, or None when there is no such tag."""
@@ -337,9 +342,24 @@ class Git:
             non_fast_forward=raced,
         )
 
-    def fetch(self, remote: str = "origin", *refspecs: str) -> None:
-        """Fetch from a remote (tags included)."""
-        self.run("fetch", "--quiet", "--tags", remote, *refspecs)
+
+# What a task's git never starts on its own: a read (a fetch, above all) that spawns
+# `git maintenance run --auto` or `git gc --auto` repacks the user's repository behind their
+# back, holds its locks and outlives the task. Maintenance is the repository owner's call.
+_QUIET = (("maintenance.auto", "false"), ("gc.auto", "0"))
+
+
+def _quiet_config(env: Mapping[str, str]) -> dict[str, str]:
+    """`GIT_CONFIG_*` entries (git 2.31+) that add `_QUIET` after any the caller set."""
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        count = 0
+    extra = {"GIT_CONFIG_COUNT": str(count + len(_QUIET))}
+    for offset, (key, value) in enumerate(_QUIET):
+        extra[f"GIT_CONFIG_KEY_{count + offset}"] = key
+        extra[f"GIT_CONFIG_VALUE_{count + offset}"] = value
+    return extra
 
 
 # Characters git-check-ref-format(1) refuses anywhere in a ref name (rules 4, 5 and 10).
@@ -368,10 +388,17 @@ def valid_ref_name(ref: str) -> bool:
     return all(not part.startswith(".") and not part.endswith(".lock") for part in ref.split("/"))
 
 
-def tag_refs_command(pattern: str | None = None) -> list[str]:
-    """The git command whose output `parse_tag_refs` reads: local tags matching a glob."""
+def tag_refs_command(*patterns: str, merged: str | None = None) -> list[str]:
+    """The git command whose output `parse_tag_refs` reads: local tags matching globs.
+
+    `merged`: only the tags reachable from this commit.
+    """
     fmt = "%(refname:strip=2) %(objectname) %(*objectname)"
-    return ["for-each-ref", f"--format={fmt}", f"refs/tags/{pattern}" if pattern else "refs/tags"]
+    if merged is not None and merged.startswith("-"):
+        raise GitError(f"revision {merged!r} may not start with '-'")
+    reachable = [f"--merged={merged}"] if merged is not None else []
+    refs = [f"refs/tags/{pattern}" for pattern in patterns] or ["refs/tags"]
+    return ["for-each-ref", f"--format={fmt}", *reachable, *refs]
 
 
 def parse_tag_refs(out: str) -> dict[str, str]:
@@ -381,6 +408,26 @@ def parse_tag_refs(out: str) -> dict[str, str]:
         name, obj, peeled = [*line.split(" "), ""][:3]
         result[name] = peeled or obj
     return result
+
+
+def containing_branches_command(commit: str, remote: str = "origin") -> list[str]:
+    """The git command whose output `parse_branch_refs` reads: branches holding `commit`."""
+    if commit.startswith("-"):
+        raise GitError(f"revision {commit!r} may not start with '-'")
+    return [
+        "for-each-ref", "--format=%(refname)", f"--contains={commit}",
+        "refs/heads", f"refs/remotes/{remote}",
+    ]  # fmt: skip
+
+
+def parse_branch_refs(out: str, remote: str = "origin") -> list[str]:
+    """Branch names of `refs/heads/…` and `refs/remotes/<remote>/…` lines, once each."""
+    names: list[str] = []
+    for ref in out.splitlines():
+        name = ref.removeprefix("refs/heads/").removeprefix(f"refs/remotes/{remote}/")
+        if ref != f"refs/remotes/{remote}/HEAD" and name not in names:
+            names.append(name)
+    return names
 
 
 # The command whose output `parse_remote_refs` reads (the remote's name follows).

@@ -30,6 +30,7 @@ SIMPLE_ACCEPT = (
 )
 # Read retries (429/5xx, refused connections); module-level so tests can shorten the backoff.
 READ_RETRIES = 4
+MAX_REDIRECTS = 5  # on the index's own host (a project page without its slash, say)
 READ_BACKOFF = 0.5
 UPLOAD_TIMEOUT = 600.0  # seconds for one twine run
 _CHUNK = 1 << 16
@@ -197,7 +198,7 @@ class IndexClient:
         )
         where = f"{self.index.name} ({url})"
         try:
-            response = self.session.get(url, headers=headers, auth=auth, stream=stream)
+            response = self._get_here(url, headers=headers, auth=auth, stream=stream)
             if (
                 response.status_code == 401
                 and auth is None
@@ -231,11 +232,38 @@ class IndexClient:
             )
         return response
 
+    def _get_here(
+        self, url: str, *, headers: dict[str, str], auth: tuple[str, str] | None, stream: bool
+    ) -> requests.Response:
+        """GET following redirects on the index's own host only; another host's stays a 3xx."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.session.get(
+                url, headers=headers, auth=auth, stream=stream, allow_redirects=False
+            )
+            location = response.headers.get("Location")
+            if not response.is_redirect or location is None:
+                return response
+            target = urljoin(url, location)
+            if _origin(target) != _origin(self.index.simple_url):
+                # pypiserver sends a project it lacks to pypi.org: that host's files are
+                # not this index's. The 3xx is the answer.
+                return response
+            response.close()
+            url = target
+        raise PackageIndexError(
+            f"{self.index.name} ({url}) redirects more than {MAX_REDIRECTS} times"
+        )
+
     def project_files(self, project: str) -> list[IndexFile]:
-        """Every file the index lists for a project (empty when the project is unknown)."""
+        """Every file the index lists for a project (empty when the project is unknown).
+
+        A redirect to another host (pypiserver's fallback to pypi.org) says the index does
+        not hold the project: it is never followed.
+        """
         url = self.project_url(project)
         response = self._get(url, accept=SIMPLE_ACCEPT)
-        if response.status_code == 404:
+        if response.status_code == 404 or response.is_redirect:
+            response.close()
             return []
         if response.status_code != 200:
             raise PackageIndexError(
@@ -255,6 +283,13 @@ class IndexClient:
         if file.sha256 is not None:
             return file.sha256
         response = self._get(file.url, stream=True)
+        if response.is_redirect:
+            response.close()
+            elsewhere = urlsplit(urljoin(file.url, response.headers["Location"])).hostname
+            raise PackageIndexError(
+                f"{self.index.name} redirects {file.filename} to another host ({elsewhere}); "
+                "dexops reads a file's sha256 from the index itself only"
+            )
         if response.status_code != 200:
             raise PackageIndexError(
                 f"{self.index.name} answered HTTP {response.status_code} for {file.filename}"

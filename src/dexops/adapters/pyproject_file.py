@@ -90,10 +90,18 @@ def version_location(root: Path, component: Component) -> Path:
     return pyproject
 
 
+def render_module_version(text: str, new: Version, *, file: str) -> str:
+    """A Python file's text with its `__version__` assignment set to `new`."""
+    version_from_module_text(text, file=file)  # says so when there is no such assignment
+    return _VERSION_ASSIGN.sub(lambda m: f"{m.group(1)}{new}{m.group(3)}", text, 1)
+
+
 def render_version(root: Path, component: Component, new: Version) -> tuple[Path, str]:
     """The file holding the version and its new text, formatting kept (nothing written)."""
     location = version_location(root, component)
-    text = read_text(location)
+    # Line endings as they are: a CRLF file must stay CRLF.
+    with location.open(encoding="utf-8", newline="") as handle:
+        text = handle.read()
     if location.name == "pyproject.toml":
         import tomlkit
 
@@ -101,4 +109,4 @@ def render_version(root: Path, component: Component, new: Version) -> tuple[Path
         project = document["project"]
         project["version"] = str(new)
         return location, tomlkit.dumps(document)
-    return location, _VERSION_ASSIGN.sub(lambda m: f"{m.group(1)}{new}{m.group(3)}", text, 1)
+    return location, render_module_version(text, new, file=str(location))

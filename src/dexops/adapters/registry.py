@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from dexops.domain.imageref import ImageRef, ImageRefError, validate_digest
 from dexops.errors import DexopsError, ExitCode
@@ -93,6 +93,14 @@ def parse_challenge(header: str) -> Challenge:
     scheme, _, rest = header.strip().partition(" ")
     params = {m[1].lower(): m[3] if m[2] is None else m[2] for m in _CHALLENGE_PARAM.finditer(rest)}
     return Challenge(scheme.lower(), params)
+
+
+MAX_REDIRECTS = 5  # on the registry's own host
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def base_url(ref: ImageRef) -> str:
@@ -195,7 +203,24 @@ class RegistryClient:
         import requests
 
         try:
-            return self.session.request(method, url, allow_redirects=True, **kwargs)  # type: ignore[arg-type]
+            for _ in range(MAX_REDIRECTS + 1):
+                response = self.session.request(method, url, allow_redirects=False, **kwargs)  # type: ignore[arg-type]
+                location = response.headers.get("Location")
+                if not response.is_redirect or location is None:
+                    return response
+                target = urljoin(url, location)
+                if _origin(target) != _origin(url):
+                    # Another host's manifest is not this registry's answer: never taken.
+                    response.close()
+                    raise RegistryError(
+                        f"registry {ref.registry} redirects {urlsplit(url).path} to another "
+                        f"host ({urlsplit(target).netloc}); not followed"
+                    )
+                response.close()
+                url = target
+            raise RegistryError(
+                f"registry {ref.registry} redirects more than {MAX_REDIRECTS} times"
+            )
         except requests.exceptions.RetryError:
             raise RegistryUnreachableError(
                 f"registry {ref.registry} kept failing (5xx/429) for {ref}"

@@ -41,6 +41,8 @@ class Component(NamedTuple):
     image: str | None = None
     changelog: str | None = None
     version_file: str | None = None
+    # Further files declaring the version (`__version__ = "..."`), bumped with it.
+    version_files: tuple[str, ...] = ()
     dockerfile: str = "Dockerfile"
     build_args: tuple[tuple[str, str], ...] = ()
     # Tags an image built on the default branch gets besides sha-<8 hex>; {version} expands.
@@ -127,6 +129,12 @@ class Config(NamedTuple):
     environments: Mapping[str, Environment] = MappingProxyType({})
     indexes: tuple[PackageIndex, ...] = DEFAULT_INDEXES
     sign: bool = False
+    release_branches: tuple[str, ...] = ()  # globs; empty: the default branch alone
+
+    @property
+    def release_lines(self) -> tuple[str, ...]:
+        """The branch globs releases are made from (`release-branches`; the default branch)."""
+        return self.release_branches or (self.default_branch,)
 
     def component(self, name: str) -> Component:
         """Look up a component, or fail naming the known ones."""
@@ -246,6 +254,11 @@ def _component(
     for key in ("changelog", "version-file"):
         if (value := s.string(key)) is not None:
             _inside(files, value, s, key)
+    version_files = s.strings("version-files")
+    for entry in version_files:
+        _inside(files, entry, s, "version-files")
+        if not files.exists(entry):
+            raise s.fail("version-files", f"entry {entry!r} does not exist in {root}")
     dockerfile = s.string("dockerfile", "Dockerfile") or "Dockerfile"
     _inside(files, str(PurePosixPath(path) / dockerfile), s, "dockerfile")
     return Component(
@@ -257,6 +270,7 @@ def _component(
         image=s.string("image"),
         changelog=s.string("changelog"),
         version_file=s.string("version-file"),
+        version_files=version_files,
         dockerfile=dockerfile,
         build_args=tuple(sorted(s.subtable("build-args").items())),
         release_tags=s.strings("release-tags") if "release-tags" in table else DEFAULT_RELEASE_TAGS,
@@ -435,6 +449,8 @@ def _build(
     problems.attempt(lambda: _check_promotions(file, environments))
     index_tables = s.subtable("indexes")
     indexes = problems.attempt(lambda: _indexes(file, index_tables)) if index_tables else None
+    if table.get("release-branches") == []:
+        problems.add(f"{file}: tool.dexops.release-branches must name a branch (or be left out)")
     if problems.found:
         return None
     return Config(
@@ -445,6 +461,7 @@ def _build(
         environments=environments,
         indexes=indexes or DEFAULT_INDEXES,
         sign=bool(table.get("sign", False)),
+        release_branches=tuple(table.get("release-branches", ())),
     )
 
 

@@ -105,6 +105,12 @@ COMPONENT = Table(
             rules=_INSIDE,
         ),
         Key(
+            "version-files",
+            "strings",
+            'Further files declaring the version (__version__ = "..."), bumped with it.',
+            rules=_INSIDE,
+        ),
+        Key(
             "dockerfile",
             "string",
             "Dockerfile of an app, relative to its path (default: Dockerfile).",
@@ -193,6 +199,18 @@ INDEX = Table(
 ROOT = Table(
     (
         Key("default-branch", "string", "Branch releases are made from (default: main)."),
+        Key(
+            "release-branches",
+            "strings",
+            "Branches (or globs such as release/*) releases are made from (default: the "
+            "default branch).",
+            rules=(
+                Rule(
+                    r"^(?![-/])(?!refs/)(?!.*\.\.)(?!.*/$)[^\s~^:\\]+$",
+                    "is not a branch name or glob",
+                ),
+            ),
+        ),
         Key("sign", "boolean", "Sign tags and attest images (default: false)."),
         Key(
             "components",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal, NamedTuple
 
 from packaging.version import InvalidVersion, Version
@@ -70,21 +70,21 @@ def require_greater(current: Version, new: Version) -> None:
 
 
 class ComponentTag(NamedTuple):
-    """A git tag naming one release of one component: `<prefix><version>`."""
+    """A git tag naming one release of one component: `<prefix><version>`.
+
+    `name` is the tag as it stands in git: a tag written by hand (`v1.0RC1`, `v01.0`) keeps
+    its spelling, although its version is the normalized one (`1.0rc1`, `1.0`).
+    """
 
     prefix: str
     version: Version
-
-    @property
-    def name(self) -> str:
-        """The tag name as it stands in git."""
-        return f"{self.prefix}{self.version}"
+    name: str
 
     @classmethod
     def for_version(cls, prefix: str, version: str | Version) -> ComponentTag:
-        """Build the tag of a version, validating the version."""
+        """Build the (normalized) tag of a version, validating the version."""
         parsed = version if isinstance(version, Version) else parse_version(version)
-        return cls(prefix, parsed)
+        return cls(prefix, parsed, f"{prefix}{parsed}")
 
     @classmethod
     def parse(cls, prefix: str, name: str) -> ComponentTag | None:
@@ -96,7 +96,7 @@ class ComponentTag(NamedTuple):
         if not rest or not rest[0].isdigit():
             return None
         try:
-            return cls(prefix, Version(rest))
+            return cls(prefix, Version(rest), name)
         except InvalidVersion:
             return None
 
@@ -104,10 +104,37 @@ class ComponentTag(NamedTuple):
 def component_tags(prefix: str, names: Iterable[str]) -> list[ComponentTag]:
     """The tags among `names` that belong to `prefix`, in ascending PEP 440 order."""
     found = [tag for name in names if (tag := ComponentTag.parse(prefix, name)) is not None]
-    return sorted(found, key=lambda tag: tag.version)
+    # Two spellings of one version (`v1.0`, `v1.0.0`) sort by name: the order is stable.
+    return sorted(found, key=lambda tag: (tag.version, tag.name))
 
 
 def latest_tag(prefix: str, names: Iterable[str]) -> ComponentTag | None:
     """The highest PEP 440 tag of `prefix` among `names` (not git's version sort)."""
     tags = component_tags(prefix, names)
     return tags[-1] if tags else None
+
+
+def latest_release(
+    prefix: str, tags: Mapping[str, str], *, excluding_commit: str | None = None
+) -> ComponentTag | None:
+    """The highest PEP 440 tag of `prefix` in `tags` (names mapped to commits).
+
+    `tags` are the ones reachable from the commit asked about (`git tag --merged`): a tag
+    elsewhere is never the latest release. `excluding_commit`: leave out the tags on it
+    (the release being made or published is not its own previous release).
+    """
+    mine = (name for name, commit in tags.items() if commit != excluding_commit)
+    return latest_tag(prefix, mine)
+
+
+def tag_of_version(prefix: str, version: Version, names: Iterable[str]) -> str | None:
+    """The existing tag among `names` that releases `version`, however it is spelled."""
+    names = list(names)
+    canonical = f"{prefix}{version}"
+    if canonical in names:
+        return canonical
+    for name in names:
+        tag = ComponentTag.parse(prefix, name)
+        if tag is not None and tag.version == version:
+            return name
+    return None

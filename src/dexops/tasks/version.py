@@ -94,7 +94,7 @@ def bump(
     from dexops import console
     from dexops.domain.versioning import BUMP_PARTS
     from dexops.errors import VersionError
-    from dexops.workflows.versions import apply_bump, commit_bump, plan_bump
+    from dexops.workflows.bump import apply_bump, commit_bump, plan_bump
     from dexops.workflows.workspace import Workspace
 
     if part is not None and part not in BUMP_PARTS:
@@ -103,14 +103,16 @@ def bump(
     plan = plan_bump(ws, component, part=part, to=to)
     console.say(plan.diff.rstrip("\n"))
     if dry_run:
-        console.would(f"write {plan.file}" + (" and commit it" if commit else ""))
+        shown = ", ".join(plan.files)
+        console.would(f"write {shown}" + (" and commit it" if commit else ""))
         return
     if commit:
         commit_bump(ws, plan)
         console.say(f"{plan.component}: {plan.current} -> {plan.new} (committed)")
     else:
         apply_bump(ws, plan)
-        console.say(f"{plan.component}: {plan.current} -> {plan.new} ({plan.file} edited)")
+        shown = ", ".join(plan.files)
+        console.say(f"{plan.component}: {plan.current} -> {plan.new} ({shown} edited)")
 
 
 def collection() -> Collection:

@@ -192,7 +192,8 @@ def build(
     if installer == "uv":
         require_uv()
     outdir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    # A wide "terminal": build wraps the output it echoes, and its error line is read back.
+    env = {**os.environ, "COLUMNS": "400"}
     if source_date_epoch is not None:
         # Reproducible archives: the same tag builds the same bytes, which idempotency needs.
         env["SOURCE_DATE_EPOCH"] = str(source_date_epoch)
@@ -221,12 +222,43 @@ def build(
 
 
 def _build_failure(done: subprocess.CompletedProcess[str]) -> str:
-    lines = [_ANSI.sub("", line).strip() for line in f"{done.stdout}\n{done.stderr}".splitlines()]
-    lines = [line for line in lines if line]
+    """The line that says why a build failed: the failing tool's own words first.
+
+    `python -m build` echoes a failed command's output as `< ` lines, then ends with
+    `ERROR Command [...] returned non-zero exit status N`, which only names a temporary
+    folder; what uv or pyenv said (a missing interpreter, say) is the reason.
+    """
+    lines = [_ANSI.sub("", line).rstrip() for line in f"{done.stdout}\n{done.stderr}".splitlines()]
+    said = _echoed(lines)
+    lines = [line.strip() for line in lines if line.strip()]
     errors = [
         line for line in lines if line.startswith(("ERROR", "error:", "ValueError", "OSError"))
     ]
+    if said and (not errors or "returned non-zero exit status" in errors[-1]):
+        telling = [line for line in said if _TELLING.search(line)]
+        return (telling or said)[-1]
     return (errors or lines or ["no output"])[-1]
+
+
+# Words that make one of a tool's lines its reason rather than its progress.
+_TELLING = re.compile(r"error|not installed|not found|no such|no interpreter|cannot|failed", re.I)
+
+
+def _echoed(lines: list[str]) -> list[str]:
+    """The output `build` echoed (`< ` lines, wrapped ones joined again), one entry a line."""
+    said: list[str] = []
+    inside = False
+    for line in lines:
+        if line.startswith("< "):
+            said.append(line[2:].strip())
+            inside = True
+        elif inside and line.startswith("  ") and said:
+            # build wraps at the terminal's width, after a hyphen or instead of a space.
+            joint = "" if said[-1].endswith("-") else " "
+            said[-1] += joint + line.strip()
+        else:
+            inside = False
+    return [line for line in said if line]
 
 
 def twine_check(paths: Sequence[Path]) -> dict[str, list[str]]:
@@ -369,6 +401,8 @@ def package_component(
             source = stage_revision(ws, commit, scratch)
             epoch = int(ws.git.run("show", "-s", "--format=%ct", commit))
         name = project_name(source, component)
+        if commit is not None:
+            _require_same_project(ws, component, name, commit)
         declared = read_version(source, component)
         if version is not None and declared != version:
             raise PackageError(f"{component.pyproject} says {declared}, expected {version}")
@@ -377,6 +411,17 @@ def package_component(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return PackageReport(component.name, name, declared, outdir, dists)
+
+
+def _require_same_project(ws: Workspace, component: Component, name: str, commit: str) -> None:
+    """Refuse to build a revision whose project is not the component's (renamed since)."""
+    current = project_name(ws.root, component)
+    if canonicalize_name(name) != canonicalize_name(current):
+        raise PackageError(
+            f"{component.pyproject} at {commit[:12]} names the project {name!r}, not "
+            f"{current!r} ({component.name}'s project): its files would be published under "
+            "another name"
+        )
 
 
 ALL = "all"

@@ -17,8 +17,10 @@ from typing import Any
 
 from dexops.adapters.pyproject_file import read_version
 from dexops.domain.config import Component, Environment
+from dexops.domain.release_gate import release_refusal
 from dexops.domain.versioning import component_tags, is_stable
-from dexops.errors import ConfigError, ConflictError, DexopsError
+from dexops.errors import ConfigError, ConflictError, DexopsError, ReleaseRefusedError
+from dexops.workflows.reachable import latest_reachable
 from dexops.workflows.workspace import Workspace
 
 REMOTE = "origin"
@@ -41,7 +43,7 @@ class ReleaseItem:
     component: str
     version: str
     tag: str
-    action: str  # "release", "released" (at HEAD), "unchanged", "not-on-default-branch"
+    action: str  # "release", "released" (at HEAD), "unchanged", "refused" (the release gate)
     reason: str
 
 
@@ -172,14 +174,17 @@ def _release_item(
 
     decision = release_decision(ws, name, head, tags.local, tags.remote)
     version, tag = str(decision.version), decision.tag
-    if decision.action == "release" and branch != ws.config.default_branch:
-        return ReleaseItem(
+    if decision.action == "release":
+        # The gate `release` itself applies: a release branch, above the line's latest.
+        refusal = release_refusal(
             name,
-            version,
-            tag,
-            "not-on-default-branch",
-            f"releases are made from {ws.config.default_branch}",
+            decision.version,
+            branches=[branch] if branch else [],
+            patterns=ws.config.release_lines,
+            latest=tags.previous[ws.config.component(name).tag_prefix],
         )
+        if refusal is not None:
+            return ReleaseItem(name, version, tag, "refused", refusal)
     return ReleaseItem(name, version, tag, decision.action, decision.reason)
 
 
@@ -193,6 +198,9 @@ class _Tags:
             self.remote = ws.git.remote_tags(REMOTE)
         except DexopsError:
             self.remote = {}  # no origin: the local tags are all there is
+        # Each component's latest release in HEAD's history, not counting HEAD's own tags.
+        prefixes = [c.tag_prefix for c in ws.config.components.values()]
+        self.previous = latest_reachable(ws.git, head, prefixes, self.local, before=True)
 
 
 def _publish_item(
@@ -225,7 +233,10 @@ def _publish_item(
         return item("skip", f"no release: {release.reason}")
     # The tag the release job makes is at HEAD when publish runs; decide as publish will then.
     known = {**tags.local, release.tag: tags.head}
-    plan = decide_publish(ws, component, release.tag, (tags.head, known))
+    try:
+        plan = decide_publish(ws, component, release.tag, (tags.head, known))
+    except ReleaseRefusedError as exc:
+        return item("skip", str(exc))
     if plan.tag is None or plan.changes is None or not plan.changes.any:
         return item("skip", plan.reason)
     with tempfile.TemporaryDirectory(prefix="dexops-plan-") as scratch:

@@ -19,7 +19,7 @@ from packaging.version import Version
 from dexops.adapters.gitstream import Pending
 from dexops.adapters.pyproject_file import version_from_module_text, version_text_from_pyproject
 from dexops.domain.config import Component, PackageIndex
-from dexops.domain.versioning import ComponentTag, is_stable, parse_version
+from dexops.domain.versioning import ComponentTag, is_stable, latest_release, parse_version
 from dexops.errors import (
     ConfigError,
     ConflictError,
@@ -27,8 +27,9 @@ from dexops.errors import (
     GitError,
     PackageError,
     PackageIndexError,
+    ReleaseRefusedError,
 )
-from dexops.workflows.versions import first_ancestor, release_candidates
+from dexops.workflows.reachable import latest_reachable
 from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -222,24 +223,43 @@ def detect_changes(
 ) -> Changes:
     """Files under the component's paths changed since the previous release tag (PEP 440).
 
+    The previous release is the highest of the component's tags reachable from the tag's
+    commit; a higher tag on another line (a maintenance branch) is not it.
     `tags`: tag names mapped to their commits (every tag, or the component's).
     """
-    mine = {n: c for n, c in tags.items() if n.startswith(component.tag_prefix)}
-    candidates = release_candidates(component, tag.commit, mine)
-    if not candidates:
+    guess = latest_release(component.tag_prefix, tags, excluding_commit=tag.commit)
+    if guess is None:
         return Changes(None, [])
-    # The previous release is nearly always the highest tag below this one: its diff runs
-    # while the ancestry check confirms it. (git diff peels a tag itself.)
-    guess = candidates[0]
+    # The previous release is nearly always the highest tag there is: its diff runs while
+    # git confirms it is in this history. (git diff peels a tag itself.)
     diff_args = ["diff", "--name-only", f"refs/tags/{guess.name}", tag.commit, "--"]
+    prefix = component.tag_prefix
     with Pending(ws.git, *diff_args, *component.paths) as diff:
-        previous = first_ancestor(ws, candidates, mine, tag.commit)
+        previous = latest_reachable(ws.git, tag.commit, [prefix], tags, before=True)[prefix]
         if previous == guess:
             return Changes(guess.name, [line for line in diff.result().splitlines() if line])
     if previous is None:
         return Changes(None, [])
     base = f"refs/tags/{previous.name}"
     return Changes(previous.name, ws.git.changed_paths(base, tag.commit, component.paths))
+
+
+def require_release_gate(
+    ws: Workspace, component: Component, tag: ResolvedTag, changes: Changes
+) -> None:
+    """Refuse a tag made off the release branches, or not above its line's latest release."""
+    from dexops.domain.release_gate import release_refusal
+
+    previous = ComponentTag.parse(component.tag_prefix, changes.previous or "")
+    refusal = release_refusal(
+        component.name,
+        tag.version,
+        branches=ws.git.branches_containing(tag.commit),
+        patterns=ws.config.release_lines,
+        latest=previous,
+    )
+    if refusal is not None:
+        raise ReleaseRefusedError(f"{tag.name}: {refusal}")
 
 
 # --- steps 4 and 5: indexes -------------------------------------------------------------------
@@ -262,8 +282,20 @@ def target_indexes(ws: Workspace, version: Version) -> list[tuple[PackageIndex, 
     return chosen
 
 
-def read_target(client: IndexClient, report: PackageReport, left_out: str | None) -> IndexTarget:
-    """Compare the build with what the index has for this version; refuse other bytes."""
+# What a version on the index that dexops never recorded is: another tool published it.
+ADOPTED = "published before adoption; not re-uploaded"
+
+
+def read_target(
+    client: IndexClient, report: PackageReport, left_out: str | None, *, recorded: bool = True
+) -> IndexTarget:
+    """Compare the build with what the index has for this version; refuse other bytes.
+
+    `recorded`: whether the release tag records its files' sha256. Without a record, a
+    version the index holds in files none of which is this build's was published by another
+    tool before dexops was adopted: it is left as it is, never completed or replaced. (A
+    file of this very build there is an earlier dexops run cut short: that one completes.)
+    """
     from dexops.domain.distributions import compare_with_index
 
     index = client.index
@@ -271,6 +303,9 @@ def read_target(client: IndexClient, report: PackageReport, left_out: str | None
         return IndexTarget(index, "not-eligible", left_out)
     listed = client.release_files(report.project, report.version)
     files = compare_with_index(report.files, listed)
+    if listed and not recorded and not any(f.status == "present" for f in files):
+        held = ", ".join(sorted(f.filename for f in listed))
+        return IndexTarget(index, "skip", f"{ADOPTED} (the index holds {held})")
     conflicts = [f for f in files if f.status == "conflict"]
     if conflicts:
         first = conflicts[0]
@@ -325,6 +360,7 @@ def decide_publish(
         return plan
     plan.tag = resolved
     plan.changes = detect_changes(ws, component, resolved, refs[1])
+    require_release_gate(ws, component, resolved, plan.changes)
     if not plan.changes.any:
         shown = ", ".join(component.paths)
         plan.reason = f"nothing under {shown} changed since {plan.changes.previous}"
@@ -368,10 +404,10 @@ def read_indexes(
     if report.problems:
         more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
         raise PackageError(f"{resolved.name} does not validate: {report.problems[0]}{more}")
-    check_recorded_digests(ws, resolved.name, report)
+    recorded = check_recorded_digests(ws, resolved.name, report)
     # Read every index before touching any: a conflict anywhere stops everything.
     for index, left_out in target_indexes(ws, resolved.version):
-        plan.targets.append(read_target(clients[index.name], report, left_out))
+        plan.targets.append(read_target(clients[index.name], report, left_out, recorded=recorded))
     plan.decision = "publish"
     plan.reason = _reason(plan)
 
@@ -445,13 +481,16 @@ def plan_and_publish(
     return plan
 
 
-def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> None:
-    """Refuse a build whose bytes differ from what the release tag recorded (if it did)."""
+def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> bool:
+    """Refuse a build whose bytes differ from what the release tag recorded (if it did).
+
+    Returns whether the tag records digests at all.
+    """
     from dexops.workflows.supply_chain import recorded_digests
 
     recorded = recorded_digests(ws, tag)
     if recorded is None:
-        return
+        return False
     built = {f.filename: f.sha256 for f in report.files}
     differs = sorted(n for n in set(recorded) | set(built) if recorded.get(n) != built.get(n))
     if differs:
@@ -459,6 +498,7 @@ def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> No
             f"the build of {tag} differs from the sha256 its tag records ({', '.join(differs)}); "
             "only the released bytes are published — was the build backend upgraded?"
         )
+    return True
 
 
 def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageReport) -> None:
@@ -503,8 +543,11 @@ def _reason(plan: PublishPlan) -> str:
         else "first release of this component"
     )
     uploads = [t.index.name for t in plan.targets if t.action == "upload"]
+    adopted = [t.index.name for t in plan.targets if t.reason.startswith(ADOPTED)]
+    if adopted:
+        since += f"; {', '.join(adopted)}: {ADOPTED}"
     if not uploads:
-        return f"{since}; already published to every eligible index"
+        return since if adopted else f"{since}; already published to every eligible index"
     return f"{since}; upload to {', '.join(uploads)}"
 
 

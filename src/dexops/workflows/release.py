@@ -14,8 +14,15 @@ from packaging.version import Version
 
 from dexops.adapters.pyproject_file import read_version
 from dexops.adapters.sbom import with_digests
-from dexops.domain.versioning import ComponentTag
-from dexops.errors import ConflictError, ForgeError, GitError, PushRejectedError
+from dexops.domain.release_gate import release_refusal
+from dexops.domain.versioning import ComponentTag, tag_of_version
+from dexops.errors import (
+    ConflictError,
+    ForgeError,
+    GitError,
+    PushRejectedError,
+    ReleaseRefusedError,
+)
 from dexops.workflows.notes import changelog_path, release_notes
 from dexops.workflows.release_records import (
     LibraryRecord,
@@ -44,6 +51,7 @@ class Target(NamedTuple):
     head_on_remote: bool
     forge: GitHub | None
     local_tags: dict[str, str]  # every local tag, mapped to its commit
+    branches: list[str]  # local and origin branches whose history holds HEAD
 
     @property
     def push_branch(self) -> bool:
@@ -156,7 +164,14 @@ class ReleaseResult:
 
 def check_target(ws: Workspace) -> Target:
     """Check what every release needs (repo, branch, clean tree, origin) and read origin."""
-    from dexops.adapters.git import REMOTE_REFS, parse_remote_refs, parse_tag_refs, tag_refs_command
+    from dexops.adapters.git import (
+        REMOTE_REFS,
+        containing_branches_command,
+        parse_branch_refs,
+        parse_remote_refs,
+        parse_tag_refs,
+        tag_refs_command,
+    )
     from dexops.adapters.github import github_from_env
     from dexops.adapters.gitstream import Pending
 
@@ -166,10 +181,12 @@ def check_target(ws: Workspace) -> Target:
     with (
         Pending(git, *REMOTE_REFS, REMOTE) as remote,
         Pending(git, *tag_refs_command()) as local,
+        Pending(git, *containing_branches_command("HEAD", REMOTE)) as holding,
     ):
         commit, branch = git.head_and_branch()
         git.require_clean()
         local_tags = parse_tag_refs(local.result())
+        branches = parse_branch_refs(holding.result(), REMOTE)
         try:
             remote_tags, heads = parse_remote_refs(remote.result())
         except GitError:
@@ -185,6 +202,7 @@ def check_target(ws: Workspace) -> Target:
         head_on_remote=on_remote,
         forge=github_from_env(git),
         local_tags=local_tags,
+        branches=branches,
     )
 
 
@@ -202,14 +220,22 @@ def _reachable_from(git: Git, commit: str, tips: Sequence[str]) -> bool:
     return done.code == 0 and done.stdout.strip() == "0"
 
 
+def existing_tag(
+    prefix: str, version: Version, local_tags: Mapping[str, str], remote_tags: Mapping[str, str]
+) -> str:
+    """The tag of `version`: one that exists, however it is spelled (`v01.0`), else the new one."""
+    found = tag_of_version(prefix, version, [*remote_tags, *local_tags])
+    return found or ComponentTag.for_version(prefix, version).name
+
+
 def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
     """Everything one component's release would do; raises on a tag on another commit."""
     component = ws.config.component(name)
     version = read_version(ws.root, component)
-    tag = ComponentTag.for_version(component.tag_prefix, version).name
+    tag = existing_tag(component.tag_prefix, version, target.local_tags, target.remote_tags)
     ws.git.check_ref_name(tag)
     tags = {n: c for n, c in target.local_tags.items() if n.startswith(component.tag_prefix)}
-    local = tags.get(tag)
+    local = target.local_tags.get(tag)
     remote = target.remote_tags.get(tag)
     for where, commit in (("locally", local), (f"on {REMOTE}", remote)):
         if commit is not None and commit != target.commit:
@@ -218,6 +244,13 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
                 f"({target.commit[:12]}); bump {name}'s version to release again"
             )
     previous = previous_release(ws, component, target.commit, tags)
+    # The checked-out branch, or one that already holds HEAD (a tag for a commit on main).
+    refusal = release_refusal(
+        name, version, branches=target.branches, patterns=ws.config.release_lines, latest=previous
+    )
+    if refusal is not None:
+        # Before any tag exists or anything is pushed: a refused release changes nothing.
+        raise ReleaseRefusedError(refusal)
     # The notes read the CHANGELOG and a library's record its pyproject: one git process.
     ws.git.read_objects(
         [f"{target.commit}:{path}" for path in (changelog_path(component), component.pyproject)]
@@ -274,7 +307,7 @@ def release_decision(
     """What `release.all` does with one component at `commit` (`pipeline.plan` asks this)."""
     component = ws.config.component(name)
     version = read_version(ws.root, component)
-    tag = ComponentTag.for_version(component.tag_prefix, version).name
+    tag = existing_tag(component.tag_prefix, version, local_tags, remote_tags)
     existing = remote_tags.get(tag) or local_tags.get(tag)
     if existing is None:
         action: Literal["release", "released", "unchanged"] = "release"

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Mapping
 from typing import NamedTuple
 
-from packaging.version import Version
-
-from dexops.adapters.gitstream import run_concurrently
-from dexops.adapters.pyproject_file import read_version, render_version, version_text_from_pyproject
+from dexops.adapters.gitstream import Pending, run_concurrently
+from dexops.adapters.pyproject_file import read_version, version_text_from_pyproject
 from dexops.domain.config import Component
 from dexops.domain.versioning import (
-    BumpPart,
     ComponentTag,
-    bump_version,
-    component_tags,
+    latest_tag,
     parse_version,
-    require_greater,
 )
-from dexops.errors import ConfigError, GitError, VersionError
+from dexops.errors import ConfigError, GitError
+from dexops.workflows.reachable import latest_reachable
 from dexops.workflows.workspace import Workspace
 
 
@@ -47,48 +44,45 @@ class ComponentVersion(NamedTuple):
 def previous_release(
     ws: Workspace, component: Component, head: str, tags: Mapping[str, str] | None = None
 ) -> ComponentTag | None:
-    """The highest PEP 440 tag of the component that is an ancestor of `head` (excluded).
+    """The highest PEP 440 tag of the component reachable from `head`, on another commit.
 
-    `tags`: the component's tags mapped to their commits, when already read.
+    `tags`: the local tags mapped to their commits, when already read.
     """
     if tags is None:
         tags = ws.git.tags_with_commits(f"{component.tag_prefix}*")
-    return first_ancestor(ws, release_candidates(component, head, tags), tags, head)
-
-
-def release_candidates(
-    component: Component, head: str, tags: Mapping[str, str]
-) -> list[ComponentTag]:
-    """The component's tags on commits other than `head`, highest PEP 440 version first."""
-    found = reversed(component_tags(component.tag_prefix, tags))
-    return [tag for tag in found if tags[tag.name] != head]
-
-
-def first_ancestor(
-    ws: Workspace, candidates: Sequence[ComponentTag], tags: Mapping[str, str], head: str
-) -> ComponentTag | None:
-    """The first of `candidates` whose commit `head` descends from (a git process each)."""
-    return next((tag for tag in candidates if ws.git.is_ancestor(tags[tag.name], head)), None)
+    prefix = component.tag_prefix
+    return latest_reachable(ws.git, head, [prefix], tags, before=True)[prefix]
 
 
 def version_status(ws: Workspace) -> list[ComponentVersion]:
     """Versions, latest tags and unreleased commit counts of every component."""
     head, all_tags = ws.git.head_and_tags()
     components = list(ws.config.components.values())
-    latest: dict[str, ComponentTag] = {}
-    for component in components:
-        tags = component_tags(component.tag_prefix, all_tags)
-        if tags:
-            latest[component.name] = tags[-1]
+    prefixes = [c.tag_prefix for c in components]
+
+    def count(component: Component, tag: ComponentTag) -> list[str]:
+        return ["rev-list", "--count", f"{all_tags[tag.name]}..{head}", "--", *component.paths]
+
+    # Each component's highest tag is nearly always in HEAD's history: its count runs while
+    # git confirms that. Only the tags in HEAD's history count: a later tag on another
+    # branch is not the release this checkout descends from.
+    guesses = {c.name: tag for c in components if (tag := latest_tag(c.tag_prefix, all_tags))}
+    with contextlib.ExitStack() as running:
+        guessed = {
+            c.name: running.enter_context(Pending(ws.git, *count(c, guesses[c.name])))
+            for c in components
+            if c.name in guesses
+        }
+        found = latest_reachable(ws.git, head, prefixes, all_tags)
+        latest = {c.name: tag for c in components if (tag := found[c.tag_prefix]) is not None}
+        right = {name: guessed[name].result() for name in latest if latest[name] == guesses[name]}
+    missed = [c for c in components if c.name in latest and c.name not in right]
+    counts = dict(right)
     # The counts are independent walks of the history: run side by side.
-    counts = run_concurrently(
-        ws.git,
-        [
-            ["rev-list", "--count", f"{all_tags[tag.name]}..{head}", "--", *component.paths]
-            for component in components
-            if (tag := latest.get(component.name)) is not None
-        ],
-    )
+    for component, out in zip(
+        missed, run_concurrently(ws.git, [count(c, latest[c.name]) for c in missed]), strict=True
+    ):
+        counts[component.name] = out
     rows = []
     for component in components:
         tag = latest.get(component.name)
@@ -99,7 +93,7 @@ def version_status(ws: Workspace) -> list[ComponentVersion]:
                 version=str(read_version(ws.root, component)),
                 latest_tag=tag.name if tag else None,
                 tag_at_head=tag is not None and all_tags[tag.name] == head,
-                commits_since_tag=int(counts.pop(0)) if tag else None,
+                commits_since_tag=int(counts[component.name]) if tag else None,
             )
         )
     return rows
@@ -203,65 +197,3 @@ def default_base(ws: Workspace) -> str | None:
     if base is not None and ws.git.resolve(base) is not None:
         return base
     return ws.git.resolve("HEAD~1")
-
-
-class BumpPlan(NamedTuple):
-    """A version bump: which file, from what, to what, and the edit as a diff."""
-
-    component: str
-    current: Version
-    new: Version
-    file: str
-    new_text: str
-    diff: str
-
-
-def plan_bump(
-    ws: Workspace, name: str, *, part: BumpPart | None = None, to: str | None = None
-) -> BumpPlan:
-    """Compute a bump without writing anything."""
-    component = ws.config.component(name)
-    if (part is None) == (to is None):
-        raise VersionError("give exactly one of --part or --to")
-    current = read_version(ws.root, component)
-    new = parse_version(to) if to is not None else bump_version(current, part)  # type: ignore[arg-type]
-    require_greater(current, new)
-    location, new_text = render_version(ws.root, component, new)
-    old_text = location.read_text(encoding="utf-8")
-    relative = location.relative_to(ws.root).as_posix()
-    import difflib
-
-    diff = "".join(
-        difflib.unified_diff(
-            old_text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            f"a/{relative}",
-            f"b/{relative}",
-        )
-    )
-    return BumpPlan(name, current, new, relative, new_text, diff)
-
-
-def apply_bump(ws: Workspace, plan: BumpPlan) -> None:
-    """Write the bumped file (the only change a bump makes)."""
-    (ws.root / plan.file).write_text(plan.new_text, encoding="utf-8")
-
-
-def commit_bump(ws: Workspace, plan: BumpPlan) -> str:
-    """Write and commit the bump alone; on failure the file is restored. Returns the commit."""
-    ws.git.current_branch()
-    if plan.file in ws.git.dirty_paths():
-        raise VersionError(f"{plan.file} has uncommitted changes; commit or stash them first")
-    path = ws.root / plan.file
-    original = path.read_bytes()
-    apply_bump(ws, plan)
-    try:
-        message = f"chore: bump {plan.component} to {plan.new}"
-        from dexops.adapters.git import signing_args
-
-        sign = signing_args(sign=ws.config.sign)
-        ws.git.run("commit", "--quiet", *sign, "-m", message, "--", plan.file)
-    except BaseException:  # Ctrl-C included: the file must not stay bumped without a commit
-        path.write_bytes(original)
-        raise
-    return ws.git.head()
