@@ -257,7 +257,7 @@ def _component(
     version_files = s.strings("version-files")
     for entry in version_files:
         _inside(files, entry, s, "version-files")
-        if not files.exists(entry):
+        if not files.is_file(entry):
             raise s.fail("version-files", f"entry {entry!r} does not exist in {root}")
     dockerfile = s.string("dockerfile", "Dockerfile") or "Dockerfile"
     _inside(files, str(PurePosixPath(path) / dockerfile), s, "dockerfile")
