@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.version import Version
@@ -56,22 +57,50 @@ def version_from_module_text(text: str, *, file: str) -> str:
     return match.group(2)
 
 
+class MissingVersionFileError(Exception):
+    """A file the component's version is read from is not there (`path`, repository-relative)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def version_literal(
+    component: Component, read: Callable[[str], str | None], *, label: Callable[[str], str]
+) -> str:
+    """The literal version a component's files hold: `[project] version`, else `__version__`.
+
+    The one reading of a component's version, wherever its files come from: `read(path)`
+    gives a repository-relative file's text (None when it is absent, which raises
+    MissingVersionFileError) and `label(path)` names that file in messages.
+    """
+    text = read(component.pyproject)
+    if text is None:
+        raise MissingVersionFileError(component.pyproject)
+    literal = version_text_from_pyproject(
+        text, file=label(component.pyproject), version_file=component.version_file
+    )
+    if literal is not None:
+        return literal
+    assert component.version_file is not None  # noqa: S101 - checked by the reader above
+    module = read(component.version_file)
+    if module is None:
+        raise MissingVersionFileError(component.version_file)
+    return version_from_module_text(module, file=label(component.version_file))
+
+
 def read_version(root: Path, component: Component) -> Version:
     """The component's version as its files on disk say, validated as PEP 440."""
     pyproject = root / component.pyproject
-    if not pyproject.is_file():
-        raise ConfigError(f"{pyproject} does not exist")
-    text = version_text_from_pyproject(
-        read_text(pyproject),
-        file=str(pyproject),
-        version_file=component.version_file,
-    )
-    if text is None:
-        assert component.version_file is not None  # noqa: S101 - checked by the reader above
-        module = root / component.version_file
-        if not module.is_file():
-            raise ConfigError(f"{module} does not exist")
-        text = version_from_module_text(read_text(module), file=str(module))
+
+    def read(relative: str) -> str | None:
+        path = root / relative
+        return read_text(path) if path.is_file() else None
+
+    try:
+        text = version_literal(component, read, label=lambda relative: str(root / relative))
+    except MissingVersionFileError as missing:
+        raise ConfigError(f"{root / missing.path} does not exist") from None
     try:
         return parse_version(text)
     except VersionError as exc:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from packaging.version import Version
 
 from dexops.adapters.gitstream import Pending
-from dexops.adapters.pyproject_file import version_from_module_text, version_text_from_pyproject
+from dexops.adapters.pyproject_file import MissingVersionFileError, version_literal
 from dexops.domain.config import Component, PackageIndex
 from dexops.domain.versioning import ComponentTag, is_stable, latest_release, parse_version
 from dexops.errors import (
@@ -192,17 +192,17 @@ def _parse_tag(component: Component, name: str) -> tuple[str, Version] | None:
 
 def version_at(ws: Workspace, component: Component, commit: str) -> Version:
     """The component's version as its files say at `commit` (read from git objects)."""
-    where = f"{component.pyproject} at {commit[:12]}"
-    text = ws.git.show_file(commit, component.pyproject)
-    if text is None:
-        raise ConfigError(f"{where} does not exist")
-    literal = version_text_from_pyproject(text, file=where, version_file=component.version_file)
-    if literal is None and component.version_file is not None:
-        module = ws.git.show_file(commit, component.version_file)
-        if module is None:
-            raise ConfigError(f"{component.version_file} at {commit[:12]} does not exist")
-        literal = version_from_module_text(module, file=f"{component.version_file}")
-    return parse_version(literal or "")
+
+    def label(path: str) -> str:
+        return f"{path} at {commit[:12]}" if path == component.pyproject else path
+
+    try:
+        literal = version_literal(
+            component, lambda path: ws.git.show_file(commit, path), label=label
+        )
+    except MissingVersionFileError as missing:
+        raise ConfigError(f"{missing.path} at {commit[:12]} does not exist") from None
+    return parse_version(literal)
 
 
 def check_tag_version(ws: Workspace, component: Component, tag: ResolvedTag) -> None:

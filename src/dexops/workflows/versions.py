@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from dexops.adapters.gitstream import Pending, run_concurrently
-from dexops.adapters.pyproject_file import read_version, version_text_from_pyproject
+from dexops.adapters.pyproject_file import MissingVersionFileError, read_version, version_literal
 from dexops.domain.config import Component
 from dexops.domain.versioning import (
     ComponentTag,
@@ -125,26 +125,17 @@ def _version_at(
     component: Component, rev: str, objects: Mapping[str, bytes], *, required: bool = False
 ) -> str | None:
     """The version a component's files hold at `rev`, from objects read in one batch."""
-    data = objects.get(f"{rev}:{component.pyproject}")
-    if data is None:
-        if required:
-            raise ConfigError(f"{component.pyproject} does not exist at {rev}")
-        return None
-    literal = version_text_from_pyproject(
-        data.decode("utf-8", "replace"),
-        file=f"{rev}:{component.pyproject}",
-        version_file=component.version_file,
-    )
-    if literal is None and component.version_file is not None:
-        from dexops.adapters.pyproject_file import version_from_module_text
 
-        module = objects.get(f"{rev}:{component.version_file}")
-        if module is None:
-            return None
-        literal = version_from_module_text(
-            module.decode("utf-8", "replace"), file=f"{rev}:{component.version_file}"
-        )
-    return literal
+    def read(path: str) -> str | None:
+        data = objects.get(f"{rev}:{path}")
+        return None if data is None else data.decode("utf-8", "replace")
+
+    try:
+        return version_literal(component, read, label=lambda path: f"{rev}:{path}")
+    except MissingVersionFileError as missing:
+        if required and missing.path == component.pyproject:
+            raise ConfigError(f"{component.pyproject} does not exist at {rev}") from None
+        return None
 
 
 def version_changes(ws: Workspace, base: str | None) -> tuple[str | None, list[VersionChange]]:
