@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import Cli, require_tool
 from tests.fixtures_argocd import ArgoCDFake, application
 from tests.fixtures_github import GitHubFake
-from tests.fixtures_gitops import GitOpsRepo
+from tests.fixtures_gitops import OVERLAY, GitOpsRepo
 from tests.snapshot import RepoSnapshot
 
 from dexops.errors import ExitCode
@@ -209,3 +209,57 @@ def test_wrapper_scripts_have_help(script: str) -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith(f"Usage: scripts/{script}")
+
+
+def test_image_tag_alone_walks_the_chain_one_step_at_a_time(gitops: GitOpsRepo, cli: Cli) -> None:
+    """The design card's `invoke promote --image-tag sha-…`, typed twice: dev -> stage -> prod."""
+    a, b = gitops.make_tags(2)
+    ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", a, "--push")
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", b, "--push")
+    first = ok(cli, gitops, "promote", "--image-tag", b, "--direct", "--yes")
+    assert f"promote {b}: dev -> stage" in first
+    assert (gitops.tag("stage"), gitops.tag("prod")) == (b, a)
+    second = ok(cli, gitops, "promote", "--image-tag", b, "--direct", "--yes")
+    assert f"promote {b}: stage -> prod" in second
+    assert gitops.tag("prod") == b
+    tip = gitops.repo.origin_git("rev-parse", "main")
+    again = ok(cli, gitops, "promote", "--image-tag", b, "--direct", "--yes")
+    assert f"prod already runs {b}; nothing to promote" in again
+    assert gitops.repo.origin_git("rev-parse", "main") == tip
+
+
+def test_image_tag_alone_refuses_an_unknown_tag_and_an_ambiguous_chain(
+    gitops: GitOpsRepo, cli: Cli
+) -> None:
+    (a,) = gitops.make_tags(1)
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", a, "--push")
+    # A second environment promoted from dev: qa, on main, beside stage.
+    stage = gitops.path / OVERLAY.format(env="stage")
+    qa = gitops.path / OVERLAY.format(env="qa")
+    qa.parent.mkdir()
+    qa.write_text(stage.read_text(encoding="utf-8"), encoding="utf-8")
+    pyproject = gitops.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8")
+        + '\n[tool.dexops.environments.qa]\noverlay = "infra/argocd/overlays/qa"\n'
+        'branch = "main"\npromote-from = "dev"\nargocd-app = "dex-qa"\n'
+        'deployment = "dex"\nnamespace = "dex-qa"\npromotion-only = true\n',
+        encoding="utf-8",
+    )
+    gitops.repo.commit("feat: a qa environment beside stage")
+    gitops.repo.push("main")
+    snapshot = RepoSnapshot.take(gitops.repo)
+
+    def refused(tag: str, code: ExitCode) -> str:
+        result = cli("promote", "--image-tag", tag, "--direct", "--yes", cwd=gitops.path)
+        assert result.code == code, (result.out, result.err)
+        assert result.err.startswith("error: ")
+        assert result.err.count("\n") == 1
+        assert "Traceback" not in result.err
+        return result.err
+
+    assert "no environment runs sha-12345678 (environments: dev, " in refused(
+        "sha-12345678", ExitCode.GATE_REFUSED
+    )
+    assert "pass --to-env qa or --to-env stage" in refused(a, ExitCode.USAGE)
+    snapshot.assert_same(gitops.repo)

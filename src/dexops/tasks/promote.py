@@ -11,7 +11,7 @@ from dexops.tasks.confirm import confirm
 @task(
     help={
         "from_env": "source environment (default: the target's promote-from)",
-        "to_env": "target environment",
+        "to_env": "target environment (default: the one after the furthest that runs --image-tag)",
         "image_tag": "tag to promote (default: what the source runs)",
         "force": (
             "promote a tag the source does not run, from another source, "
@@ -27,7 +27,7 @@ from dexops.tasks.confirm import confirm
 )
 def promote(
     c: Context,
-    to_env: str,
+    to_env: str | None = None,
     from_env: str | None = None,
     image_tag: str | None = None,
     force: bool = False,
@@ -38,7 +38,7 @@ def promote(
     dry_run: bool = False,
     repo: str | None = None,
 ) -> None:
-    """Promote the image the source environment runs to TO_ENV (a pull request by default)."""
+    """Promote an image to the next environment (--to-env or the chain's next; a PR by default)."""
     from dexops import console, github_actions
     from dexops.workflows.deploy import render_warnings
     from dexops.workflows.promote import apply_promotion, plan_promotion
@@ -54,6 +54,7 @@ def promote(
         skip_registry_check=skip_registry_check,
     )
     console.warn_each(plan.warnings)
+    to_env = plan.target.env.name
     if plan.unchanged:
         console.say(f"{to_env} already runs {plan.tag}; nothing to promote")
         return

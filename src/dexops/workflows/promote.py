@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dexops.domain import kustomize
+from dexops.domain import kustomize, promotion_chain
 from dexops.domain.holds import Trailers, commit_message
 from dexops.errors import DexopsError, ExitCode
 from dexops.workflows.branch_edit import Change, push_or_propose
@@ -122,12 +122,14 @@ def plan_promotion(
     ws: Workspace,
     *,
     from_env: str | None,
-    to_env: str,
+    to_env: str | None,
     tag: str | None = None,
     force: bool = False,
     skip_registry_check: bool = False,
 ) -> PromotionPlan:
-    """Fetch both branches and check every gate; each refusal has its own message."""
+    """Fetch both branches and check every gate (no `to_env`: the chain's next step)."""
+    if to_env is None:
+        from_env, to_env = infer_step(ws, from_env, tag)
     target_env = ws.config.environment(to_env)
     source_name = from_env or target_env.promote_from
     if source_name is None:
@@ -191,6 +193,28 @@ def plan_promotion(
     if skip_registry_check:
         return dataclasses.replace(plan, warnings=(skipped_gate(image, chosen),))
     return plan
+
+
+class UsageError(DexopsError):
+    """The command line does not say enough to act on."""
+
+    exit_code = ExitCode.USAGE
+
+
+def infer_step(ws: Workspace, from_env: str | None, tag: str | None) -> tuple[str, str]:
+    """The (source, target) that moves `tag` one step along the chain, from origin's state."""
+    if tag is None or from_env is not None:
+        raise UsageError("pass --to-env, or --image-tag alone to promote it one step")
+    tag = kustomize.validate_tag(tag)
+    envs = ws.config.promotion_order()
+    fetch(ws, envs)
+    states = read_states(ws, envs)
+    step = promotion_chain.next_step(
+        {env.name: env.promote_from for env in envs},
+        {name: state.tag for name, state in states.items()},
+        tag,
+    )
+    return step.source, step.target
 
 
 def apply_promotion(
