@@ -43,7 +43,7 @@ def test_two_followers_are_ambiguous_and_named() -> None:
     with pytest.raises(AmbiguousStepError) as raised:
         next_step(TREE, runs, "x")
     assert "pass --to-env stage-eu or --to-env stage-us" in str(raised.value)
-    assert raised.value.exit_code == ExitCode.USAGE
+    assert raised.value.exit_code == ExitCode.GATE_REFUSED
 
 
 def test_two_branches_running_it_are_ambiguous() -> None:

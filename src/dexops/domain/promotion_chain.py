@@ -17,8 +17,6 @@ class ChainError(DexopsError):
 class AmbiguousStepError(ChainError):
     """Two or more environments could be next; the user has to name one."""
 
-    exit_code = ExitCode.USAGE
-
 
 @dataclass(frozen=True)
 class Step:

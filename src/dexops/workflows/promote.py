@@ -195,16 +195,10 @@ def plan_promotion(
     return plan
 
 
-class UsageError(DexopsError):
-    """The command line does not say enough to act on."""
-
-    exit_code = ExitCode.USAGE
-
-
 def infer_step(ws: Workspace, from_env: str | None, tag: str | None) -> tuple[str, str]:
     """The (source, target) that moves `tag` one step along the chain, from origin's state."""
     if tag is None or from_env is not None:
-        raise UsageError("pass --to-env, or --image-tag alone to promote it one step")
+        raise DexopsError("pass --to-env, or --image-tag alone to promote it one step")
     tag = kustomize.validate_tag(tag)
     envs = ws.config.promotion_order()
     fetch(ws, envs)
