@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures_gitops",
     "tests.fixtures_pypi",
     "tests.rehearsal.fixtures",
+    "tests.fixtures_http",
 ]
 
 

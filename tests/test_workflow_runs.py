@@ -7,13 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dexops.adapters.github_runs import (
-    RunsReader,
-    WorkflowRun,
-    next_link,
-    parse_run,
-    workflow_stats,
-)
+from dexops.adapters.github import GitHub, next_link
+from dexops.domain.workflow_runs import WorkflowRun, parse_run, workflow_stats
 from dexops.errors import ForgeError
 from tests.conftest import Cli
 from tests.fixtures_metrics import RunsFake
@@ -61,9 +56,9 @@ def test_reader_follows_pagination_and_filters_by_date(github_runs: RunsFake) ->
         )
     github_runs.add_run("CD", "success", created="2024-02-20T08:00:00Z", minutes=3)
     github_runs.add_run("CI", "success", created="2024-01-31T10:00:00Z", minutes=1)
-    reader = RunsReader(github_runs.repository, github_runs.token, github_runs.url, backoff=0)
+    reader = GitHub(github_runs.repository, github_runs.token, github_runs.url, backoff=0)
     # 10:00 on the 5th: the first day's earlier runs are dropped after the day filter.
-    runs = reader.runs_since(_ts("2024-02-05T09:00:00"), max_pages=10)
+    runs = reader.workflow_runs_since(_ts("2024-02-05T09:00:00"), max_pages=10)
     requests = [r for r in github_runs.requests if r.path.endswith("/actions/runs")]
     assert requests[0].query == {"created": ">=2024-02-05", "per_page": "100"}
     assert len(runs) == 24 + 1
@@ -84,30 +79,30 @@ def statistics_median(values: range) -> float:
 def test_reader_pages_with_link_headers(
     github_runs: RunsFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dexops.adapters.github_runs.PER_PAGE", 7)
+    monkeypatch.setattr("dexops.adapters.github.RUNS_PER_PAGE", 7)
     for i in range(20):
         github_runs.add_run("CI", "success", created=f"2024-03-{i + 1:02d}T00:00:00Z", minutes=1)
-    reader = RunsReader(github_runs.repository, github_runs.token, github_runs.url, backoff=0)
-    runs = reader.runs_since(_ts("2024-03-01T00:00:00"))
+    reader = GitHub(github_runs.repository, github_runs.token, github_runs.url, backoff=0)
+    runs = reader.workflow_runs_since(_ts("2024-03-01T00:00:00"))
     pages = [r.query.get("page", "1") for r in github_runs.requests]
     assert pages == ["1", "2", "3"]
     assert len(runs) == 20
     assert not reader.truncated
     github_runs.requests.clear()
-    capped = reader.runs_since(_ts("2024-03-01T00:00:00"), max_pages=2)
+    capped = reader.workflow_runs_since(_ts("2024-03-01T00:00:00"), max_pages=2)
     assert len(capped) == 14
     assert reader.truncated
 
 
 def test_reader_errors_are_one_line_without_the_token(github_runs: RunsFake) -> None:
-    reader = RunsReader(github_runs.repository, "ghp_wrongtoken12345", github_runs.url, backoff=0)
+    reader = GitHub(github_runs.repository, "ghp_wrongtoken12345", github_runs.url, backoff=0)
     with pytest.raises(ForgeError, match="401 Bad credentials") as caught:
-        reader.runs_since(0)
+        reader.workflow_runs_since(0)
     assert "ghp_wrongtoken12345" not in str(caught.value)
     github_runs.fail(500, times=10, path="/actions/runs")
-    good = RunsReader(github_runs.repository, github_runs.token, github_runs.url, backoff=0)
+    good = GitHub(github_runs.repository, github_runs.token, github_runs.url, backoff=0)
     with pytest.raises(ForgeError, match="500"):
-        good.runs_since(0)
+        good.workflow_runs_since(0)
 
 
 def test_metrics_task_reads_runs_with_a_token(

@@ -82,3 +82,7 @@ class PackageError(DexopsError):
 
 class PackageIndexError(DexopsError):
     """A package index could not be read or refused an upload."""
+
+
+class CredentialHostError(DexopsError):
+    """A credential was about to go to a host other than the one it was configured for."""

@@ -165,7 +165,7 @@ class ArgoCD:
         *,
         session: requests.Session | None = None,
     ) -> None:
-        from dexops.adapters.http import make_session
+        from dexops.adapters.http import bind_credentials, make_session
 
         self.server = server
         self._token = token
@@ -176,8 +176,10 @@ class ArgoCD:
 
             # Asked for explicitly: say it once, not in a warning per request.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
+        # The token goes to the configured server only, whatever a response points to.
+        bind_credentials(
+            self.session, server.base_url, {"Authorization": f"Bearer {token}"} if token else {}
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ArgoCD:
@@ -196,13 +198,21 @@ class ArgoCD:
             return ()
         return (f"TLS certificate of {self.server.base_url} is not verified ({INSECURE_ENV})",)
 
-    def _request(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:  # noqa: ANN401 - parsed JSON
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        within: float | None = None,
+    ) -> Any:  # noqa: ANN401 - parsed JSON
         import requests
 
         url = f"{self.server.base_url}{path}"
         shown = f"{method} {path}"
         try:
-            response = self.session.request(method, url, json=body)
+            # A float timeout is the call's total deadline (dexops.adapters.http).
+            response = self.session.request(method, url, json=body, timeout=within)
         except requests.exceptions.SSLError as exc:
             raise ArgoCDUnavailableError(
                 f"TLS with Argo CD at {self.server.base_url} failed ({type(exc).__name__}); "
@@ -243,9 +253,9 @@ class ArgoCD:
     def _app_path(name: str) -> str:
         return f"/api/v1/applications/{quote(name, safe='')}"
 
-    def application(self, name: str) -> AppState:
+    def application(self, name: str, *, within: float | None = None) -> AppState:
         """The current sync, health and operation state of application `name`."""
-        document = self._request("GET", self._app_path(name))
+        document = self._request("GET", self._app_path(name), within=within)
         if not isinstance(document, Mapping):
             raise ArgoCDError(f"Argo CD answered GET {self._app_path(name)} with a non-object")
         return app_state(document)

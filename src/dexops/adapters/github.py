@@ -1,16 +1,29 @@
-"""The GitHub adapter: releases and pull requests over REST, auto-merge over GraphQL."""
+"""The GitHub adapter: releases, pull requests and workflow runs over REST, auto-merge over GraphQL.
+
+One client, one retry rule, one session whose token goes only to the API's own origin (and
+the uploads origin derived from it): a URL GitHub sends back (a `Link` page) on any other
+origin is refused before anything is sent.
+"""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from dexops import github_actions
-from dexops.adapters.http import DEFAULT_TIMEOUT, MAX_RETRY_AFTER, RETRY_STATUSES, make_session
-from dexops.errors import ForgeError
+from dexops.adapters.http import (
+    DEFAULT_TIMEOUT,
+    MAX_RETRY_AFTER,
+    RETRY_STATUSES,
+    make_session,
+    origin,
+)
+from dexops.domain.workflow_runs import WorkflowRun, parse_run
+from dexops.errors import ConfigError, ForgeError
 
 if TYPE_CHECKING:
     import requests
@@ -20,6 +33,12 @@ if TYPE_CHECKING:
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 MERGE_METHODS = ("MERGE", "SQUASH", "REBASE")
+API_URL_ENV = "GITHUB_API_URL"
+RUNS_PER_PAGE = 100
+# GitHub answers at most 1,000 runs for a filtered listing; ten pages reach that bound.
+MAX_RUN_PAGES = 10
+
+_LINK = re.compile(r'<(?P<url>[^>]+)>\s*;\s*rel="(?P<rel>[^"]+)"')
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 # `git@github.com:owner/repo.git` — the scp-like form ssh remotes use.
@@ -56,6 +75,14 @@ class Release(NamedTuple):
     created: bool
     id: int = 0
     assets: tuple[str, ...] = ()
+
+
+def next_link(header: str | None) -> str | None:
+    """The `rel="next"` URL of a Link header, or None on the last page."""
+    for match in _LINK.finditer(header or ""):
+        if "next" in match.group("rel").split():
+            return match.group("url")
+    return None
 
 
 def _graphql_url(api_url: str) -> str:
@@ -158,21 +185,31 @@ class GitHub:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.sleep: Callable[[float], None] = _pause
+        self.truncated = False
+        self._origins = frozenset(origin(u) for u in (self.api_url, uploads_root(self.api_url)))
         # The session retries nothing itself: GitHub also rate-limits with 403, which urllib3's
         # Retry cannot tell from a refusal, so this client owns one retry loop for all cases.
-        self._session = make_session(retries=0, timeout=timeout)
+        self._session = make_session(
+            retries=0,
+            timeout=timeout,
+            credentials={"Authorization": f"Bearer {token}"},
+            credential_urls=(self.api_url, uploads_root(self.api_url)),
+        )
         self._session.headers.update(
-            {
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": API_VERSION,
-                "Authorization": f"Bearer {token}",
-            }
+            {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
         )
 
     # --- transport ---------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else self.api_url + path
+        if not path.startswith(("http://", "https://")):
+            return self.api_url + path
+        if origin(path) not in self._origins:
+            raise ForgeError(
+                f"GitHub pointed to {origin(path)}, not {origin(self.api_url)}; refused "
+                "(the token is sent only to the configured API)"
+            )
+        return path
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * 2.0**attempt, 10.0)
@@ -209,16 +246,16 @@ class GitHub:
         ok: tuple[int, ...],
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        shown: str | None = None,
     ) -> requests.Response:
         """Send one call with bounded retries; return a response whose status is in `ok`."""
         import requests
 
-        shown = f"{method} {path}"
+        shown = shown or f"{method} {path}"
+        url = self._url(path)
         for attempt in range(self.attempts):
             try:
-                response = self._session.request(
-                    method, self._url(path), json=json, data=data, headers=headers
-                )
+                response = self._session.request(method, url, json=json, data=data, headers=headers)
             except requests.RequestException as exc:
                 if attempt + 1 < self.attempts:
                     self.sleep(self._backoff(attempt))
@@ -445,6 +482,37 @@ class GitHub:
             text = first.get("message") if isinstance(first, dict) else str(first)
             raise ForgeError(f"GitHub refused auto-merge for pull request #{pr.number}: {text}")
 
+    # --- workflow runs -----------------------------------------------------------------------
+
+    def workflow_runs_since(
+        self, start: int, *, max_pages: int = MAX_RUN_PAGES
+    ) -> list[WorkflowRun]:
+        """Every run created at or after `start` (unix seconds), following `Link` pages.
+
+        Sets `truncated` when GitHub had more pages than `max_pages`.
+        """
+        day = datetime.fromtimestamp(start, UTC).date().isoformat()
+        path: str | None = (
+            f"{self._repo_path}/actions/runs?created=%3E%3D{day}&per_page={RUNS_PER_PAGE}"
+        )
+        runs: list[WorkflowRun] = []
+        pages = 0
+        self.truncated = False
+        while path is not None:
+            if pages == max_pages:
+                self.truncated = True
+                break
+            shown = f"GET {self._repo_path}/actions/runs (page {pages + 1})"
+            response = self._request("GET", path, ok=(200,), shown=shown)
+            items = self._json(response, shown).get("workflow_runs")
+            if not isinstance(items, list):
+                raise ForgeError(f"GitHub answered {shown} with malformed JSON")
+            runs += [parse_run(item) for item in items if isinstance(item, dict)]
+            pages += 1
+            path = next_link(response.headers.get("Link"))
+        # `created` filters by day; drop the part of the first day before `start`.
+        return [r for r in runs if r.started is None or r.started >= start]
+
 
 def repository_from_url(url: str) -> str | None:
     """`owner/name` from a git remote URL (https, ssh or scp-like form); None for local paths."""
@@ -474,4 +542,16 @@ def github_from_env(git: Git) -> GitHub | None:
             raise ForgeError(
                 "cannot tell the GitHub repository from origin's URL; set GITHUB_REPOSITORY"
             )
-    return GitHub(repository, token, run.api_url or DEFAULT_API_URL)
+    return GitHub(repository, token, api_url_from_env(run.api_url))
+
+
+def api_url_from_env(given: str | None = None) -> str:
+    """`GITHUB_API_URL` (else github.com's): an http(s) URL that carries no credentials."""
+    url = given or github_actions.run_context().api_url or DEFAULT_API_URL
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        # Never echo it: the user part is the credential.
+        raise ConfigError(f"{API_URL_ENV} must not carry credentials (user:password@)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{API_URL_ENV} is not an http(s) URL")
+    return url

@@ -1,10 +1,18 @@
-"""One HTTP session factory: timeouts, bounded retries with backoff, a User-Agent."""
+"""One HTTP session factory: total deadlines, bounded retries, credentials kept to their host."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import urlsplit
 
 from dexops import __version__
+from dexops.domain.durations import seconds
+from dexops.errors import CredentialHostError
 
 if TYPE_CHECKING:
     import requests
@@ -13,6 +21,124 @@ USER_AGENT = f"dexops/{__version__}"
 DEFAULT_TIMEOUT = (5.0, 30.0)  # (connect, read) seconds
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRY_AFTER = 30.0  # a server asking for longer is treated as down: fail, do not hang
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class Origin(NamedTuple):
+    """The scheme, host and port credentials are bound to."""
+
+    scheme: str
+    host: str
+    port: int | None
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.host}" + (
+            "" if self.port == _DEFAULT_PORTS.get(self.scheme) else f":{self.port}"
+        )
+
+
+def origin(url: str) -> Origin:
+    """A URL's origin, default ports filled in, host lower-cased."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return Origin(scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme))
+
+
+class _Watch:
+    """A total deadline for one call: when it passes, every socket the call used is shut."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watch:
+        _current.watch = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _current.watch = None
+
+    def add(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def remaining(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+
+def _shut(sock: socket.socket) -> None:
+    # shutdown, not close: a recv blocked in another thread returns at once.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Current(threading.local):
+    watch: _Watch | None = None
+
+
+_current = _Current()
+
+
+def _watched_adapter(retry: Any) -> Any:  # noqa: ANN401 - requests' HTTPAdapter
+    """An HTTPAdapter whose connections join the current call's deadline watch."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def watched(base: type[HTTPConnection]) -> type[HTTPConnection]:
+        class Watched(base):  # type: ignore[valid-type, misc]
+            def connect(self) -> None:
+                super().connect()
+                if _current.watch is not None:
+                    _current.watch.add(self.sock)
+
+            def request(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+                if _current.watch is not None and self.sock is not None:
+                    _current.watch.add(self.sock)  # a kept-alive connection, reused
+                super().request(*args, **kwargs)
+
+        return Watched
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = watched(HTTPConnection)
+
+    class TLSPool(HTTPSConnectionPool):
+        ConnectionCls = watched(HTTPSConnection)  # type: ignore[assignment]
+
+    pools = {"http": Pool, "https": TLSPool}
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:  # noqa: ANN401
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager.pool_classes_by_scheme = pools
+            return manager
+
+    return Adapter(max_retries=retry)
 
 
 def make_session(
@@ -20,31 +146,76 @@ def make_session(
     retries: int = 4,
     backoff: float = 0.5,
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    deadline: float | None = None,
     allowed_methods: frozenset[str] | None = None,
+    credentials: Mapping[str, str] | None = None,
+    credential_urls: Sequence[str] = (),
 ) -> requests.Session:
-    """A `requests.Session` that always times out and retries 429/5xx with backoff.
+    """A `requests.Session` with a total deadline per call, bounded retries and guarded credentials.
 
-    Retries honour `Retry-After`; POSTs are retried too because every caller
-    sends idempotent requests or checks for "already exists" afterwards.
+    Every call ends within `deadline` seconds (default: connect + read timeout per attempt),
+    retries and a server dripping bytes included; a float `timeout` given to one call is
+    that call's total deadline. `credentials` (headers) are attached only to requests whose
+    scheme, host and port are one of `credential_urls`'; a call that brings its own `auth` or
+    `Authorization` to any other origin is refused, and redirects drop them on any origin
+    change. Retries honour `Retry-After`; POSTs are retried too because every caller sends
+    idempotent requests or checks for "already exists" afterwards.
     """
     import requests
-    from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    class _TimeoutSession(requests.Session):
-        def request(  # type: ignore[override]  # same call, only a default added
+    per_try = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    total = deadline if deadline is not None else sum(per_try) * (retries + 1)
+    seconds(total, "an HTTP deadline")
+
+    class _GuardedSession(requests.Session):
+        def request(  # type: ignore[override]  # same call, a deadline and a guard added
             self,
             method: str | bytes,
             url: str | bytes,
             **kwargs: Any,  # noqa: ANN401
         ) -> requests.Response:
-            kwargs.setdefault("timeout", timeout)
-            return super().request(method, url, **kwargs)
+            target = origin(url.decode() if isinstance(url, bytes) else url)
+            headers = dict(kwargs.pop("headers", None) or {})
+            _guard(self, target, brought=kwargs.get("auth") is not None or _has_auth(headers))
+            kwargs["headers"] = {**_bound(self).get(target, {}), **headers}
+            limit = total
+            call_timeout = kwargs.get("timeout") or timeout  # None means the session's
+            if isinstance(call_timeout, int | float):
+                limit = min(limit, float(call_timeout))
+            kwargs["timeout"] = call_timeout
+            with _Watch(limit) as watch:
+                try:
+                    response = super().request(method, url, **kwargs)
+                except requests.RequestException:
+                    if watch.expired:
+                        raise requests.Timeout(f"no complete answer within {limit:g}s") from None
+                    raise
+            # A socket shut while headers were read can look like a short, complete answer.
+            if watch.expired:
+                response.close()
+                raise requests.Timeout(f"no complete answer within {limit:g}s")
+            return response
+
+        def should_strip_auth(self, old_url: str, new_url: str) -> bool:
+            # requests keeps credentials on an http -> https upgrade; dexops keeps them
+            # only on the very origin they were given for.
+            return origin(old_url) != origin(new_url)
 
     class _BoundedRetry(Retry):
         def get_retry_after(self, response: Any) -> float | None:  # noqa: ANN401
             value = super().get_retry_after(response)
             return None if value is None else min(value, MAX_RETRY_AFTER)
+
+        def sleep(self, response: Any = None) -> None:  # noqa: ANN401
+            watch = _current.watch
+            if watch is None:
+                super().sleep(response)
+                return
+            # Never sleep past the deadline: the next attempt then fails at once.
+            wanted = self.get_retry_after(response) if response is not None else None
+            pause = wanted if wanted is not None else self.get_backoff_time()
+            time.sleep(min(pause, watch.remaining()))
 
     retry = _BoundedRetry(
         total=retries,
@@ -59,9 +230,53 @@ def make_session(
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    session = _TimeoutSession()
-    adapter = HTTPAdapter(max_retries=retry)
+    session = _GuardedSession()
+    adapter = _watched_adapter(retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    for url in credential_urls:
+        bind_credentials(session, url, credentials or {})
     return session
+
+
+def _has_auth(headers: Mapping[str, str | bytes]) -> bool:
+    return any(key.lower() == "authorization" for key in headers)
+
+
+def _trusted(session: requests.Session) -> set[Origin]:
+    trusted: set[Origin] | None = getattr(session, "_dexops_trusted", None)
+    if trusted is None:
+        trusted = set()
+        session._dexops_trusted = trusted  # type: ignore[attr-defined]
+    return trusted
+
+
+def _bound(session: requests.Session) -> dict[Origin, dict[str, str]]:
+    bound: dict[Origin, dict[str, str]] | None = getattr(session, "_dexops_credentials", None)
+    if bound is None:
+        bound = {}
+        session._dexops_credentials = bound  # type: ignore[attr-defined]
+    return bound
+
+
+def _guard(session: requests.Session, target: Origin, *, brought: bool) -> None:
+    """Refuse a call that would carry credentials to an origin nobody trusted."""
+    trusted = _trusted(session)
+    if (brought or _has_auth(session.headers)) and target not in trusted:
+        belong = ", ".join(sorted(map(str, trusted))) or "no host"
+        raise CredentialHostError(
+            f"refused to send credentials to {target}: they belong to {belong}"
+        )
+
+
+def trust(session: requests.Session, url: str) -> None:
+    """Let calls that bring their own credentials reach `url`'s origin (a registry host)."""
+    _trusted(session).add(origin(url))
+
+
+def bind_credentials(session: requests.Session, url: str, headers: Mapping[str, str]) -> None:
+    """Attach `headers` (an Authorization) to every call to `url`'s origin, and only to it."""
+    trust(session, url)
+    if headers:
+        _bound(session).setdefault(origin(url), {}).update(headers)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dexops import secrets
+from dexops.adapters.http import origin
 from dexops.adapters.tool import run_tool
 from dexops.domain.config import PackageIndex
 from dexops.domain.distributions import IndexFile, files_of_release, sha256_hex
@@ -149,11 +150,6 @@ def parse_simple_json(data: object, page_url: str) -> list[IndexFile]:
     return files
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname or "", parts.port
-
-
 class IndexClient:
     """Reads one index's Simple API and uploads to it with twine."""
 
@@ -165,7 +161,7 @@ class IndexClient:
         retries: int | None = None,
         backoff: float | None = None,
     ) -> None:
-        from dexops.adapters.http import make_session
+        from dexops.adapters.http import make_session, trust
 
         self.index = index
         self.credentials = credentials
@@ -175,6 +171,8 @@ class IndexClient:
             backoff=READ_BACKOFF if backoff is None else backoff,
             allowed_methods=frozenset({"GET"}),
         )
+        # Credentials (sent after a 401) go to the index's own origin, never a file host.
+        trust(self.session, index.simple_url)
         self._authenticated = False
 
     # --- reading ------------------------------------------------------------------------
@@ -190,7 +188,7 @@ class IndexClient:
         import requests
 
         headers = {"Accept": accept} if accept else {}
-        same_origin = _origin(url) == _origin(self.index.simple_url)
+        same_origin = origin(url) == origin(self.index.simple_url)
         auth = (
             (self.credentials.username, self.credentials.password)
             if self._authenticated and same_origin and self.credentials

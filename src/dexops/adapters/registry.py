@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from dexops.adapters.http import Origin, origin, trust
 from dexops.domain.imageref import ImageRef, ImageRefError, validate_digest
 from dexops.errors import DexopsError, ExitCode
 
@@ -101,6 +102,14 @@ MAX_REDIRECTS = 5  # on the registry's own host
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def _known(registry: str, token_service: str) -> tuple[Origin, Origin]:
+    return origin(registry), origin(token_service)
+
+
+# A registry whose documented token service lives on another host (Docker Hub's).
+KNOWN_TOKEN_SERVICES = frozenset({_known("https://registry-1.docker.io", "https://auth.docker.io")})
 
 
 def base_url(ref: ImageRef) -> str:
@@ -241,6 +250,8 @@ class RegistryClient:
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
+        # The bearer token and basic credentials this client sends go to this registry only.
+        trust(self.session, base_url(ref))
         sent = {"Accept": ACCEPT, **(headers or {})}
         scope = f"repository:{ref.repository}:{'pull,push' if push else 'pull'}"
         token = self._tokens.get((ref.api_host, scope))
@@ -298,6 +309,16 @@ class RegistryClient:
                 f"registry {ref.registry} asks for credentials over plain http; refused"
             )
 
+    def _require_registry_realm(self, realm: str, ref: ImageRef) -> None:
+        registry = origin(base_url(ref))
+        where = origin(realm)
+        if where == registry or (registry, where) in KNOWN_TOKEN_SERVICES:
+            return
+        raise RegistryAuthError(
+            f"registry {ref.registry} sent a token realm on {where}; its credentials are "
+            f"sent only to {registry}"
+        )
+
     def _fetch_token(self, challenge: Challenge, ref: ImageRef, scope: str) -> str:
         realm = challenge.params["realm"]
         if urlsplit(realm).scheme not in ("http", "https"):
@@ -308,7 +329,9 @@ class RegistryClient:
         auth = None
         if self.credentials is not None:
             self._require_safe_transport(realm, ref)
+            self._require_registry_realm(realm, ref)
             auth = (self.credentials.username, self.credentials.password)
+            trust(self.session, realm)
         response = self._send("GET", realm, ref, params=params, auth=auth)
         if response.status_code in (401, 403):
             who = "anonymous" if auth is None else "the given credentials"

@@ -128,7 +128,13 @@ def post(
 
     if urlsplit(webhook).scheme not in ("http", "https"):
         raise NotifyError(f"${WEBHOOK_VARIABLE} is not an http(s) URL")
-    client = session or make_session(retries=RETRIES, backoff=BACKOFF, timeout=timeout)
+    from dexops.domain.durations import seconds
+
+    timeout = seconds(timeout, "--timeout")
+    # `timeout` bounds the whole post, retries and a server dripping bytes included.
+    client = session or make_session(
+        retries=RETRIES, backoff=BACKOFF, timeout=timeout, deadline=timeout
+    )
     # requests' own exception texts quote the URL (the secret), so none of them is passed on.
     try:
         response = client.post(webhook, json=dict(payload))

@@ -31,8 +31,9 @@ def metrics(
     import time
 
     from dexops import console, github_actions
-    from dexops.adapters.github_runs import reader_from_env, workflow_stats
+    from dexops.adapters.github import github_from_env
     from dexops.domain.delivery_metrics import Window, parse_since, parse_span
+    from dexops.domain.workflow_runs import workflow_stats
     from dexops.workflows import metrics as flow
     from dexops.workflows.workspace import Workspace
 
@@ -47,12 +48,14 @@ def metrics(
     report = flow.delivery_metrics(
         ws, window=window, environments=[env] if env else (), failure_window=failure
     )
-    reader = reader_from_env(ws.git)
-    if reader is not None:
+    github = github_from_env(ws.git)
+    if github is not None:
         from dataclasses import replace
 
-        report = replace(report, workflows=tuple(workflow_stats(reader.runs_since(window.start))))
-        if reader.truncated:
+        report = replace(
+            report, workflows=tuple(workflow_stats(github.workflow_runs_since(window.start)))
+        )
+        if github.truncated:
             console.warn("GitHub lists at most 1,000 runs per query; older runs were left out")
     for name in report.missing_branches:
         console.warn(f"environment {name}: its branch is not in this clone; fetch it for figures")

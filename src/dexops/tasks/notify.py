@@ -15,7 +15,7 @@ from dexops.tasks._edge import task
         "env": "the environment concerned",
         "tag": "the git tag or image tag concerned",
         "url": "a link for details (default: this GitHub Actions run)",
-        "timeout": "seconds to wait for Slack per attempt",
+        "timeout": "seconds the post to Slack may take in total, retries included",
         "dry_run": "show the message, send nothing",
     }
 )
@@ -60,6 +60,9 @@ def notify(
         url=url or run.run_url,
         repository=run.repository,
     )
+    from dexops.domain.durations import seconds
+
+    timeout = seconds(timeout, "--timeout")
     message = build_message(outcome)
     webhook = webhook_from_env()
     if dry_run:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from dexops.adapters.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
 from dexops.domain.config import Environment
+from dexops.domain.durations import seconds
 from dexops.domain.rollout import (
     AppState,
     RolloutDegradedError,
@@ -179,7 +180,8 @@ def wait_for_rollout(
         while True:
             now = clock()
             try:
-                state = client.application(app)
+                # No one call may outlast the wait: the HTTP deadline is what is left of it.
+                state = client.application(app, within=max(1.0, goal.deadline - clock()))
             except ArgoCDUnavailableError as exc:
                 if on_progress is not None:
                     on_progress(PollFailed(app, str(exc), now - start))
@@ -224,8 +226,7 @@ def wait_for_environment(
     on_progress: Callable[[RolloutEvent], None] | None = None,
 ) -> RolloutResult:
     """Wait until the environment's Argo CD application runs its pushed commit Healthy."""
-    if timeout <= 0 or interval <= 0:
-        raise ConfigError(f"--timeout ({timeout}) and --interval ({interval}) must be positive")
+    timeout, interval = seconds(timeout, "--timeout"), seconds(interval, "--interval")
     env = ws.config.environment(env_name)
     app = argocd_application(env)
     client = client or ArgoCD.from_env()

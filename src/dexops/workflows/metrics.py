@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dexops.adapters.github_runs import WorkflowStats
 from dexops.domain.config import Environment
 from dexops.domain.delivery_metrics import (
     DEFAULT_FAILURE_WINDOW,
@@ -27,6 +26,7 @@ from dexops.domain.delivery_metrics import (
     median,
     percentile,
 )
+from dexops.domain.workflow_runs import WorkflowStats
 from dexops.workflows.branch_edit import complete_history
 from dexops.workflows.environments import read_history
 from dexops.workflows.workspace import Workspace

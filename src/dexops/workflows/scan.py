@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dexops.adapters.trivy import DEFAULT_TIMEOUT
+from dexops.domain.durations import seconds
 from dexops.domain.imageref import ImageRef
 from dexops.domain.vulnerabilities import (
     Assessment,
@@ -83,8 +84,7 @@ def scan_image(
     on_retry: Callable[[int, float], None] | None = None,
 ) -> Assessment:
     """Read `report` (or run Trivy) for `ref` and apply the ignore file and thresholds."""
-    if not timeout > 0:
-        raise ConfigError(f"--scan-timeout must be a positive number of seconds, not {timeout:g}")
+    timeout = seconds(timeout, "--scan-timeout")
     ignores = load_ignores(ws, ignore_file)
     if report is not None:
         text, source = read_report(report), report

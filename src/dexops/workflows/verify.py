@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dexops.domain.config import Environment
+from dexops.domain.durations import seconds
 from dexops.domain.rollout import WaitTerminatedError
 from dexops.errors import ConfigError, DexopsError, ExitCode
 from dexops.workflows.workspace import Workspace
@@ -106,8 +107,7 @@ def smoke_check(
     """GET `url` until it answers `expect_status` or the deadline passes (read-only)."""
     from dexops.adapters.http import make_session
 
-    if timeout <= 0 or interval <= 0:
-        raise ConfigError(f"--timeout ({timeout}) and --interval ({interval}) must be positive")
+    timeout, interval = seconds(timeout, "--timeout"), seconds(interval, "--interval")
     # The loop is the retry: a failed attempt is tried again after `interval`.
     session = session or make_session(retries=0)
     start = clock()
