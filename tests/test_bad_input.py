@@ -36,6 +36,7 @@ class Case:
     argv: tuple[str, ...]
     names: str
     setup: Setup | None = None
+    env: tuple[tuple[str, str], ...] = ()
 
 
 # --- ways to break the example monorepo ------------------------------------------------------
@@ -572,6 +573,57 @@ REPOSITORY_STATE = [
     ),
 ]
 
+# --- hardening: bounds, credentials in URLs (issue 15) ----------------------------------------
+
+_NOTIFY = ("notify", "--event", "release", "--status", "success")
+_VERIFY = ("deploy.verify", "--env", "dev", "--url", "http://127.0.0.1:9/health")
+_SCAN = ("image.scan", "--tag", GOOD_TAG, "--report", "scan.json")
+_SECONDS = ("nan", "inf", "-inf", "-1", "0")
+_TOKEN = (("GITHUB_TOKEN", "ghp_Recognisable000111222"), ("GITHUB_REPOSITORY", "o/r"))
+_LEAKY_API = "https://robot:pw-Recognisable-42@ghe.example/api/v3"
+
+BOUNDS = [
+    *(Case(f"notify-timeout-{v}", (*_NOTIFY, "--timeout", v), "--timeout") for v in _SECONDS),
+    *(
+        Case(
+            f"argocd-wait-timeout-{v}", ("argocd.wait", "--env", "dev", "--timeout", v), "--timeout"
+        )
+        for v in _SECONDS
+    ),
+    *(
+        Case(
+            f"argocd-wait-interval-{v}",
+            ("argocd.wait", "--env", "dev", "--interval", v),
+            "--interval",
+        )
+        for v in ("nan", "inf", "-2")
+    ),
+    *(Case(f"verify-timeout-{v}", (*_VERIFY, "--timeout", v), "--timeout") for v in _SECONDS),
+    *(
+        Case(f"verify-interval-{v}", (*_VERIFY, "--interval", v), "--interval")
+        for v in ("nan", "inf")
+    ),
+    *(
+        Case(f"scan-timeout-{v}", (*_SCAN, "--scan-timeout", v), "--scan-timeout")
+        for v in ("nan", "inf", "-1")
+    ),
+]
+
+URL_CREDENTIALS = [
+    Case(
+        f"github-api-url-with-credentials-{task}",
+        argv,
+        "GITHUB_API_URL must not carry credentials",
+        env=(*_TOKEN, ("GITHUB_API_URL", _LEAKY_API)),
+    )
+    for task, argv in (
+        ("metrics", ("metrics",)),
+        ("release", ("release.dataenginex",)),
+        ("release-dry-run", ("release.dataenginex", "--dry-run")),
+        ("metrics-json", ("metrics", "--json")),
+    )
+]
+
 CASES = [
     *UNKNOWN_NAMES,
     *IMAGE_TAGS,
@@ -581,6 +633,8 @@ CASES = [
     *ENCODINGS,
     *CONFIGURATION,
     *REPOSITORY_STATE,
+    *BOUNDS,
+    *URL_CREDENTIALS,
 ]
 
 
@@ -615,12 +669,17 @@ def fresh_repo(_template: GitRepo, tmp_path: Path) -> GitRepo:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_is_one_line_and_changes_nothing(
-    case: Case, fresh_repo: GitRepo, cli: Cli
+    case: Case, fresh_repo: GitRepo, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = case.setup(fresh_repo) if case.setup else fresh_repo
+    for name, value in case.env:
+        monkeypatch.setenv(name, value)
     snapshot = RepoSnapshot.take(repo)
     result = cli(*case.argv, cwd=repo.path)
     assert_one_error_line(result.code, result.out, result.err, case.names)
+    for _, value in case.env:
+        if "Recognisable" in value:
+            assert "Recognisable" not in result.out + result.err, "a credential was printed"
     snapshot.assert_same(repo)
 
 

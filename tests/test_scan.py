@@ -294,7 +294,7 @@ def test_trivy_that_hangs_is_stopped_by_the_scan_timeout(
     assert "within 0.5s" in err
     code, _, err = _scan(cli, dex_repo, "--scan-timeout", "0")
     assert code == 1
-    assert err == "error: --scan-timeout must be a positive number of seconds, not 0\n"
+    assert err == "error: --scan-timeout must be a finite positive number of seconds, not 0\n"
 
 
 def test_a_binary_report_is_a_scanner_failure(dex_repo: GitRepo, cli: Cli, tmp_path: Path) -> None:

@@ -95,8 +95,11 @@ def add_masks() -> None:
     """Ask the runner to mask every secret value we know of in its logs."""
     if active():
         # stderr: the runner reads workflow commands from both streams, and stdout may be JSON.
+        # A workflow command is one line: a multi-line secret is registered line by line
+        # (known_secrets lists every line), never written whole.
         for secret in known_secrets():
-            sys.stderr.write(f"::add-mask::{secret}\n")
+            if "\n" not in secret and "\r" not in secret:
+                sys.stderr.write(f"::add-mask::{secret}\n")
 
 
 def set_output(name: str, value: object) -> None:

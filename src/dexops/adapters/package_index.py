@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -242,7 +242,7 @@ class IndexClient:
             if not response.is_redirect or location is None:
                 return response
             target = urljoin(url, location)
-            if _origin(target) != _origin(self.index.simple_url):
+            if origin(target) != origin(self.index.simple_url):
                 # pypiserver sends a project it lacks to pypi.org: that host's files are
                 # not this index's. The 3xx is the answer.
                 return response

@@ -26,5 +26,8 @@ def seconds(value: object, what: str) -> float:
     else:
         number = None
     if number is None or not math.isfinite(number) or number <= 0:
-        raise ConfigError(f"{what} must be a finite positive number of seconds, not {value!r}")
+        shown = (
+            f"{value:g}" if isinstance(value, float | int) and number is not None else repr(value)
+        )
+        raise ConfigError(f"{what} must be a finite positive number of seconds, not {shown}")
     return number

@@ -16,9 +16,10 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dexops.adapters.pyproject_file import read_version, render_module_version, render_version
+from dexops.adapters.textfile import inside, write_inside
 from dexops.domain.config import Component
 from dexops.domain.versioning import BumpPart, bump_version, parse_version, require_greater
-from dexops.errors import ConfigError, VersionError
+from dexops.errors import ConfigError, VersionError, WorkInterruptedError
 from dexops.workflows.workspace import Workspace
 
 LOCK_FILE = "uv.lock"
@@ -104,6 +105,8 @@ def plan_bump(
     component = ws.config.component(name)
     if (part is None) == (to is None):
         raise VersionError("give exactly one of --part or --to")
+    for relative in (component.pyproject, *component.version_files):
+        inside(ws.root, ws.root / relative)  # a symlink out of the repository: refused first
     current = read_version(ws.root, component)
     new = parse_version(to) if to is not None else bump_version(current, part)  # type: ignore[arg-type]
     require_greater(current, new)
@@ -124,7 +127,7 @@ def apply_bump(ws: Workspace, plan: BumpPlan) -> None:
     written: list[FileEdit] = []
     try:
         for edit in plan.edits:
-            _write(ws.root / edit.file, edit.new_text)
+            _write(ws, ws.root / edit.file, edit.new_text)
             written.append(edit)
     except BaseException:
         restore(ws, written)
@@ -134,12 +137,11 @@ def apply_bump(ws: Workspace, plan: BumpPlan) -> None:
 def restore(ws: Workspace, edits: list[FileEdit]) -> None:
     """Put back the text each edited file had before the bump."""
     for edit in edits:
-        _write(ws.root / edit.file, edit.old_text)
+        _write(ws, ws.root / edit.file, edit.old_text)
 
 
-def _write(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
+def _write(ws: Workspace, path: Path, text: str) -> None:
+    write_inside(ws.root, path, text)
 
 
 def commit_bump(ws: Workspace, plan: BumpPlan) -> str:
@@ -156,7 +158,13 @@ def commit_bump(ws: Workspace, plan: BumpPlan) -> str:
 
         sign = signing_args(sign=ws.config.sign)
         ws.git.run("commit", "--quiet", *sign, "-m", message, "--", *plan.files)
-    except BaseException:  # Ctrl-C included: no file may stay bumped without a commit
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: every file goes back first
+        restore(ws, list(plan.edits))
+        files = ", ".join(plan.files)
+        raise WorkInterruptedError(
+            f"{files} restored; {plan.component} was not bumped", signal=stop
+        ) from None
+    except BaseException:  # no file may stay bumped without a commit
         restore(ws, list(plan.edits))
         raise
     return ws.git.head()

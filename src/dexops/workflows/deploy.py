@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from dexops.adapters import kubectl
+from dexops.adapters.textfile import inside, write_inside
 from dexops.domain import kustomize
 from dexops.domain.config import Environment
 from dexops.domain.holds import (
@@ -111,7 +112,7 @@ def plan_set_image(
 ) -> SetImagePlan:
     """What `deploy.set-image` would write in the working tree (pure: nothing is written)."""
     env = ws.config.environment(env_name)
-    path = ws.root / env.kustomization
+    path = inside(ws.root, ws.root / env.kustomization)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -127,11 +128,11 @@ def apply_set_image(ws: Workspace, plan: SetImagePlan) -> None:
     """Write the edit, render it, and put the old bytes back if the render fails."""
     if plan.before == plan.after:
         return
-    plan.path.write_text(plan.after, encoding="utf-8")
+    write_inside(ws.root, plan.path, plan.after)
     try:
         verify_renders(ws.root, [render_check(plan.env, plan.after, image_of(ws, plan.env))])
-    except DexopsError:
-        plan.path.write_text(plan.before, encoding="utf-8")
+    except BaseException:  # SIGTERM and Ctrl-C included: the overlay is put back
+        write_inside(ws.root, plan.path, plan.before)
         raise
 
 
