@@ -69,39 +69,75 @@ def sha256sums(digests: Mapping[str, str]) -> str:
     return "".join(digest_block(digests).splitlines(keepends=True)[1:-1])
 
 
+def neutralise(notes: str) -> str:
+    """Release notes with every line that reads as a record marker indented, so it is text."""
+    markers = {BLOCK_START, BLOCK_END}
+    return "".join(
+        f"  {line}" if line.strip() in markers else line for line in notes.splitlines(keepends=True)
+    )
+
+
 def with_digests(message: str, digests: Mapping[str, str]) -> str:
-    """A tag or release message with the digest block appended (any older block replaced)."""
-    base = strip_digests(message).rstrip("\n")
+    """A tag message: the notes neutralised, then the digest block as its very end.
+
+    The record has one place, the end of the message (before a signature), so notes that
+    quote the markers can neither plant a record nor hide the real one.
+    """
+    base = neutralise(message).rstrip("\n")
+    if not digests:
+        return f"{base}\n" if base else ""
     return f"{base}\n\n{digest_block(digests)}" if base else digest_block(digests)
 
 
+def _record_span(lines: list[str]) -> tuple[int, int] | None:
+    """Where the trailing record lies: (start, end) line indexes, or None when there is none."""
+    end = len(lines)
+    # A signed tag's message ends with its signature; the record sits just before it.
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].startswith("-----BEGIN ") and lines[index].endswith(" SIGNATURE-----"):
+            end = index
+            break
+    while end > 0 and not lines[end - 1].strip():
+        end -= 1
+    if end == 0 or lines[end - 1] != BLOCK_END:
+        return None
+    for index in range(end - 2, -1, -1):
+        if lines[index] == BLOCK_START:
+            return index, end - 1
+        if lines[index] == BLOCK_END:
+            return None
+    return None
+
+
 def strip_digests(message: str) -> str:
-    """The message without its digest block."""
+    """The message without its trailing digest block."""
     lines = message.splitlines()
-    if BLOCK_START not in lines:
+    span = _record_span(lines)
+    if span is None:
         return message
-    start = lines.index(BLOCK_START)
-    end = lines.index(BLOCK_END, start) if BLOCK_END in lines[start:] else len(lines) - 1
-    kept = lines[:start] + lines[end + 1 :]
+    kept = lines[: span[0]] + lines[span[1] + 1 :]
     return "\n".join(kept).rstrip("\n") + "\n" if any(line.strip() for line in kept) else ""
 
 
 def parse_digests(message: str) -> dict[str, str] | None:
-    """The digests a message records; None when it has no block, an error when it is broken."""
+    """The digests the message's trailing record holds; None when it has none.
+
+    Only the block that ends the message counts; markers anywhere else are notes' text. A
+    trailing block with a malformed line is an error.
+    """
     lines = message.splitlines()
-    try:
-        start = lines.index(BLOCK_START)
-    except ValueError:
+    span = _record_span(lines)
+    if span is None:
+        if any(line == BLOCK_START for line in lines) and BLOCK_END not in lines:
+            raise SupplyChainError(f"the sha256 record is not closed by {BLOCK_END!r}")
         return None
     digests: dict[str, str] = {}
-    for line in lines[start + 1 :]:
-        if line == BLOCK_END:
-            return digests
+    for line in lines[span[0] + 1 : span[1]]:
         match = _LINE.match(line)
         if match is None or match.group("name") in digests:
             raise SupplyChainError(f"the sha256 record has a malformed line: {line!r}")
         digests[match.group("name")] = match.group("digest")
-    raise SupplyChainError(f"the sha256 record is not closed by {BLOCK_END!r}")
+    return digests
 
 
 # --- SBOM ---------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ class ReleasePlan(NamedTuple):
     def tag_message(self) -> str:
         """The annotated tag's message: the title, the notes, then any digests recorded."""
         message = f"{self.title}\n\n{self.notes}\n" if self.notes else f"{self.title}\n"
-        return with_digests(message, self.digests) if self.digests else message
+        # Always through with_digests: notes quoting the record's markers are neutralised.
+        return with_digests(message, self.digests or {})
 
     def tag_command(self) -> list[str]:
         """The git command that creates the annotated (or signed) tag."""
