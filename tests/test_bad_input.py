@@ -624,6 +624,90 @@ URL_CREDENTIALS = [
     )
 ]
 
+_DEEP_TOML = "deep = " + "[" * 50_000 + "]" * 50_000 + "\n"
+_DEEP_YAML = "deep: " + "[" * 50_000 + "]" * 50_000 + "\n"
+_DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+def _symlink_out(relative: str) -> Setup:
+    """Commit `relative` as a symlink to a copy of it outside the repository."""
+
+    def setup(repo: GitRepo) -> GitRepo:
+        path = repo.path / relative
+        outside = repo.path.parent / ("outside-" + path.name)
+        outside.write_bytes(path.read_bytes())
+        path.unlink()
+        path.symlink_to(outside)
+        repo.git("add", "--", relative)
+        repo.commit(f"test: {relative} links out of the repository")
+        return repo
+
+    return setup
+
+
+def _deep_report(repo: GitRepo) -> GitRepo:
+    (repo.path / "deep.json").write_text(_DEEP_JSON, encoding="utf-8")
+    repo.git("add", "deep.json")
+    repo.commit("test: a scan report nested too deeply")
+    return repo
+
+
+PARSERS = [
+    *(
+        Case(f"deep-toml-config-{task}", argv, "pyproject.toml", _append_config(_DEEP_TOML))
+        for task, argv in (
+            ("show", ("version.show",)),
+            ("status", ("status",)),
+            ("plan", ("pipeline.plan",)),
+            ("set-image", ("deploy.set-image", "--env", "dev", "--image-tag", GOOD_TAG)),
+        )
+    ),
+    Case(
+        "deep-toml-library-pyproject",
+        ("version.bump", "dataenginex", "--part", "patch"),
+        "pyproject.toml",
+        _append_bytes(LIB_PYPROJECT, _DEEP_TOML.encode(), push="main"),
+    ),
+    *(
+        Case(
+            f"deep-yaml-overlay-{task}",
+            argv,
+            "kustomization.yaml",
+            _append_bytes(OVERLAY.format(env="dev"), _DEEP_YAML.encode(), push="dev"),
+        )
+        for task, argv in (
+            ("set-image", ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd")),
+        )
+    ),
+    Case(
+        "deep-json-scan-report",
+        (*_SCAN[:3], "--report", "deep.json"),
+        "deep.json",
+        _deep_report,
+    ),
+]
+
+OUTSIDE_WRITES = [
+    Case(
+        "symlinked-library-pyproject-bump",
+        ("version.bump", "dataenginex", "--part", "patch"),
+        "leads outside the repository",
+        _symlink_out(LIB_PYPROJECT),
+    ),
+    Case(
+        "symlinked-library-pyproject-bump-dry-run",
+        ("version.bump", "dataenginex", "--part", "minor", "--dry-run"),
+        "leads outside the repository",
+        _symlink_out(LIB_PYPROJECT),
+    ),
+    Case(
+        "symlinked-overlay-set-image",
+        ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd"),
+        "leads outside the repository",
+        _symlink_out(OVERLAY.format(env="dev")),
+    ),
+]
+
 CASES = [
     *UNKNOWN_NAMES,
     *IMAGE_TAGS,
@@ -635,6 +719,8 @@ CASES = [
     *REPOSITORY_STATE,
     *BOUNDS,
     *URL_CREDENTIALS,
+    *PARSERS,
+    *OUTSIDE_WRITES,
 ]
 
 

@@ -86,3 +86,17 @@ class PackageIndexError(DexopsError):
 
 class CredentialHostError(DexopsError):
     """A credential was about to go to a host other than the one it was configured for."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the task was, so every Ctrl-C clean-up runs for it too."""
+
+
+class WorkInterruptedError(DexopsError):
+    """Ctrl-C or SIGTERM stopped a change; the message says what was and was not done."""
+
+    def __init__(self, message: str, *, signal: KeyboardInterrupt) -> None:
+        terminated = isinstance(signal, Terminated)
+        how = "terminated by SIGTERM" if terminated else "interrupted"
+        super().__init__(f"{how}: {message}")
+        self.exit_code = ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED

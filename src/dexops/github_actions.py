@@ -142,7 +142,7 @@ def _event() -> dict[str, object] | None:
         return None
     try:
         event = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # nested too deeply counts as unreadable
         return None
     return event if isinstance(event, dict) else None
 

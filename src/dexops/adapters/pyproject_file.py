@@ -22,7 +22,7 @@ def _load(file: Path) -> dict[str, object]:
     text = read_text(file)
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # too deep: one line too
         raise ConfigError(f"{file} is not valid TOML: {exc}") from None
 
 
@@ -30,7 +30,7 @@ def version_text_from_pyproject(text: str, *, file: str, version_file: str | Non
     """The literal version in a pyproject's text; None when it is dynamic and lives elsewhere."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # too deep: one line too
         raise ConfigError(f"{file} is not valid TOML: {exc}") from None
     project = data.get("project")
     if not isinstance(project, dict):

@@ -16,11 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from packaging.version import InvalidVersion, Version
-
 from dexops.domain.deploy_history import Revision
 from dexops.domain.holds import ACTION, ENVIRONMENT, IMAGE_TAG, PREVIOUS_TAG, parse_trailer_items
 from dexops.domain.imageref import commit_prefix
+from dexops.domain.versioning import ComponentTag
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -430,14 +429,11 @@ def component_releases(
     """The component's PEP 440 tags (`<prefix><version>`) dated inside the window."""
     found = []
     for name, moment in tag_times.items():
-        rest = name[len(prefix) :] if name.startswith(prefix) else ""
-        # A prefix like "v" must not claim another component's tags.
-        if not rest[:1].isdigit() or moment not in window:
+        # One reading of release tags for every task: only the normalized spelling counts.
+        tag = ComponentTag.parse(prefix, name)
+        if tag is None or moment not in window:
             continue
-        try:
-            version = Version(rest)
-        except InvalidVersion:
-            continue
+        version = tag.version
         found.append((moment, version, name, version.is_prerelease or version.is_devrelease))
     found.sort(key=lambda item: (item[0], item[1]))
     return ComponentReleases(component, tuple((n, t, p) for t, _, n, p in found))

@@ -115,6 +115,8 @@ def _compose(text: str, source: str) -> object:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise KustomizationError(f"{source} is not valid YAML: {problem}{where}") from None
+    except RecursionError:
+        raise KustomizationError(f"{source} is nested too deeply to read as YAML") from None
 
 
 def _structure(text: str, source: str) -> _Images:

@@ -61,7 +61,7 @@ def parse_report(text: str, *, source: str = "report") -> Report:
     """Parse a Trivy JSON report; anything unexpected is a scanner failure, never 'clean'."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested too deeply: one line too
         raise ScannerFailedError(f"{source} is not valid JSON: {exc}") from None
     _require(isinstance(data, dict), source, "the top level is not an object")
     schema = data.get("SchemaVersion")

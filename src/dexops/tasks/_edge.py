@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
+import signal
 import sys
+import threading
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
-from dexops.errors import DexopsError, ExitCode
+from dexops.errors import DexopsError, ExitCode, Terminated
 from dexops.secrets import mask
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,8 +54,28 @@ def core_flags(context: object, kwargs: dict[str, Any], *, read_only: bool) -> N
         raise Exit("error: --dry: this task has no dry run; run it without --dry", ExitCode.USAGE)
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_like_sigint() -> Iterator[None]:
+    """While a task runs, SIGTERM raises `Terminated` (a KeyboardInterrupt) where it lands."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def guarded(body: F, *, read_only: bool = False) -> F:
-    """Run a task body, turning `DexopsError` and Ctrl-C into one line and an exit code."""
+    """Run a task body, turning `DexopsError`, Ctrl-C and SIGTERM into one line and an exit code.
+
+    SIGTERM unwinds like Ctrl-C (every clean-up runs) and exits 143; Ctrl-C exits 130.
+    """
     needed = required(body)
 
     @functools.wraps(body)
@@ -67,9 +90,17 @@ def guarded(body: F, *, read_only: bool = False) -> F:
         core_flags(args[0] if args else None, kwargs, read_only=read_only)
         github_actions.add_masks()
         try:
-            return body(*args, **kwargs)
+            with _sigterm_like_sigint():
+                return body(*args, **kwargs)
         except DexopsError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except RecursionError:
+            # The backstop for a parser that recursed on a deeply nested input no site named.
+            raise fail("an input is nested too deeply to read; nothing was changed") from None
+        except Terminated:
+            raise fail(
+                "terminated by SIGTERM; nothing further was done", ExitCode.TERMINATED
+            ) from None
         except KeyboardInterrupt:
             raise fail("interrupted; nothing further was done", ExitCode.INTERRUPTED) from None
 

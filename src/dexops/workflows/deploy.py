@@ -24,7 +24,7 @@ from dexops.domain.holds import (
     first,
     parse_trailer_items,
 )
-from dexops.errors import DexopsError, GitError, PushRejectedError
+from dexops.errors import DexopsError, GitError, PushRejectedError, WorkInterruptedError
 from dexops.workflows.branch_edit import Proposal, Staging, decode_text, land, propose, tip
 from dexops.workflows.environments import (
     HoldError,
@@ -131,7 +131,12 @@ def apply_set_image(ws: Workspace, plan: SetImagePlan) -> None:
     write_inside(ws.root, plan.path, plan.after)
     try:
         verify_renders(ws.root, [render_check(plan.env, plan.after, image_of(ws, plan.env))])
-    except BaseException:  # SIGTERM and Ctrl-C included: the overlay is put back
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: the overlay is put back
+        write_inside(ws.root, plan.path, plan.before)
+        raise WorkInterruptedError(
+            f"{plan.env.kustomization} restored; the image was not set", signal=stop
+        ) from None
+    except BaseException:
         write_inside(ws.root, plan.path, plan.before)
         raise
 

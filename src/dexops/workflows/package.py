@@ -160,7 +160,7 @@ def project_name(source_root: Path, component: Component) -> str:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{component.pyproject} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # too deep: one line too
         raise ConfigError(f"{component.pyproject} is not valid TOML: {exc}") from None
     name = data.get("project", {}).get("name")
     if not isinstance(name, str) or not name:

@@ -342,7 +342,7 @@ def load_plan(path: str) -> dict[str, Any]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"plan file {path!r} does not exist") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ConfigError(f"plan file {path!r} is not a dexops plan: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
         raise ConfigError(f"plan file {path!r} is not a dexops plan (format {PLAN_FORMAT})")

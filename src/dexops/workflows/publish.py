@@ -28,6 +28,7 @@ from dexops.errors import (
     PackageError,
     PackageIndexError,
     ReleaseRefusedError,
+    Terminated,
 )
 from dexops.workflows.reachable import latest_reachable
 from dexops.workflows.workspace import Workspace
@@ -526,12 +527,17 @@ def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageR
                     f"{exc} ({', '.join(done)} already has the files; re-run to complete)"
                 ) from None
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             # Ctrl-C or a cancelled job: say which indexes have the files, not only "stopped".
             have = f"{', '.join(done)} already has the files" if done else "no index has them yet"
-            raise UploadInterruptedError(
-                f"interrupted during the upload to {target.index.name}; {have}; re-run to complete"
-            ) from None
+            how = "terminated by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+            interrupted = UploadInterruptedError(
+                f"{how} during the upload to {target.index.name}; {have}; re-run to complete"
+            )
+            interrupted.exit_code = (
+                ExitCode.TERMINATED if isinstance(stop, Terminated) else ExitCode.INTERRUPTED
+            )
+            raise interrupted from None
         done.append(target.index.name)
 
 

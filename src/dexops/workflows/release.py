@@ -22,6 +22,7 @@ from dexops.errors import (
     GitError,
     PushRejectedError,
     ReleaseRefusedError,
+    WorkInterruptedError,
 )
 from dexops.workflows.notes import changelog_path, release_notes
 from dexops.workflows.release_records import (
@@ -385,6 +386,7 @@ def tag_and_push(
     results = [ReleaseResult(plan) for plan in plans]
     created: list[str] = []
     specs = push_refspecs(plans, target)
+    pushing = False
     try:
         for result in results:
             if result.plan.create_tag:
@@ -392,6 +394,7 @@ def tag_and_push(
                 created.append(result.plan.tag)
                 result.tag_created = True
         if specs:
+            pushing = True
             ws.git.push(REMOTE, *specs, atomic=True)
     except PushRejectedError as exc:
         _delete_tags(ws, created)
@@ -400,7 +403,18 @@ def tag_and_push(
         raise PushRejectedError(
             f"{exc}{undone}{hint}", non_fast_forward=exc.non_fast_forward
         ) from None
-    except BaseException:  # any failure, Ctrl-C included, leaves no local tag behind
+    except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: undo, then say what was done
+        _delete_tags(ws, created)
+        undone = (
+            f"deleted the local tag(s) {', '.join(created)} again" if created else "no tag made"
+        )
+        pushed = (
+            "the atomic push to origin was cut short (check origin before re-running)"
+            if pushing
+            else "nothing was pushed"
+        )
+        raise WorkInterruptedError(f"{undone}; {pushed}", signal=stop) from None
+    except BaseException:  # any other failure leaves no local tag behind
         _delete_tags(ws, created)
         raise
     for result in results:

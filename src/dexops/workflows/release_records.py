@@ -86,7 +86,7 @@ def project_at(ws: Workspace, component: Component, commit: str) -> str:
         raise ConfigError(f"{where} does not exist")
     try:
         name = tomllib.loads(text).get("project", {}).get("name")
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # too deep: one line too
         raise ConfigError(f"{where} is not valid TOML: {exc}") from None
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where} has no [project] name")

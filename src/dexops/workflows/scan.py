@@ -43,7 +43,7 @@ def load_ignores(ws: Workspace, path: str | None) -> tuple[IgnoreEntry, ...]:
         raise ConfigError(f"cannot read ignore file {chosen}: {exc.strerror}") from None
     try:
         data = YAML(typ="safe").load(text)
-    except YAMLError as exc:
+    except (YAMLError, RecursionError) as exc:  # nested too deeply: one line too
         first = " ".join(str(exc).split())[:200]
         raise ConfigError(f"ignore file {chosen} is not valid YAML: {first}") from None
     return parse_ignores(data, source=str(chosen))

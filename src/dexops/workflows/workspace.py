@@ -43,7 +43,7 @@ def _parse(root: Path, file: Path, text: str) -> Config:
     """The configuration in `text` (the contents of `file`)."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # too deep: one line too
         raise ConfigError(f"{file} is not valid TOML: {exc}") from None
     from dexops.adapters.repo_files import LocalRepoFiles
 
