@@ -579,11 +579,15 @@ _NOTIFY = ("notify", "--event", "release", "--status", "success")
 _VERIFY = ("deploy.verify", "--env", "dev", "--url", "http://127.0.0.1:9/health")
 _SCAN = ("image.scan", "--tag", GOOD_TAG, "--report", "scan.json")
 _SECONDS = ("nan", "inf", "-inf", "-1", "0")
+_ODD_SECONDS = ("-0.5", "1e400", "NaN")
 _TOKEN = (("GITHUB_TOKEN", "ghp_Recognisable000111222"), ("GITHUB_REPOSITORY", "o/r"))
 _LEAKY_API = "https://robot:pw-Recognisable-42@ghe.example/api/v3"
 
 BOUNDS = [
-    *(Case(f"notify-timeout-{v}", (*_NOTIFY, "--timeout", v), "--timeout") for v in _SECONDS),
+    *(
+        Case(f"notify-timeout-{v}", (*_NOTIFY, "--timeout", v), "--timeout")
+        for v in (*_SECONDS, *_ODD_SECONDS)
+    ),
     *(
         Case(
             f"argocd-wait-timeout-{v}", ("argocd.wait", "--env", "dev", "--timeout", v), "--timeout"
@@ -596,32 +600,59 @@ BOUNDS = [
             ("argocd.wait", "--env", "dev", "--interval", v),
             "--interval",
         )
-        for v in ("nan", "inf", "-2")
+        for v in ("nan", "inf", "-2", "0")
     ),
     *(Case(f"verify-timeout-{v}", (*_VERIFY, "--timeout", v), "--timeout") for v in _SECONDS),
     *(
         Case(f"verify-interval-{v}", (*_VERIFY, "--interval", v), "--interval")
-        for v in ("nan", "inf")
+        for v in ("nan", "inf", "-1", "0")
     ),
     *(
         Case(f"scan-timeout-{v}", (*_SCAN, "--scan-timeout", v), "--scan-timeout")
-        for v in ("nan", "inf", "-1")
+        for v in ("nan", "inf", "-inf", "-1", "0")
     ),
+]
+
+_ESC = "\x1b[2J\x1b]0;owned\x07"
+
+CONTROL_CHARACTERS = [
+    Case(f"control-characters-{task}", argv, "\\x1b[2J\\x1b]0;owned\\x07")
+    for task, argv in (
+        ("bump", ("version.bump", f"lib{_ESC}", "--part", "patch")),
+        ("set-image", ("deploy.set-image", "--env", f"dev{_ESC}", "--image-tag", GOOD_TAG)),
+        ("history", ("history", "--env", f"dev{_ESC}")),
+        ("promote", ("promote", "--to-env", f"prod{_ESC}")),
+        ("hold-release", ("hold.release", "--env", f"dev{_ESC}")),
+    )
 ]
 
 URL_CREDENTIALS = [
     Case(
-        f"github-api-url-with-credentials-{task}",
-        argv,
+        "github-api-url-not-http",
+        ("metrics",),
+        "GITHUB_API_URL is not an http(s) URL",
+        env=(*_TOKEN, ("GITHUB_API_URL", "ftp://ghe.example/api")),
+    ),
+    Case(
+        "github-api-url-with-a-token-as-user",
+        ("metrics",),
         "GITHUB_API_URL must not carry credentials",
-        env=(*_TOKEN, ("GITHUB_API_URL", _LEAKY_API)),
-    )
-    for task, argv in (
-        ("metrics", ("metrics",)),
-        ("release", ("release.dataenginex",)),
-        ("release-dry-run", ("release.dataenginex", "--dry-run")),
-        ("metrics-json", ("metrics", "--json")),
-    )
+        env=(*_TOKEN, ("GITHUB_API_URL", "https://Recognisable-user-tok@ghe.example/api")),
+    ),
+    *(
+        Case(
+            f"github-api-url-with-credentials-{task}",
+            argv,
+            "GITHUB_API_URL must not carry credentials",
+            env=(*_TOKEN, ("GITHUB_API_URL", _LEAKY_API)),
+        )
+        for task, argv in (
+            ("metrics", ("metrics",)),
+            ("release", ("release.dataenginex",)),
+            ("release-dry-run", ("release.dataenginex", "--dry-run")),
+            ("metrics-json", ("metrics", "--json")),
+        )
+    ),
 ]
 
 _DEEP_TOML = "deep = " + "[" * 50_000 + "]" * 50_000 + "\n"
@@ -677,7 +708,18 @@ PARSERS = [
         )
         for task, argv in (
             ("set-image", ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd")),
+            ("status", ("status",)),
+            ("update", ("deploy.update", "--branch", "dev", "--image-tag", "sha-1234abcd")),
         )
+    ),
+    *(
+        Case(
+            f"deep-toml-library-pyproject-{task}",
+            argv,
+            "pyproject.toml",
+            _append_bytes(LIB_PYPROJECT, _DEEP_TOML.encode(), push="main"),
+        )
+        for task, argv in (("show", ("version.show",)), ("changed", ("version.changed",)))
     ),
     Case(
         "deep-json-scan-report",
@@ -701,10 +743,40 @@ OUTSIDE_WRITES = [
         _symlink_out(LIB_PYPROJECT),
     ),
     Case(
+        "symlinked-library-pyproject-bump-to",
+        ("version.bump", "dataenginex", "--to", "0.5.0"),
+        "leads outside the repository",
+        _symlink_out(LIB_PYPROJECT),
+    ),
+    Case(
         "symlinked-overlay-set-image",
         ("deploy.set-image", "--env", "dev", "--image-tag", "sha-1234abcd"),
         "leads outside the repository",
         _symlink_out(OVERLAY.format(env="dev")),
+    ),
+]
+
+_MISSING_DIR = "/nonexistent-dexops-dir"
+
+WRITE_PATHS = [
+    *(
+        Case(
+            f"github-output-unwritable-{task}-{kind}",
+            argv,
+            f"$GITHUB_OUTPUT ({where})",
+            env=(("GITHUB_OUTPUT", where),),
+        )
+        for task, argv in (("changed", ("version.changed",)), ("tags", ("image.tags",)))
+        for kind, where in (("missing-folder", f"{_MISSING_DIR}/file"), ("a-folder", "/tmp"))
+    ),
+    *(
+        Case(
+            f"step-summary-unwritable-metrics-{kind}",
+            ("metrics", "--summary"),
+            f"$GITHUB_STEP_SUMMARY ({where})",
+            env=(("GITHUB_STEP_SUMMARY", where),),
+        )
+        for kind, where in (("missing-folder", f"{_MISSING_DIR}/file"), ("a-folder", "/tmp"))
     ),
 ]
 
@@ -721,6 +793,8 @@ CASES = [
     *URL_CREDENTIALS,
     *PARSERS,
     *OUTSIDE_WRITES,
+    *WRITE_PATHS,
+    *CONTROL_CHARACTERS,
 ]
 
 

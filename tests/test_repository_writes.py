@@ -96,3 +96,40 @@ def test_read_text_keeps_line_endings(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"a\r\nb\rc\n")
     assert read_text(path) == "a\r\nb\rc\n"
+
+
+def test_an_os_error_at_the_edge_is_one_line_naming_the_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from invoke.exceptions import Exit
+
+    from dexops.tasks._edge import guarded
+
+    def body() -> None:
+        Path("/nonexistent-dexops-dir/plan.json").write_text("{}", encoding="utf-8")
+
+    with pytest.raises(Exit) as caught:
+        guarded(body)()
+    assert caught.value.code == 1
+    assert capsys.readouterr().err == (
+        "error: /nonexistent-dexops-dir/plan.json: No such file or directory\n"
+    )
+
+
+def test_a_deeply_nested_input_no_site_names_is_still_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from invoke.exceptions import Exit
+
+    from dexops.tasks._edge import guarded
+
+    def body() -> None:
+        json.loads("[" * 100_000 + "]" * 100_000)
+
+    with pytest.raises(Exit):
+        guarded(body)()
+    assert capsys.readouterr().err == (
+        "error: an input is nested too deeply to read; nothing was changed\n"
+    )

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dexops.secrets import mask
 
+# C0 controls but newline and tab, DEL, and C1 controls: ESC sequences, carriage returns and
+# backspaces in a commit subject or an API message would rewrite what the terminal shows.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""`text` with every terminal control character shown escaped (`\x1b`), never obeyed."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
 
 def say(message: str = "") -> None:
-    """Print a line to stdout, secrets masked."""
-    sys.stdout.write(mask(message) + "\n")
+    """Print a line to stdout, secrets masked, control characters escaped."""
+    sys.stdout.write(printable(mask(message)) + "\n")
     sys.stdout.flush()
 
 
@@ -20,7 +30,7 @@ def warn(message: str) -> None:
     """Print a warning line to stderr (an annotation under GitHub Actions)."""
     from dexops import github_actions
 
-    line = mask(message)
+    line = printable(mask(message))
     if github_actions.active():
         sys.stderr.write(f"::warning::{line}\n")
     else:
@@ -50,12 +60,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: st
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
-        rich_table = Table(title=title or None)
+        # Text, not str: rich would read `[bold]` in a commit subject as markup.
+        rich_table = Table(title=Text(title) if title else None)
         for header in headers:
-            rich_table.add_column(header)
+            rich_table.add_column(Text(header))
         for row in cells:
-            rich_table.add_row(*row)
+            rich_table.add_row(*(Text(printable(c)) for c in row))
         Console().print(rich_table)
         return
     # Plain text keeps logs and tests readable without terminal escapes.

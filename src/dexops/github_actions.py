@@ -109,14 +109,26 @@ def set_output(name: str, value: object) -> None:
         return
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
     text = mask(text)
-    with Path(path).open("a", encoding="utf-8") as handle:
-        if "\n" in text:
-            import uuid  # here, not at the top: it costs every task ~3 ms of start-up
+    if "\n" in text:
+        import uuid  # here, not at the top: it costs every task ~3 ms of start-up
 
-            delimiter = f"dexops_{uuid.uuid4().hex}"
-            handle.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
-        else:
-            handle.write(f"{name}={text}\n")
+        delimiter = f"dexops_{uuid.uuid4().hex}"
+        _append("GITHUB_OUTPUT", path, f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
+    else:
+        _append("GITHUB_OUTPUT", path, f"{name}={text}\n")
+
+
+def _append(variable: str, path: str, text: str) -> None:
+    """Append to the file a runner variable names; any OS failure is one line naming it."""
+    from dexops.errors import DexopsError
+
+    try:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise DexopsError(
+            f"cannot write ${variable} ({path}): {exc.strerror or type(exc).__name__}"
+        ) from None
 
 
 def add_summary(markdown: str) -> None:
@@ -124,8 +136,7 @@ def add_summary(markdown: str) -> None:
     path = RunContext.read().step_summary
     if not path:
         return
-    with Path(path).open("a", encoding="utf-8") as handle:
-        handle.write(mask(markdown).rstrip("\n") + "\n\n")
+    _append("GITHUB_STEP_SUMMARY", path, mask(markdown).rstrip("\n") + "\n\n")
 
 
 def error_annotation(message: str) -> None:

@@ -26,8 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> Exit:
     """Print one `error:` line (and an annotation under Actions); return the Exit to raise."""
     from dexops import github_actions
+    from dexops.console import printable
 
-    line = " ".join(mask(message).split())
+    line = printable(" ".join(mask(message).split()))
     github_actions.error_annotation(line)
     sys.stderr.write(f"error: {line}\n")
     sys.stderr.flush()
@@ -94,6 +95,10 @@ def guarded(body: F, *, read_only: bool = False) -> F:
                 return body(*args, **kwargs)
         except DexopsError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except OSError as exc:
+            # The backstop for a path dexops reads or writes (--output, reports) failing.
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise fail(f"{where}{exc.strerror or type(exc).__name__}") from None
         except RecursionError:
             # The backstop for a parser that recursed on a deeply nested input no site named.
             raise fail("an input is nested too deeply to read; nothing was changed") from None
