@@ -137,7 +137,8 @@ def post(
     )
     # requests' own exception texts quote the URL (the secret), so none of them is passed on.
     try:
-        response = client.post(webhook, json=dict(payload))
+        # The URL is the credential: a redirect would carry it (or the payload) elsewhere.
+        response = client.post(webhook, json=dict(payload), allow_redirects=False)
     except requests.Timeout:
         raise NotifyError(f"Slack did not answer within {timeout:g}s") from None
     except requests.ConnectionError as exc:
@@ -146,6 +147,8 @@ def post(
         raise NotifyError("could not connect to the Slack webhook") from None
     except requests.RequestException as exc:
         raise NotifyError(f"the Slack webhook request failed ({type(exc).__name__})") from None
+    if 300 <= response.status_code < 400:
+        raise NotifyError(f"Slack answered HTTP {response.status_code} (a redirect); not followed")
     if not 200 <= response.status_code < 300:
         reason = " ".join(response.text.split())[:80]
         raise NotifyError(
