@@ -758,6 +758,30 @@ OUTSIDE_WRITES = [
 
 _MISSING_DIR = "/nonexistent-dexops-dir"
 
+
+def _twin_components(first: str, second: str) -> Setup:
+    return _append_config(
+        "".join(
+            f'[tool.dexops.components."{name}"]\nkind = "library"\n'
+            f'path = "packages/dataenginex"\ntag-prefix = "{name}-v"\n\n'
+            for name in (first, second)
+        )
+    )
+
+
+TASK_NAMES = [
+    Case(
+        f"components-colliding-as-tasks-{kind}",
+        ("version.show",),
+        f"would both be the task release.{task}",
+        _twin_components(first, second),
+    )
+    for kind, first, second, task in (
+        ("dot-and-dash", "lib.x", "lib-x", "lib-x"),
+        ("underscore-and-dash", "lib_y", "lib-y", "lib-y"),
+    )
+]
+
 WRITE_PATHS = [
     *(
         Case(
@@ -771,12 +795,12 @@ WRITE_PATHS = [
     ),
     *(
         Case(
-            f"step-summary-unwritable-metrics-{kind}",
-            ("metrics", "--summary"),
-            f"$GITHUB_STEP_SUMMARY ({where})",
-            env=(("GITHUB_STEP_SUMMARY", where),),
+            f"github-output-disk-full-{task}",
+            argv,
+            "$GITHUB_OUTPUT (/dev/full)",
+            env=(("GITHUB_OUTPUT", "/dev/full"),),
         )
-        for kind, where in (("missing-folder", f"{_MISSING_DIR}/file"), ("a-folder", "/tmp"))
+        for task, argv in (("changed", ("version.changed",)), ("tags", ("image.tags",)))
     ),
 ]
 
@@ -795,6 +819,7 @@ CASES = [
     *OUTSIDE_WRITES,
     *WRITE_PATHS,
     *CONTROL_CHARACTERS,
+    *TASK_NAMES,
 ]
 
 

@@ -133,3 +133,15 @@ def test_a_deeply_nested_input_no_site_names_is_still_one_line(
     assert capsys.readouterr().err == (
         "error: an input is nested too deeply to read; nothing was changed\n"
     )
+
+
+@pytest.mark.parametrize("where", ["/nonexistent-dexops-dir/summary", "/tmp", "/dev/full"])
+def test_a_step_summary_that_cannot_be_written_is_one_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from dexops import github_actions
+    from dexops.errors import DexopsError
+
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", where)
+    with pytest.raises(DexopsError, match=rf"cannot write \$GITHUB_STEP_SUMMARY \({where}\)"):
+        github_actions.add_summary("# report\n")

@@ -359,6 +359,23 @@ def _check_prefixes(file: Path, components: Mapping[str, Component]) -> None:
         prefixes[comp.tag_prefix] = comp.name
 
 
+def task_name(component: str) -> str:
+    """The per-component task's name: invoke spells `.` and `_` as `-` (`release.lib-x`)."""
+    return component.replace(".", "-").replace("_", "-")
+
+
+def _check_task_names(file: Path, components: Mapping[str, Component]) -> None:
+    seen: dict[str, str] = {}
+    for name in components:
+        task = task_name(name)
+        if task in seen:
+            raise ConfigError(
+                f"{file}: tool.dexops.components {seen[task]!r} and {name!r} would both be "
+                f"the task release.{task}; rename one"
+            )
+        seen[task] = name
+
+
 def _indexes(file: Path, tables: Mapping[str, dict[str, Any]]) -> tuple[PackageIndex, ...]:
     """Indexes with roles: explicit `role`, else by order (test first, then production)."""
     parsed = [
@@ -436,6 +453,7 @@ def _build(
             if comp is not None:
                 components[name] = comp
     problems.attempt(lambda: _check_prefixes(file, components))
+    problems.attempt(lambda: _check_task_names(file, components))
     environments: dict[str, Environment] = {}
     for name, entry in s.subtable("environments").items():
         if sound("environments", name):

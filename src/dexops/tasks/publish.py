@@ -182,8 +182,10 @@ def _library_names(repo: str | None) -> list[str]:
 
 def collection() -> Collection:
     """The `publish` collection: one task per library component of the configuration."""
+    from dexops.domain.config import task_name
+
     coll = Collection("publish")
     for name in _library_names(repo_from_argv(sys.argv[1:])):
         # A dot would make invoke read the name as a sub-collection.
-        coll.add_task(_component_task(name), name=name.replace(".", "-"))
+        coll.add_task(_component_task(name), name=task_name(name))
     return coll

@@ -178,6 +178,7 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
 
 def collection() -> Collection:
     """The `release` collection: `all`, plus one task per component of the configuration."""
+    from dexops.domain.config import task_name
     from dexops.errors import DexopsError
     from dexops.workflows.workspace import Workspace
 
@@ -191,5 +192,5 @@ def collection() -> Collection:
     for name in config.components:
         if name != "all":
             # A dot would make invoke read the name as a sub-collection.
-            coll.add_task(_component_task(name), name=name.replace(".", "-"))
+            coll.add_task(_component_task(name), name=task_name(name))
     return coll
