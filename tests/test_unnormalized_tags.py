@@ -18,7 +18,6 @@ UNTIDY = ("0.4.10RC1", "01.0", "0.4.10-1", "1.0.post01", "1.0-dev1", "v0.4.10")
         ("release.dataenginex", "--dry-run"),
         ("release.all", "--dry-run"),
         ("image.tags",),
-        ("publish.dataenginex", "--dry-run"),
         ("metrics", "--json"),
         ("status",),
     ],
