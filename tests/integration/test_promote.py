@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,9 +203,55 @@ def test_status_shows_argocd_sync_and_health(
     assert "sync" in table.splitlines()[0]
 
 
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def run_script(script: str, gitops: GitOpsRepo, *argv: str, installed: bool) -> str:
+    """Run a wrapper script in the sandbox, with dexops on PATH (installed) or not."""
+    venv_bin = str(Path(sys.executable).parent)
+    others = [p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GITHUB_", "GH_")) and k != "VIRTUAL_ENV"
+    }
+    env["PATH"] = os.pathsep.join([venv_bin, *others] if installed else others)
+    result = subprocess.run(
+        ["bash", str(SCRIPTS / script), *argv],
+        cwd=gitops.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout + result.stderr
+
+
+def test_wrapper_scripts_run_the_design_card_lines(gitops: GitOpsRepo, cli: Cli) -> None:
+    """Installed dexops in an adopting repository without tasks.py, then this checkout's tasks."""
+    a, b = gitops.make_tags(2)
+    gitops.repo.git("rm", "--quiet", "tasks.py")
+    gitops.repo.commit("chore: an adopter without tasks.py")
+    gitops.repo.push("main")
+    ok(cli, gitops, "deploy.update", "--branch", "main", "--image-tag", a, "--push")
+    ok(cli, gitops, "deploy.update", "--branch", "dev", "--image-tag", b, "--push")
+    ok(cli, gitops, "promote", "--image-tag", b, "--direct", "--yes")
+    line = ("--from-env", "stage", "--to-env", "prod", "--image-tag", b)
+    out = run_script("promote.sh", gitops, *line, installed=True)
+    branch = f"promote-prod-{b}"
+    assert f"pushed branch {branch}; no GitHub token is set" in out
+    assert f"newTag: {b}" in gitops.overlay("prod", ref=branch)
+    # No dexops on PATH nor importable: the invoke tasks of the checkout the script is in.
+    out = run_script("rollback.sh", gitops, "--env", "stage", "--yes", installed=False)
+    assert f"stage: {b} -> {a}" in out
+    assert gitops.tag("stage") == a
+
+
 @pytest.mark.parametrize("script", ["promote.sh", "rollback.sh"])
 def test_wrapper_scripts_have_help(script: str) -> None:
-    path = Path(__file__).resolve().parents[2] / "scripts" / script
+    path = SCRIPTS / script
     result = subprocess.run(
         ["bash", str(path), "--help"], capture_output=True, text=True, check=False
     )
