@@ -199,3 +199,28 @@ def test_set_image_changes_one_entry_and_nothing_else(
     remaining = iter(after.splitlines())
     assert all(any(line == other for other in remaining) for line in kept)
     assert scan_images(after) == after_entries
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("x: &t 1.0\nimages:\n- name: app\n  newTag: *t\n", "is given through a YAML alias"),
+        ("images:\n- name: app\n  newTag: &t 1.0\nother: *t\n", "carries a YAML anchor"),
+        ("images:\n- name: app\n  newTag: |\n    1.0\n", "is a YAML block scalar"),
+        ("images:\n- name: app\n  newTag: >-\n    1.0\n", "is a YAML block scalar"),
+        (
+            f"d: &d {DIGEST}\nimages:\n- name: app\n  newTag: '1.0'\n  digest: *d\n",
+            "digest of image 'app' is given through a YAML alias",
+        ),
+    ],
+)
+def test_a_value_yaml_shares_or_folds_is_refused_not_rewritten(text: str, why: str) -> None:
+    # Splicing there would rewrite another key's value, drop an anchor others use, or cut
+    # a block scalar's text: refused in one line instead.
+    with pytest.raises(KustomizationError, match=why):
+        set_image("kind: Kustomization\n" + text, "app", tag="2.0")
+
+
+def test_an_aliased_value_that_already_matches_needs_no_edit() -> None:
+    text = "kind: Kustomization\nx: &t '2.0'\nimages:\n- name: app\n  newTag: *t\n"
+    assert set_image(text, "app", tag="2.0") == text

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dexops.domain import imageref
 from dexops.errors import DexopsError
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import ScalarNode
 
 IMAGE_KEYS = ("name", "newName", "newTag", "digest")
 
@@ -78,6 +82,9 @@ class _Scalar:
     style: str | None
     key_start: int
     key_column: int
+    # Why the value cannot be edited where it stands: an anchor or alias shares it with other
+    # keys, and a block scalar's text is not the one span a plain or quoted value is.
+    unsafe: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,18 @@ def _compose(text: str, source: str) -> object:
         raise KustomizationError(f"{source} is nested too deeply to read as YAML") from None
 
 
+def _unsafe(value: ScalarNode, key_end: int) -> str | None:
+    """Why a value node is not one span to splice: shared through YAML, or a block scalar."""
+    # An alias resolves to the anchored node, whose text lies before this key.
+    if value.start_mark.index < key_end:
+        return "is given through a YAML alias"
+    if getattr(value, "anchor", None):
+        return "carries a YAML anchor other keys may share"
+    if value.style in ("|", ">"):
+        return "is a YAML block scalar"
+    return None
+
+
 def _structure(text: str, source: str) -> _Images:
     from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
@@ -150,6 +169,7 @@ def _structure(text: str, source: str) -> _Images:
                         v.style,
                         k.start_mark.index,
                         k.start_mark.column,
+                        _unsafe(v, k.end_mark.index),
                     )
             if "name" not in scalars:
                 raise KustomizationError(f"{source}: an images: entry has no name")
@@ -225,6 +245,10 @@ def _value_splices(
     inserts: list[str] = []
     for key, value in (("newTag", tag), ("digest", digest)):
         scalar = entry.scalars.get(key)
+        if scalar is not None and scalar.unsafe and scalar.value != value:
+            raise KustomizationError(
+                f"{source}: {key} of image {entry.image().name!r} {scalar.unsafe}; edit it by hand"
+            )
         if scalar is not None and value is not None:
             if scalar.value != value:
                 splices.append(_Splice(scalar.start, scalar.end, _render(value, scalar.style)))
