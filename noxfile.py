@@ -112,7 +112,7 @@ def integration(session: nox.Session) -> None:
 
 def _test_unpacked_sdist(session: nox.Session) -> None:
     """Run the unit tests from an unpacked sdist, importing dexops from it."""
-    out = Path(session.create_tmp()) / "sdist"
+    out = Path(session.create_tmp()).resolve() / "sdist"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     session.run(
@@ -124,8 +124,8 @@ def _test_unpacked_sdist(session: nox.Session) -> None:
     unpacked = out / archive.name.removesuffix(".tar.gz")
     env = {"PYTHONPATH": str(unpacked / "src")}
     session.chdir(unpacked)
-    check = "import dexops, pathlib, sys; sys.exit(not pathlib.Path(dexops.__file__).is_relative_to(sys.argv[1]))"  # noqa: E501
-    session.run("python", "-c", check, str(unpacked), env=env)
+    inside = "import dexops, pathlib, sys; assert pathlib.Path(dexops.__file__).is_relative_to(sys.argv[1])"  # noqa: E501
+    session.run("python", "-c", inside, str(unpacked), env=env)
     session.run(
         "pytest", "-m", "not integration and not package", "-p", "no:cacheprovider", env=env
     )

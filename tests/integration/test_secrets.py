@@ -20,6 +20,7 @@ from tests.conftest import Cli, CliResult, require_tool
 from tests.fixtures_argocd import ArgoCDFake, application
 from tests.fixtures_github import GitHubFake
 from tests.fixtures_gitops import GitOpsRepo
+from tests.fixtures_pypi import PypiServers
 from werkzeug import Request, Response
 
 pytestmark = pytest.mark.integration
@@ -117,6 +118,7 @@ def leaks(  # noqa: PLR0917 - pytest passes fixtures by name
     github_fake: GitHubFake,
     argocd_fake: ArgoCDFake,
     slack: SlackFake,
+    pypi_servers: PypiServers,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Leaks:
@@ -125,6 +127,9 @@ def leaks(  # noqa: PLR0917 - pytest passes fixtures by name
     github_fake.token = SECRETS["GITHUB_TOKEN"]
     github_fake.setenv()
     argocd_fake.token = SECRETS["ARGOCD_AUTH_TOKEN"]
+    # pipeline.plan asks the indexes which files they lack: local ones, as in CI's sandbox.
+    pypi_servers.configure(gitops.path, monkeypatch)
+    gitops.repo.commit("ci: the local package indexes")
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("TWINE_USERNAME", "__token__")
@@ -164,7 +169,7 @@ def test_no_task_prints_writes_or_sends_a_secret(cli: Cli, leaks: Leaks) -> None
         ("version.bump", "dataenginex", "--part", "minor"),
         ("pipeline.plan",),
         ("pipeline.plan", "--json"),
-        # Before the release: no tag at HEAD, so no index is read (none is reachable here).
+        # Before the release: no tag at HEAD, so the dry run builds nothing to upload.
         ("publish.dataenginex", "--dry-run", "--json"),
         ("release.dataenginex", "--dry-run"),
         ("release.dataenginex", "--dry-run", "--json"),
