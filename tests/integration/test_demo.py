@@ -35,7 +35,7 @@ def _processes_under(path: Path) -> list[str]:
 def _demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "DEXOPS_"))}
     return subprocess.Popen(
-        [sys.executable, "-m", "dexops", "demo", "--workdir", str(workdir), *args],
+        [sys.executable, "-m", "invoke", "demo", "--workdir", str(workdir), *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -132,10 +132,6 @@ def _configure(sandbox: Sandbox) -> None:
 
 def _create_repository(sandbox: Sandbox) -> None:
     """Copy the example, commit it, and push main and dev to a bare origin."""
-    if not EXAMPLE.is_dir():
-        raise DemoError(
-            f"the example monorepo is not at {EXAMPLE}; run the demo from a dexops checkout"
-        )
     shutil.copytree(
         EXAMPLE,
         sandbox.repo,
@@ -272,6 +268,11 @@ def run_demo(
     *, keep: bool, workdir: Path | None = None, out: Callable[[str], None] = console.say
 ) -> list[StepResult]:
     """Run the demo in a fresh sandbox; stop every service it started, whatever happens."""
+    if not EXAMPLE.is_dir():
+        # An installed wheel has no examples/: refuse before starting anything.
+        raise DemoError(
+            f"the example monorepo is not at {EXAMPLE}; run the demo from a dexops checkout"
+        )
     root = Path(tempfile.mkdtemp(prefix="dexops-demo-", dir=workdir))
     sandbox = Sandbox(root=root, repo=root / "dex-monorepo", origin=root / "origin.git")
     demo = Demo(sandbox)

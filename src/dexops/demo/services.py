@@ -126,7 +126,12 @@ def pypiserver_command() -> list[str]:
 
 def start_pypiserver(workdir: Path, name: str, credentials: IndexCredentials) -> Service:
     """Start pypiserver on a free port with uploads (and listing) behind a password."""
-    from passlib.apache import HtpasswdFile  # dev dependency, only the demo and tests need it
+    try:
+        from passlib.apache import HtpasswdFile  # dev dependency, only the demo and tests need it
+    except ImportError:
+        raise ToolMissingError(
+            "passlib is not installed (uv sync installs it with the dev group)"
+        ) from None
 
     workdir.mkdir(parents=True, exist_ok=True)
     packages = workdir / "packages"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from invoke.collection import Collection
 from invoke.tasks import Task
@@ -36,26 +36,28 @@ _SOURCES: dict[str, tuple[str, str]] = {
 }
 
 
-def named_sources(argv: Sequence[str]) -> set[str]:
+def named_sources(argv: Sequence[str], offered: Iterable[str] = _SOURCES) -> set[str]:
     """The top-level names a command line's words name (task names and flag values alike)."""
     if "--complete" in argv:
         # Shell completion offers what comes next: any task may.
         return set()
-    return {word.split(".")[0] for word in argv if not word.startswith("-")} & _SOURCES.keys()
+    return {word.split(".")[0] for word in argv if not word.startswith("-")} & set(offered)
 
 
-def namespace(argv: Sequence[str] | None = None) -> Collection:
+def namespace(argv: Sequence[str] | None = None, *, demo: bool = False) -> Collection:
     """The dexops namespace; per-component tasks come from `[tool.dexops]`.
 
     Given a command line (`argv`, the words after the program's name), only the modules of
     the tasks it names are imported, so a task starts with its own module rather than all of
     them (benchmarks/bench_tasks.py). A command line that names none (`--list`, a typo)
-    gets every task, and with it invoke's own listing or "no idea what … is".
+    gets every task, and with it invoke's own listing or "no idea what … is". The demo
+    needs a dexops checkout's examples/: only its tasks.py offers it (`demo=True`).
     """
     _edge.install_usage_errors()
-    named = named_sources(argv) if argv is not None else set()
+    offered = [name for name in _SOURCES if demo or name != "demo"]
+    named = named_sources(argv, offered) if argv is not None else set()
     ns = Collection()
-    for module_name, member_name in dict.fromkeys(_SOURCES[n] for n in (named or _SOURCES)):
+    for module_name, member_name in dict.fromkeys(_SOURCES[n] for n in (named or offered)):
         member = getattr(importlib.import_module(f"dexops.tasks.{module_name}"), member_name)
         if isinstance(member, Task):
             ns.add_task(member)
