@@ -31,49 +31,31 @@ def dists(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {p.suffix: p for p in files}
 
 
-def _tracked(*paths: str) -> set[str]:
-    out = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *paths],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return {line for line in out.splitlines() if line}
+# The exact file lists, written out: a stray file (or a missing one) in either archive fails
+# the test. Adding a file to the package or the sdist means adding its line here.
+MANIFESTS = Path(__file__).resolve().parent / "data" / "packaging"
 
 
-def test_wheel_holds_the_package_and_nothing_else(dists: dict[str, Path]) -> None:
+def _manifest(name: str) -> set[str]:
+    lines = (MANIFESTS / name).read_text(encoding="utf-8").splitlines()
+    return {line for line in lines if line and not line.startswith("#")}
+
+
+def test_wheel_holds_exactly_its_manifest(dists: dict[str, Path]) -> None:
     with zipfile.ZipFile(dists[".whl"]) as wheel:
         names = set(wheel.namelist())
     dist_info = f"dexops-{__version__}.dist-info"
-    expected = {name.removeprefix("src/") for name in _tracked("src/dexops")} | {
-        f"{dist_info}/METADATA",
-        f"{dist_info}/WHEEL",
-        f"{dist_info}/RECORD",
-        f"{dist_info}/entry_points.txt",
-        f"{dist_info}/licenses/LICENSE",
-    }
-    assert names == expected
+    expected = {name.replace("{dist_info}", dist_info) for name in _manifest("wheel.txt")}
+    assert sorted(names - expected) == [], "files in the wheel that wheel.txt does not name"
+    assert sorted(expected - names) == [], "files wheel.txt names that the wheel lacks"
     assert "dexops/py.typed" in names
     assert "dexops/schemas/tool-dexops.schema.json" in names
 
 
-def test_sdist_holds_what_its_tests_need(dists: dict[str, Path]) -> None:
-    sdist = dists[".gz"]
+def test_sdist_holds_exactly_its_manifest(dists: dict[str, Path]) -> None:
     prefix = f"dexops-{__version__}/"
-    with tarfile.open(sdist) as archive:
+    with tarfile.open(dists[".gz"]) as archive:
         names = {m.name.removeprefix(prefix) for m in archive.getmembers() if m.isfile()}
-    folders = ("src/dexops", "tests", "examples", "scripts", "docs", "benchmarks", ".github")
-    expected = _tracked(*folders) | {
-        "noxfile.py",
-        "tasks.py",
-        "uv.lock",
-        "README.md",
-        "CHANGELOG.md",
-        "CONTRIBUTING.md",
-        "LICENSE",
-        "pyproject.toml",
-        "PKG-INFO",
-        ".gitignore",  # hatchling always ships it so the sdist rebuilds the same files
-    }
-    assert names == expected
+    expected = _manifest("sdist.txt")
+    assert sorted(names - expected) == [], "files in the sdist that sdist.txt does not name"
+    assert sorted(expected - names) == [], "files sdist.txt names that the sdist lacks"
