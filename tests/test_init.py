@@ -11,7 +11,7 @@ import pytest
 from dexops.workflows.workspace import load_config
 from tests.conftest import Cli
 from tests.fixtures_pypi import PypiServers
-from tests.gitrepo import GitRepo, init_repo
+from tests.gitrepo import GitRepo, example_repo, init_repo
 from tests.snapshot import RepoSnapshot
 
 GENERATED = (
@@ -248,3 +248,31 @@ def test_bad_repositories_are_one_line_errors(
     assert fragment in result.err
     assert result.err.count("\n") == 1
     assert "Traceback" not in result.err
+
+
+def test_init_gives_back_the_single_library_pipeline(
+    tmp_path: Path, cli: Cli, pypi_servers: PypiServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = example_repo(tmp_path, "single-library")
+    pypi_servers.configure(repo.path, monkeypatch)
+    repo.commit("ci: the local package indexes")
+    before = load_config(repo.path)
+    plan_before = _plan(cli, repo)
+    _strip_dexops(repo)
+    result = cli("init", cwd=repo.path)
+    assert result.code == 0, result.err
+    pypi_servers.configure(repo.path, monkeypatch)
+    after = load_config(repo.path)
+    assert after.default_branch == before.default_branch
+    assert after.environments == before.environments == {}
+    (component,) = after.components.values()
+    expected = before.components["slugkit"]
+    assert (component.name, component.kind, component.path, component.tag_prefix) == (
+        expected.name,
+        expected.kind,
+        expected.path,
+        expected.tag_prefix,
+    )
+    assert _plan(cli, repo) == plan_before
+    doctor = cli("doctor", cwd=repo.path)
+    assert doctor.code == 0, doctor.out + doctor.err

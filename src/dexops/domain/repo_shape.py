@@ -58,16 +58,13 @@ def shape_of(facts: RepoFacts) -> Shape:
 
 
 def tag_prefix(name: str, tags: Sequence[str], *, only: bool) -> str:
-    """The prefix existing tags use for component `name` (the loader's default otherwise)."""
+    """The prefix existing tags use for `name`; a sole component's is `v`, else `<name>-v`."""
     for prefix in (f"{name}-v", f"{name}/v", f"{name}-", f"{name}/", f"{name}_v"):
         if any(_TAG_VERSION.match(t.removeprefix(prefix)) for t in tags if t.startswith(prefix)):
             return prefix
     if only:
-        for prefix in ("v", ""):
-            if any(
-                _TAG_VERSION.match(t.removeprefix(prefix)) for t in tags if t.startswith(prefix)
-            ):
-                return prefix or "v"
+        # The one component of a repository owns its plain tags: v1.2.3 by convention.
+        return "v"
     return f"{name}-v"
 
 
