@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 from dexops.errors import ExitCode
 from tests.conftest import Cli
@@ -94,3 +95,24 @@ def test_a_promotion_that_would_drop_changes_is_refused_unless_forced(
     forced = cli(*args, "--force", "--dry-run", cwd=dex_repo.path)
     assert forced.code == 0, forced.err
     assert f"promote sha-{a3[:8]}" in forced.out
+
+
+def test_a_shallow_clone_still_refuses_a_promotion_that_would_drop_changes(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    # actions/checkout's default clone: main's tip only, so the commit stage runs is missing
+    # until the promotion completes the history it judges ancestry with.
+    squashed, a3 = squash_flow(dex_repo)
+    shallow = tmp_path / "shallow"
+    clone = ["git", "clone", "--quiet", "--depth", "1", f"file://{dex_repo.origin}", str(shallow)]
+    subprocess.run(clone, check=True)
+    missing = subprocess.run(["git", "cat-file", "-e", squashed], cwd=shallow, check=False)
+    assert missing.returncode != 0
+    before = dex_repo.remote_refs()
+    args = ("promote", "--from-env", "dev", "--to-env", "stage", "--skip-registry-check")
+    refused = cli(*args, "--yes", cwd=shallow)
+    assert refused.code == ExitCode.GATE_REFUSED, refused.out + refused.err
+    assert "not an ancestor" in refused.err
+    assert squashed in refused.err
+    assert a3 in refused.err
+    assert dex_repo.remote_refs() == before

@@ -10,7 +10,7 @@ from pathlib import Path
 from dexops.domain import kustomize, promotion_chain
 from dexops.domain.holds import Trailers, commit_message
 from dexops.errors import DexopsError, ExitCode
-from dexops.workflows.branch_edit import Change, push_or_propose
+from dexops.workflows.branch_edit import Change, complete_history, push_or_propose
 from dexops.workflows.deploy import builder, unified_diff
 from dexops.workflows.environments import (
     Drift,
@@ -161,6 +161,8 @@ def plan_promotion(
         target.text, target.image, tag=chosen, digest=digest, source=target_env.kustomization
     )
     diff = unified_diff(target.text, after, target_env.kustomization)
+    # Ancestry is judged on whole histories: a shallow clone lacks the commits it compares.
+    complete_history(ws.git, [source_env.branch, target_env.branch])
     moved = drift(ws, chosen, target.tag)
     plan = PromotionPlan(
         source,
