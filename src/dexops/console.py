@@ -6,7 +6,10 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 from dexops.secrets import mask
 
@@ -54,21 +57,28 @@ def emit_json(data: Any) -> None:  # noqa: ANN401 - any JSON-serialisable value
     say(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
+def rich_table(headers: Sequence[str], cells: Sequence[Sequence[str]], *, title: str = "") -> Table:
+    """The terminal form of a table: cells as plain text, folded rather than cut when narrow."""
+    from rich.table import Table
+    from rich.text import Text
+
+    # Text, not str: rich would read `[bold]` in a commit subject as markup. A narrow terminal
+    # folds a long image tag onto the next line; the default ellipsis would cut its digits.
+    made = Table(title=Text(title) if title else None)
+    for header in headers:
+        made.add_column(Text(header), overflow="fold")
+    for row in cells:
+        made.add_row(*(Text(printable(c), overflow="fold") for c in row))
+    return made
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: str = "") -> None:
     """Print a table: rich on a terminal, aligned plain text otherwise."""
     cells = [[mask("" if c is None else str(c)) for c in row] for row in rows]
     if sys.stdout.isatty():
         from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
 
-        # Text, not str: rich would read `[bold]` in a commit subject as markup.
-        rich_table = Table(title=Text(title) if title else None)
-        for header in headers:
-            rich_table.add_column(Text(header))
-        for row in cells:
-            rich_table.add_row(*(Text(printable(c)) for c in row))
-        Console().print(rich_table)
+        Console().print(rich_table(headers, cells, title=title))
         return
     # Plain text keeps logs and tests readable without terminal escapes.
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
