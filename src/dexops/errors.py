@@ -33,6 +33,12 @@ class DexopsError(Exception):
 
     exit_code: ExitCode = ExitCode.FAILURE
 
+    def __init__(self, *args: object, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(*args)
+        # The file (and line) the error is about, for a `file=`/`line=` annotation under Actions.
+        self.file = file
+        self.line = line
+
     def __str__(self) -> str:
         # Messages are shown as one line; collapse any newline a tool's stderr brought in.
         return " ".join(super().__str__().split())

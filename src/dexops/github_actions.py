@@ -5,10 +5,11 @@ The one module that reads GitHub Actions' variables (`GITHUB_*`); everything els
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,11 +140,48 @@ def add_summary(markdown: str) -> None:
     _append("GITHUB_STEP_SUMMARY", path, mask(markdown).rstrip("\n") + "\n\n")
 
 
-def error_annotation(message: str) -> None:
-    """Print an `::error::` annotation for the job's page."""
+def _property(value: str) -> str:
+    """A workflow command's property value, escaped as the runner reads it."""
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped.replace(":", "%3A").replace(",", "%2C")
+
+
+def _workspace_path(file: str) -> str:
+    """`file` relative to the job's workspace, as annotations name files."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    path = Path(file)
+    if workspace and path.is_absolute() and path.is_relative_to(workspace):
+        return path.relative_to(workspace).as_posix()
+    return path.as_posix()
+
+
+def error_annotation(message: str, *, file: str | None = None, line: int | None = None) -> None:
+    """Print an `::error::` annotation for the job's page, on the file and line it is about."""
     if active():
-        sys.stdout.write(f"::error::{mask(message)}\n")
+        where = []
+        if file:
+            where.append(f"file={_property(mask(_workspace_path(file)))}")
+            if line is not None:
+                where.append(f"line={line}")
+        properties = f" {','.join(where)}" if where else ""
+        sys.stdout.write(f"::error{properties}::{mask(message)}\n")
         sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def group(title: str) -> Iterator[None]:
+    """Fold a tool's long output into one `::group::` block of the job's log under Actions."""
+    # On stderr, where the tools' output goes: the runner reads workflow commands there too.
+    if not active():
+        yield
+        return
+    sys.stderr.write(f"::group::{mask(title)}\n")
+    sys.stderr.flush()
+    try:
+        yield
+    finally:
+        sys.stderr.write("::endgroup::\n")
+        sys.stderr.flush()
 
 
 def _event() -> dict[str, object] | None:

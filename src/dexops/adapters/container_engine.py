@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dexops import github_actions
 from dexops.adapters.tool import run_tool
 from dexops.domain.imageref import ImageRef, validate_digest
 from dexops.errors import DexopsError, ToolMissingError
@@ -84,7 +85,7 @@ def stream(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Ran:
         )
     except FileNotFoundError:
         raise ToolMissingError(f"{argv[0]} is not installed") from None
-    with proc:
+    with proc, github_actions.group(" ".join(argv[:2])):
         assert proc.stdout is not None  # noqa: S101 - PIPE was requested
         for line in proc.stdout:
             sys.stderr.write(line)

@@ -195,7 +195,7 @@ class _Section:
         self.file = file
 
     def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.file}: {self.where}.{key} {problem}")
+        return ConfigError(f"{self.file}: {self.where}.{key} {problem}", file=str(self.file))
 
     def string(self, key: str, default: str | None = None) -> str | None:
         value = self.table.get(key, default)
@@ -413,7 +413,7 @@ class _Problems:
 
     def add(self, message: str) -> None:
         if self.strict:
-            raise ConfigError(message)
+            raise ConfigError(message, file=str(self.file))
         self.found.append(message)
 
     def attempt(self, check: Callable[[], _T]) -> _T | None:

@@ -121,7 +121,11 @@ def _compose(text: str, source: str) -> object:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise KustomizationError(f"{source} is not valid YAML: {problem}{where}") from None
+        raise KustomizationError(
+            f"{source} is not valid YAML: {problem}{where}",
+            file=source,
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
     except RecursionError:
         raise KustomizationError(f"{source} is nested too deeply to read as YAML") from None
 

@@ -23,14 +23,20 @@ from dexops.secrets import mask
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> Exit:
+def fail(
+    message: str,
+    code: ExitCode = ExitCode.FAILURE,
+    *,
+    file: str | None = None,
+    line: int | None = None,
+) -> Exit:
     """Print one `error:` line (and an annotation under Actions); return the Exit to raise."""
     from dexops import github_actions
     from dexops.console import printable
 
-    line = printable(" ".join(mask(message).split()))
-    github_actions.error_annotation(line)
-    sys.stderr.write(f"error: {line}\n")
+    text = printable(" ".join(mask(message).split()))
+    github_actions.error_annotation(text, file=file, line=line)
+    sys.stderr.write(f"error: {text}\n")
     sys.stderr.flush()
     return Exit(code=int(code))
 
@@ -94,7 +100,7 @@ def guarded(body: F, *, read_only: bool = False) -> F:
             with _sigterm_like_sigint():
                 return body(*args, **kwargs)
         except DexopsError as exc:
-            raise fail(str(exc), exc.exit_code) from None
+            raise fail(str(exc), exc.exit_code, file=exc.file, line=exc.line) from None
         except OSError as exc:
             # The backstop for a path dexops reads or writes (--output, reports) failing.
             where = f"{exc.filename}: " if exc.filename else ""

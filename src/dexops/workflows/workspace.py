@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import NamedTuple
@@ -44,7 +45,12 @@ def _parse(root: Path, file: Path, text: str) -> Config:
     try:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError) as exc:  # too deep: one line too
-        raise ConfigError(f"{file} is not valid TOML: {exc}") from None
+        found = re.search(r"at line (\d+)", str(exc))
+        raise ConfigError(
+            f"{file} is not valid TOML: {exc}",
+            file=str(file),
+            line=int(found[1]) if found else None,
+        ) from None
     from dexops.adapters.repo_files import LocalRepoFiles
 
     return parse_config(data, root=root, file=file, files=LocalRepoFiles(root))
