@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from dexops.errors import ExitCode
+from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
 
@@ -107,3 +108,12 @@ def test_a_reader_that_leaves_early_gets_no_traceback(dex_repo: GitRepo) -> None
         assert proc.wait() in (0, 1)
     assert "Traceback" not in errors
     assert "BrokenPipeError" not in errors
+
+
+def test_a_mistyped_task_name_gets_did_you_mean(dex_repo: GitRepo, cli: Cli) -> None:
+    for typed, meant in (("promot", "promote"), ("hold.relase", "hold.release")):
+        result = cli(typed, cwd=dex_repo.path)
+        assert result.code == ExitCode.USAGE
+        assert result.err == f"error: No idea what '{typed}' is! did you mean {meant}?\n"
+    far = cli("zzzz", cwd=dex_repo.path)
+    assert far.err == "error: No idea what 'zzzz' is!\n"

@@ -6,12 +6,13 @@ import contextlib
 import copy
 import functools
 import inspect
+import re
 import signal
 import sys
 import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.exceptions import Exit
 from invoke.tasks import Task
@@ -19,6 +20,9 @@ from invoke.tasks import task as invoke_task
 
 from dexops.errors import DexopsError, ExitCode, Terminated
 from dexops.secrets import mask
+
+if TYPE_CHECKING:
+    from invoke.collection import Collection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,6 +194,21 @@ def repo_from_argv(argv: list[str]) -> str | None:
 _INSTALLED = False
 
 
+_UNKNOWN_TASK = re.compile(r"^No idea what '(?P<name>.+)' is!$")
+
+
+def did_you_mean(message: str, collection: Collection | None) -> str:
+    """For invoke's unknown-task message, the close task names (difflib), as a suffix."""
+    unknown = _UNKNOWN_TASK.match(message)
+    if unknown is None or collection is None:
+        return ""
+    import difflib
+
+    names = [n for name, aliases in collection.task_names.items() for n in (name, *aliases)]
+    close = difflib.get_close_matches(unknown["name"], names, n=3)
+    return f" did you mean {' or '.join(close)}?" if close else ""
+
+
 def install_usage_errors() -> None:
     """Make invoke's own command-line mistakes one `error:` line, under `invoke` too.
 
@@ -218,7 +237,8 @@ def install_usage_errors() -> None:
             try:
                 step(self)
             except ParseError as exc:
-                raise Exit(f"error: {mask(str(exc))}", code=ExitCode.USAGE) from None
+                hint = did_you_mean(str(exc), self.collection)
+                raise Exit(f"error: {mask(str(exc))}{hint}", code=ExitCode.USAGE) from None
             except ValueError as exc:
                 # A typed flag given a value of another type (int("abc")).
                 raise Exit(
