@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dexops.domain.checkup import Finding, git_version_verdict, worst
+from dexops.errors import ExitCode
 from tests.conftest import Cli
 from tests.fixtures_argocd import ArgoCDFake, application
 from tests.fixtures_github import GitHubFake
@@ -266,9 +267,11 @@ def test_argocd_unreachable_fails(
     dex_repo: GitRepo, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ARGOCD_SERVER", "http://127.0.0.1:9")
-    _, rows, _ = _doctor(cli, dex_repo)
+    code, rows, _ = _doctor(cli, dex_repo)
     assert _status(rows, "argocd:dex-dev") == "fail"
     assert "unreachable" in rows["argocd:dex-dev"].detail
+    # A failing row is the worst row: doctor exits with the table's failure code.
+    assert code == ExitCode.FAILURE
 
 
 def test_the_table_names_every_row(dex_repo: GitRepo, cli: Cli) -> None:

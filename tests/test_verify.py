@@ -169,7 +169,7 @@ def test_rollback_on_failure_rolls_back_and_holds(
     assert [line for line in lines if line.startswith("error: ")] == [lines[-1]]
     assert result.err.splitlines()[-1].endswith(
         f"rolled dev back from sha-1111111 to sha-0a1b2c3d: {tip[:12]} pushed to dev, "
-        "held until `invoke hold.release --env dev`"
+        "held until `dexops hold.release --env dev`"
     )
     # A re-run (a retried CI job) finds dev held on the rollback's target: it does not roll
     # back one release more, and says so.

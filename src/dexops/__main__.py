@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from invoke.program import Program
 
 from dexops import __version__
+from dexops.invocation import set_program
 from dexops.tasks import namespace
 
 
@@ -20,6 +21,8 @@ def program(argv: Sequence[str] | None = None) -> Program:
     """
     # namespace() also makes invoke's usage mistakes one `error:` line (tasks._edge).
     ns = namespace(argv)
+    # After namespace(), which names invoke: messages name the program the user ran.
+    set_program("dexops")
     return Program(namespace=ns, name="dexops", binary="dexops", version=__version__)
 
 

@@ -51,7 +51,7 @@ def test_default_target_hold_and_release(gitops: GitOpsRepo, cli: Cli) -> None:
     refused = cli("deploy.update", "--branch", "dev", "--image-tag", d, "--push", cwd=gitops.path)
     assert refused.code == ExitCode.ON_HOLD
     assert refused.err.startswith("error: dev is on hold since rollback"), refused.err
-    assert "invoke hold.release --env dev" in refused.err
+    assert "dexops hold.release --env dev" in refused.err
     snapshot.assert_same(gitops.repo)
     promote = cli(
         "promote", "--from-env", "dev", "--to-env", "stage", "--direct", "--yes",

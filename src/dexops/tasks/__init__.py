@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from invoke.collection import Collection
 from invoke.tasks import Task
 
+from dexops.invocation import set_program
 from dexops.tasks import _edge
 
 # Each top-level name of the namespace: the module under dexops.tasks that holds it, and what
@@ -53,6 +54,8 @@ def namespace(argv: Sequence[str] | None = None, *, demo: bool = False) -> Colle
     gets every task, and with it invoke's own listing or "no idea what … is". The demo
     needs a dexops checkout's examples/: only its tasks.py offers it (`demo=True`).
     """
+    # tasks.py runs under invoke; the dexops entry point says otherwise after this.
+    set_program("invoke")
     _edge.install_usage_errors()
     offered = [name for name in _SOURCES if demo or name != "demo"]
     named = named_sources(argv, offered) if argv is not None else set()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from invoke.collection import Collection
 from invoke.context import Context
 
+from dexops import invocation
 from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
@@ -183,7 +184,7 @@ def sync(
     elif outcome.action == "started":
         console.say(
             f"{outcome.app}: sync started (operation {state.operation_phase or 'requested'}); "
-            f"`invoke argocd.wait --env {env}` follows it"
+            f"`{invocation.command(f'argocd.wait --env {env}')}` follows it"
         )
     else:
         console.say(f"{outcome.app}: now sync={state.sync_status} health={state.health_status}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke.context import Context
 
+from dexops import invocation
 from dexops.tasks._edge import task
 from dexops.tasks.confirm import confirm
 
@@ -96,6 +97,7 @@ def rollback(
         github_actions.set_output("commit", result.commit or "")
         console.say(f"pushed {result.commit} to {plan.state.env.branch}: {env} -> {plan.tag}")
         if hold:
-            console.say(f"{env} is on hold; release it with: invoke hold.release --env {env}")
+            release = invocation.command(f"hold.release --env {env}")
+            console.say(f"{env} is on hold; release it with: {release}")
     elif result.proposal is not None:
         console.say(result.proposal.describe())

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Literal
 
+from dexops import invocation
 from dexops.adapters.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
 from dexops.domain.config import Environment
 from dexops.domain.durations import seconds
@@ -284,7 +285,8 @@ def trigger_sync(
     except WaitTerminatedError:
         raise WaitTerminatedError(
             f"terminated by SIGTERM while requesting a sync of {app}: the request may or may "
-            f"not have reached Argo CD; `invoke argocd.wait --env {env.name}` shows its state"
+            f"not have reached Argo CD; "
+            f"`{invocation.command(f'argocd.wait --env {env.name}')}` shows its state"
         ) from None
     return SyncOutcome(app, "started", after, client.server.base_url, client.warnings)
 

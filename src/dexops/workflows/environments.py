@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from dexops import invocation
 from dexops.adapters.gitstream import ObjectBatch, run_concurrently, stream
 from dexops.domain import deploy_history, holds, kustomize
 from dexops.domain.config import Environment
@@ -195,7 +196,7 @@ def hold_message(record: holds.HoldRecord) -> str:
     return (
         f"{record.environment} is on hold since rollback {record.commit[:8]} "
         f"(to {record.image_tag or '?'} from {record.previous_tag or '?'}); "
-        f"release it with: invoke hold.release --env {record.environment}"
+        f"release it with: {invocation.command(f'hold.release --env {record.environment}')}"
     )
 
 

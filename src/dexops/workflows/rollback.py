@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from dexops import invocation
 from dexops.adapters.kubectl import rollout_status_command, set_image_command
 from dexops.domain import kustomize
 from dexops.domain.deploy_history import Revision, rollback_candidates
@@ -92,7 +93,8 @@ def rollback_message(
         "rollback", env, image_tag=tag, previous_tag=previous, digest=digest, hold=hold
     )
     body = (
-        f"Automation will not overwrite {env} until: invoke hold.release --env {env}"
+        f"Automation will not overwrite {env} until: "
+        f"{invocation.command(f'hold.release --env {env}')}"
         if hold
         else ""
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from dexops import invocation
 from dexops.domain.config import Environment
 from dexops.domain.durations import seconds
 from dexops.domain.rollout import WaitTerminatedError
@@ -169,7 +170,8 @@ def verify_environment(
     except WaitTerminatedError:
         raise WaitTerminatedError(
             f"terminated by SIGTERM during the rollback of {env.name} after its failed smoke "
-            f"check; `invoke history --env {env.name}` shows whether the rollback was pushed"
+            f"check; `{invocation.command(f'history --env {env.name}')}` shows whether the "
+            "rollback was pushed"
         ) from None
     except DexopsError as exc:
         raise RollbackAfterFailureError(f"{failed}; the rollback failed too: {exc}") from None
@@ -217,7 +219,7 @@ def rollback_after_failure(
     if result.outcome == "pushed" and result.commit is not None:
         return FailureRollback(
             f"rolled {env} back from {current} to {plan.tag}: {result.commit[:12]} pushed "
-            f"to {branch}, held until `invoke hold.release --env {env}`",
+            f"to {branch}, held until `{invocation.command(f'hold.release --env {env}')}`",
             warnings,
         )
     return FailureRollback(
