@@ -78,7 +78,8 @@ def test_sigterm_during_a_bump_commit_restores_the_version_file(
     _blocker(dex_repo.path / ".git" / "hooks" / "pre-commit", marker)
     snapshot = RepoSnapshot.take(dex_repo)
     result = _terminate_at(dex_repo, marker, "version.bump", "dataenginex", "--part", "patch")
-    _one_line(result, f"{LIB_PYPROJECT} restored", "not bumped")
+    # Every file the bump had written is named: the pyproject and, in the example, uv.lock.
+    _one_line(result, f"{LIB_PYPROJECT}, uv.lock restored", "not bumped")
     snapshot.assert_same(dex_repo)
 
 
