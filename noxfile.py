@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -112,23 +113,29 @@ def integration(session: nox.Session) -> None:
 
 def _test_unpacked_sdist(session: nox.Session) -> None:
     """Run the unit tests from an unpacked sdist, importing dexops from it."""
-    out = Path(session.create_tmp()).resolve() / "sdist"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    session.run(
-        "uv", "build", "--quiet", "--sdist", "--out-dir", str(out), str(ROOT), external=True
-    )
-    (archive,) = out.glob("*.tar.gz")
-    with tarfile.open(archive) as sdist:
-        sdist.extractall(out, filter="data")
-    unpacked = out / archive.name.removesuffix(".tar.gz")
-    env = {"PYTHONPATH": str(unpacked / "src")}
-    session.chdir(unpacked)
-    inside = "import dexops, pathlib, sys; assert pathlib.Path(dexops.__file__).is_relative_to(sys.argv[1])"  # noqa: E501
-    session.run("python", "-c", inside, str(unpacked), env=env)
-    session.run(
-        "pytest", "-m", "not integration and not package", "-p", "no:cacheprovider", env=env
-    )
+    # Outside this checkout, temporary folders included: inside it, git would find this
+    # repository above the sdist and the tests of "not a git repository" would not hold.
+    out = Path(tempfile.mkdtemp(prefix="dexops-sdist-"))
+    try:
+        session.run(
+            "uv", "build", "--quiet", "--sdist", "--out-dir", str(out), str(ROOT), external=True
+        )
+        (archive,) = out.glob("*.tar.gz")
+        with tarfile.open(archive) as sdist:
+            sdist.extractall(out, filter="data")
+        unpacked = out / archive.name.removesuffix(".tar.gz")
+        scratch = out / "tmp"
+        scratch.mkdir()
+        env = {"PYTHONPATH": str(unpacked / "src"), "TMPDIR": str(scratch)}
+        session.chdir(unpacked)
+        inside = "import dexops, pathlib, sys; assert pathlib.Path(dexops.__file__).is_relative_to(sys.argv[1])"  # noqa: E501
+        session.run("python", "-c", inside, str(unpacked), env=env)
+        session.run(
+            "pytest", "-m", "not integration and not package", "-p", "no:cacheprovider", env=env
+        )
+    finally:
+        session.chdir(ROOT)
+        shutil.rmtree(out, ignore_errors=True)
 
 
 @nox.session(python=PYTHONS[0])
