@@ -280,3 +280,49 @@ def test_promotion_to_prod_through_its_dispatch_workflow(
     assert sandbox.overlay_tag("prod", "main") == f"sha-{first[:8]}"  # CD leaves prod alone
     _dispatch(sandbox, "promote.yml", **{"to-env": "prod"}).assert_success()
     assert sandbox.overlay_tag("prod", "main") == f"sha-{second[:8]}"
+
+
+def test_rollback_of_prod_through_its_dispatch_workflow_returns_the_promoted_tag(
+    sandbox: Sandbox,
+) -> None:
+    first = sandbox.repo.head()
+    sandbox.run("cd.yml", "workflow_run", ci_completed("main", first)).assert_success()
+    _dispatch(sandbox, "promote.yml", **{"to-env": "prod"}).assert_success()
+    second = sandbox.commit_and_push("main", "src/careerdex/banner.py", 'BANNER = "2"\n', "feat: 2")
+    sandbox.run("cd.yml", "workflow_run", ci_completed("main", second)).assert_success()
+    _dispatch(sandbox, "promote.yml", **{"to-env": "prod"}).assert_success()
+    assert sandbox.overlay_tag("prod", "main") == f"sha-{second[:8]}"
+    stage = sandbox.overlay_tag("stage", "main")
+
+    rolled = _dispatch(sandbox, "rollback.yml", env="prod")
+    rolled.assert_success()
+    run = rolled.job("rollback").only
+    assert run.environment == "prod"
+    assert run.concurrency == "deploy-main"
+    # prod runs the image it ran before the last promotion, and is held there.
+    assert sandbox.overlay_tag("prod", "main") == f"sha-{first[:8]}"
+    assert sandbox.overlay_tag("stage", "main") == stage
+    tip = sandbox.origin_sha("main")
+    assert run.step("previous").outputs == {"outcome": "pushed", "commit": tip}
+    assert run.step("further").outcome == "skipped"
+    message = sandbox.repo.origin_git("log", "-1", "--format=%B", "main")
+    assert message.startswith(f"fix: rollback prod to sha-{first[:8]}")
+    for trailer in (
+        "Dexops-Action: rollback",
+        "Dexops-Environment: prod",
+        f"Dexops-Image-Tag: sha-{first[:8]}",
+        f"Dexops-Previous-Tag: sha-{second[:8]}",
+        "Dexops-Hold: true",
+    ):
+        assert trailer in message.splitlines(), message
+    assert "prod is on hold" in run.step("previous").log
+
+    # A re-run of the dispatch (a retried job: the same inputs) changes nothing: it never
+    # rolls back a second time, to the seed image the registry does not even have.
+    again = _dispatch(sandbox, "rollback.yml", env="prod")
+    again.assert_success()
+    step = again.job("rollback").step("previous")
+    assert step.outputs == {"outcome": "unchanged"}
+    assert f"prod is already rolled back to sha-{first[:8]}" in step.log
+    assert sandbox.origin_sha("main") == tip
+    assert sandbox.overlay_tag("prod", "main") == f"sha-{first[:8]}"
