@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.table import Table
 
+from dexops import github_actions
 from dexops.secrets import mask
 
 # C0 controls but newline and tab, DEL, and C1 controls: ESC sequences, carriage returns and
@@ -31,8 +32,6 @@ def say(message: str = "") -> None:
 
 def warn(message: str) -> None:
     """Print a warning line to stderr (an annotation under GitHub Actions)."""
-    from dexops import github_actions
-
     line = printable(mask(message))
     if github_actions.active():
         sys.stderr.write(f"::warning::{line}\n")

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dexops.errors import DexopsError
 from dexops.secrets import known_secrets, mask
 
 
@@ -111,9 +112,7 @@ def set_output(name: str, value: object) -> None:
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
     text = mask(text)
     if "\n" in text:
-        import uuid  # here, not at the top: it costs every task ~3 ms of start-up
-
-        delimiter = f"dexops_{uuid.uuid4().hex}"
+        delimiter = f"dexops_{os.urandom(16).hex()}"
         _append("GITHUB_OUTPUT", path, f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
     else:
         _append("GITHUB_OUTPUT", path, f"{name}={text}\n")
@@ -121,8 +120,6 @@ def set_output(name: str, value: object) -> None:
 
 def _append(variable: str, path: str, text: str) -> None:
     """Append to the file a runner variable names; any OS failure is one line naming it."""
-    from dexops.errors import DexopsError
-
     try:
         with Path(path).open("a", encoding="utf-8") as handle:
             handle.write(text)

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from dexops import secrets
+from dexops.adapters.http import bind_credentials, make_session
 from dexops.domain.rollout import AppState
 from dexops.errors import DexopsError, ExitCode
 
@@ -165,8 +167,6 @@ class ArgoCD:
         *,
         session: requests.Session | None = None,
     ) -> None:
-        from dexops.adapters.http import bind_credentials, make_session
-
         self.server = server
         self._token = token
         self.session = session or make_session(retries=RETRIES, backoff=BACKOFF, timeout=TIMEOUT)
@@ -184,8 +184,6 @@ class ArgoCD:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ArgoCD:
         """A client for `ARGOCD_SERVER` authenticating with `ARGOCD_AUTH_TOKEN` when set."""
-        from dexops import secrets
-
         env = os.environ if environ is None else environ
         token = env.get(TOKEN_ENV, "").strip() or None
         secrets.register(token)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dexops import github_actions
+from dexops.adapters.registry import Credentials
 from dexops.adapters.tool import run_tool
 from dexops.domain.imageref import ImageRef, validate_digest
 from dexops.errors import DexopsError, ToolMissingError
@@ -155,8 +156,6 @@ def _read_digest(path: Path, what: str) -> str:
 
 def write_authfile(directory: Path, refs: Sequence[ImageRef]) -> Path | None:
     """A containers-auth.json with the environment's registry credentials, or None."""
-    from dexops.adapters.registry import Credentials
-
     credentials = Credentials.from_env()
     if credentials is None:
         return None

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
-from dexops import github_actions
+from dexops import github_actions, secrets
 from dexops.adapters.http import (
     DEFAULT_TIMEOUT,
     MAX_RETRY_AFTER,
@@ -173,8 +173,6 @@ class GitHub:
         backoff: float = 0.5,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
-        from dexops import secrets
-
         if not _REPOSITORY.match(repository):
             raise ForgeError(f"GitHub repository {repository!r} is not of the form owner/name")
         if not token:

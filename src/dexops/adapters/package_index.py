@@ -14,8 +14,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from dexops import secrets
-from dexops.adapters.http import origin
+from dexops import github_actions, secrets
+from dexops.adapters.http import make_session, origin, trust
 from dexops.adapters.tool import run_tool
 from dexops.domain.config import PackageIndex
 from dexops.domain.distributions import IndexFile, files_of_release, sha256_hex
@@ -70,8 +70,6 @@ def credentials_for(
 
 def _register(value: str) -> None:
     """Mask a credential from now on, and tell the Actions runner if it did not know it."""
-    from dexops import github_actions
-
     known = value in secrets.known_secrets()
     secrets.register(value)
     if github_actions.active() and not known and value in secrets.known_secrets():
@@ -161,8 +159,6 @@ class IndexClient:
         retries: int | None = None,
         backoff: float | None = None,
     ) -> None:
-        from dexops.adapters.http import make_session, trust
-
         self.index = index
         self.credentials = credentials
         self.retries = READ_RETRIES if retries is None else retries

@@ -6,7 +6,9 @@ from the environment when set. Loopback registries are spoken to over plain http
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from dexops.adapters.http import Origin, origin, trust
+from dexops import secrets
+from dexops.adapters.http import Origin, make_session, origin, trust
 from dexops.domain.imageref import ImageRef, ImageRefError, validate_digest
 from dexops.errors import DexopsError, ExitCode
 
@@ -68,8 +71,6 @@ class Credentials:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Credentials | None:
         """Credentials from REGISTRY_USERNAME / REGISTRY_PASSWORD or REGISTRY_TOKEN, if set."""
-        from dexops import secrets
-
         source = os.environ if env is None else env
         password = source.get(PASSWORD_ENV) or source.get(TOKEN_ENV)
         if not password:
@@ -123,8 +124,6 @@ def _loopback_url(url: str) -> bool:
     if host == "localhost":
         return True
     try:
-        import ipaddress
-
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
@@ -149,8 +148,6 @@ class RegistryClient:
         credentials: Credentials | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        from dexops.adapters.http import make_session
-
         self.session = session or make_session(retries=2, backoff=0.3, timeout=(5.0, 20.0))
         self.credentials = credentials if credentials is not None else Credentials.from_env(env)
         self._tokens: dict[tuple[str, str], str] = {}
@@ -284,8 +281,6 @@ class RegistryClient:
 
     def _authorize(self, challenge: Challenge, ref: ImageRef, scope: str) -> str:
         """The Authorization header answering a 401 challenge."""
-        import base64
-
         if challenge.scheme == "basic":
             if self.credentials is None:
                 raise RegistryAuthError(
@@ -350,7 +345,6 @@ class RegistryClient:
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise RegistryAuthError(f"token endpoint of {ref.registry} sent no token")
-        from dexops import secrets
 
         secrets.register(token)
         return token

@@ -11,6 +11,7 @@ with `sha256sum -c` and dexops can parse it back out of an annotated (or signed)
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 import tempfile
@@ -37,8 +38,6 @@ class SupplyChainError(DexopsError):
 
 def file_sha256(path: Path) -> str:
     """The hex SHA-256 of a file's bytes."""
-    import hashlib  # here: loading OpenSSL is a cost every release plan would pay
-
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 

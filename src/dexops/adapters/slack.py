@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from dexops import secrets
+from dexops.adapters.http import make_session
+from dexops.domain.durations import seconds
 from dexops.errors import DexopsError
 
 if TYPE_CHECKING:
@@ -103,8 +106,6 @@ def build_message(outcome: Outcome) -> dict[str, object]:
 
 def webhook_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
     """The webhook URL from `$SLACK_WEBHOOK`, registered as a secret; None when unset."""
-    from dexops import secrets
-
     webhook = environ.get(WEBHOOK_VARIABLE, "").strip()
     if not webhook:
         return None
@@ -124,11 +125,8 @@ def post(
     """POST the payload to the webhook; raise NotifyError naming what went wrong, never the URL."""
     import requests
 
-    from dexops.adapters.http import make_session
-
     if urlsplit(webhook).scheme not in ("http", "https"):
         raise NotifyError(f"${WEBHOOK_VARIABLE} is not an http(s) URL")
-    from dexops.domain.durations import seconds
 
     timeout = seconds(timeout, "--timeout")
     # `timeout` bounds the whole post, retries and a server dripping bytes included.

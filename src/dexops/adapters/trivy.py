@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dexops.adapters.registry import Credentials
 from dexops.adapters.tool import run_tool
 from dexops.domain.imageref import ImageRef
 from dexops.domain.vulnerabilities import ScannerFailedError, is_db_download_error
@@ -28,8 +29,6 @@ def _argv(trivy: str, output: Path, ref: ImageRef) -> list[str]:
 
 
 def _environment() -> dict[str, str]:
-    from dexops.adapters.registry import Credentials
-
     env = dict(os.environ)
     credentials = Credentials.from_env()
     if credentials is not None:  # Trivy reads these; never put them on the command line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from dexops.domain.config_keys import NAME_PATTERN, ROOT, Key, Rule, Table
@@ -87,8 +88,6 @@ def _pattern(rule: Rule) -> dict[str, str]:
 
 def render_schema() -> str:
     """The schema as the text of the shipped file."""
-    import json
-
     return json.dumps(config_schema(), indent=2) + "\n"
 
 

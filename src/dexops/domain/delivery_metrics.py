@@ -20,6 +20,7 @@ from dexops.domain.deploy_history import Revision
 from dexops.domain.holds import ACTION, ENVIRONMENT, IMAGE_TAG, PREVIOUS_TAG, parse_trailer_items
 from dexops.domain.imageref import commit_prefix
 from dexops.domain.versioning import ComponentTag
+from dexops.errors import ConfigError
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -479,8 +480,6 @@ def parse_span(text: str) -> int | None:
 
 def parse_since(text: str, now: int) -> int:
     """A span before `now` (`90d`, `12w`) or an ISO date `2024-01-31` (00:00 UTC), unix seconds."""
-    from dexops.errors import ConfigError
-
     span = parse_span(text)
     if span is not None:
         return now - span

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from dexops.domain.imageref import IMMUTABLE_PREFIX, ImageRefError, validate_tag
 from dexops.errors import ConfigError
@@ -109,8 +110,6 @@ _SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 
 def source_url(remote: str) -> str | None:
     """A browsable https URL for a git remote URL; None for local paths. Credentials dropped."""
-    from urllib.parse import urlsplit
-
     text = remote.strip()
     if "://" in text:
         parts = urlsplit(text)
