@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from dexops.adapters.git import Git, first_line
+from dexops.adapters.github import github_from_env
 from dexops.errors import DexopsError, GitError, PushRejectedError
 
 if TYPE_CHECKING:
@@ -267,8 +268,6 @@ def propose(
     The commit is only built and pushed when no pull request from `branch` is open yet, so a
     re-run while the PR waits changes nothing.
     """
-    from dexops.adapters.github import github_from_env
-
     github = github_from_env(git)
     if github is not None:
         existing = github.open_pull_request(branch, base)

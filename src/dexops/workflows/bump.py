@@ -15,11 +15,13 @@ from typing import NamedTuple
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from dexops.adapters.git import signing_args
 from dexops.adapters.pyproject_file import read_version, render_module_version, render_version
 from dexops.adapters.textfile import inside, write_inside
 from dexops.domain.config import Component
 from dexops.domain.versioning import BumpPart, bump_version, parse_version, require_greater
 from dexops.errors import ConfigError, VersionError, WorkInterruptedError
+from dexops.workflows.package import project_name
 from dexops.workflows.workspace import Workspace
 
 LOCK_FILE = "uv.lock"
@@ -74,8 +76,6 @@ def _lock_edit(ws: Workspace, component: Component, new: Version) -> FileEdit | 
     if not lock.is_file():
         return None
     import tomlkit
-
-    from dexops.workflows.package import project_name
 
     text = read_exact(lock)
     name = canonicalize_name(project_name(ws.root, component))
@@ -154,8 +154,6 @@ def commit_bump(ws: Workspace, plan: BumpPlan) -> str:
     apply_bump(ws, plan)
     try:
         message = f"chore: bump {plan.component} to {plan.new}"
-        from dexops.adapters.git import signing_args
-
         sign = signing_args(sign=ws.config.sign)
         ws.git.run("commit", "--quiet", *sign, "-m", message, "--", *plan.files)
     except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM: every file goes back first

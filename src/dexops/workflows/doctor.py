@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+from dexops.adapters import registry
+from dexops.adapters.argocd import SERVER_ENV, TOKEN_ENV, ArgoCD
 from dexops.adapters.git import Git
+from dexops.adapters.github import github_from_env
+from dexops.adapters.package_index import credentials_for, missing_credentials_hint
 from dexops.adapters.programs import Program, probe
+from dexops.adapters.repo_files import LocalRepoFiles
 from dexops.domain.checkup import (
     Finding,
     Status,
@@ -55,7 +61,6 @@ def _configuration(root: Path, findings: list[Finding]) -> Config | None:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         findings.append(Finding("config", str(file), "fail", f"is not valid TOML: {exc}"))
         return None
-    from dexops.adapters.repo_files import LocalRepoFiles
 
     files = LocalRepoFiles(root)
     problems = config_problems(data, root=root, file=file, files=files)
@@ -91,8 +96,6 @@ def _paths(config: Config) -> Iterator[Finding]:
 
 def _probe_all(names: tuple[str, ...]) -> dict[str, Program | None]:
     """Ask every program its version side by side: each is a process start, some slow."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         return dict(zip(names, pool.map(probe, names), strict=True))
 
@@ -173,8 +176,6 @@ def _repository(git: Git, config: Config | None) -> Iterator[Finding]:
 
 
 def _github(git: Git, env: Mapping[str, str]) -> Iterator[Finding]:
-    from dexops.adapters.github import github_from_env
-
     variable = "GITHUB_TOKEN" if env.get("GITHUB_TOKEN") else "GH_TOKEN"
     if not env.get(variable):
         yield Finding(
@@ -198,9 +199,6 @@ def _github(git: Git, env: Mapping[str, str]) -> Iterator[Finding]:
 
 
 def _credentials(config: Config, env: Mapping[str, str]) -> Iterator[Finding]:
-    from dexops.adapters.package_index import credentials_for, missing_credentials_hint
-    from dexops.adapters.registry import PASSWORD_ENV, TOKEN_ENV
-
     if config.libraries():
         for index in config.indexes:
             found = credentials_for(index, env)
@@ -213,21 +211,20 @@ def _credentials(config: Config, env: Mapping[str, str]) -> Iterator[Finding]:
                 )
             )  # fmt: skip
     if config.apps():
-        variable = next((v for v in (PASSWORD_ENV, TOKEN_ENV) if env.get(v)), None)
+        names = (registry.PASSWORD_ENV, registry.TOKEN_ENV)
+        variable = next((v for v in names if env.get(v)), None)
         images = ", ".join(sorted({a.image or "" for a in config.apps()}))
         yield (
             Finding("token", "registry", "ok", f"credentials from {variable} for {images}")
             if variable
             else Finding(
                 "token", "registry", "warn",
-                f"no {PASSWORD_ENV} or {TOKEN_ENV}: pushes to {images} rely on a prior login",
+                f"no {names[0]} or {names[1]}: pushes to {images} rely on a prior login",
             )
         )  # fmt: skip
 
 
 def _argocd(config: Config, env: Mapping[str, str]) -> Iterator[Finding]:
-    from dexops.adapters.argocd import SERVER_ENV, TOKEN_ENV, ArgoCD
-
     apps = {e.name: e.argocd_app for e in config.environments.values() if e.argocd_app}
     if not apps:
         return

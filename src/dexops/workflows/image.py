@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 
 from dexops import github_actions
 from dexops.adapters.container_engine import Buildah, BuildSpec, Docker, Engine, select_engine
+from dexops.adapters.pyproject_file import read_version
 from dexops.adapters.registry import ImageNotFoundError, RegistryClient, RegistryError
 from dexops.domain.config import Component
 from dexops.domain.image_tags import (
@@ -186,8 +187,6 @@ def plan_image(
     registry: str | None = None,
 ) -> ImagePlan:
     """Compute tags and labels for HEAD (or the Actions head) of an app component. Pure read."""
-    from dexops.adapters.pyproject_file import read_version
-
     component = app_component(ws, component_name)
     image = component_image(component, registry)
     commit = build_commit(ws)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from dexops.adapters.git import Git
+from dexops.adapters.github import repository_from_url
 from dexops.adapters.textfile import read_text
 from dexops.domain.repo_shape import (
     Overlay,
@@ -155,8 +156,6 @@ def _overlay(root: Path, kustomization: Path, apps: Mapping[str, str]) -> Overla
 
 def read_facts(root: Path) -> RepoFacts:
     """Read what init needs from the repository at `root` (files, tags, origin)."""
-    from dexops.adapters.github import repository_from_url
-
     if not (root / "pyproject.toml").is_file():
         raise ConfigError(f"{root / 'pyproject.toml'} does not exist; init needs a Python project")
     git = Git(root)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from dexops.domain.config import Environment
 from dexops.domain.delivery_metrics import (
@@ -27,6 +28,7 @@ from dexops.domain.delivery_metrics import (
     percentile,
 )
 from dexops.domain.workflow_runs import WorkflowStats
+from dexops.github_actions import markdown_table
 from dexops.workflows.branch_edit import complete_history
 from dexops.workflows.environments import read_history
 from dexops.workflows.workspace import Workspace
@@ -276,10 +278,6 @@ def weekly_chart(env: EnvironmentMetrics) -> str:
 
 def summary_markdown(report: MetricsReport) -> str:
     """The Markdown of `--summary`: tables and one weekly chart per environment."""
-    from datetime import UTC, datetime
-
-    from dexops.github_actions import markdown_table
-
     start = datetime.fromtimestamp(report.window.start, UTC).date().isoformat()
     end = datetime.fromtimestamp(report.window.end, UTC).date().isoformat()
     parts = [f"## Delivery metrics {start} to {end}\n"]

@@ -32,6 +32,7 @@ from dexops.domain.distributions import (
     wheel_problems,
 )
 from dexops.errors import ConfigError, PackageError, ToolMissingError
+from dexops.github_actions import markdown_table
 from dexops.workflows.workspace import Workspace
 
 BUILD_TIMEOUT = 900.0  # seconds; a build that hangs on a download must not hold CI forever
@@ -469,8 +470,6 @@ def validate_libraries(ws: Workspace, name: str, out: Path | None) -> list[Packa
 
 def summary_markdown(report: PackageReport) -> str:
     """The report as a Markdown table for `$GITHUB_STEP_SUMMARY`."""
-    from dexops.github_actions import markdown_table
-
     title = f"### {report.component} {report.version}\n\n"
     lines = "".join(f"- {p}\n" for p in report.problems)
     return title + markdown_table(TABLE_HEADERS, report.rows()) + lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,12 @@ from dexops.domain.config import Component, Environment
 from dexops.domain.release_gate import release_refusal
 from dexops.domain.versioning import component_tags, is_stable
 from dexops.errors import ConfigError, ConflictError, DexopsError, ReleaseRefusedError
+from dexops.github_actions import markdown_table
+from dexops.workflows.environments import environments, fetch, hold_of, read_states
+from dexops.workflows.image import build_branch, build_commit, plan_image
+from dexops.workflows.publish import decide_publish, index_clients, read_indexes_unless_empty
 from dexops.workflows.reachable import latest_reachable
+from dexops.workflows.release import release_decision
 from dexops.workflows.workspace import Workspace
 
 REMOTE = "origin"
@@ -170,8 +176,6 @@ def inputs_digest(ws: Workspace, commit: str, base: str | None, held: dict[str, 
 def _release_item(
     ws: Workspace, name: str, head: str, branch: str | None, tags: _Tags
 ) -> ReleaseItem:
-    from dexops.workflows.release import release_decision
-
     decision = release_decision(ws, name, head, tags.local, tags.remote)
     version, tag = str(decision.version), decision.tag
     if decision.action == "release":
@@ -207,10 +211,6 @@ def _publish_item(
     ws: Workspace, component: Component, release: ReleaseItem, tags: _Tags
 ) -> PublishItem:
     """The publish task's own decision and, to publish, which files each index lacks."""
-    import tempfile
-
-    from dexops.workflows.publish import decide_publish, index_clients, read_indexes_unless_empty
-
     version = read_version(ws.root, component)
 
     def item(
@@ -251,8 +251,6 @@ def _publish_item(
 
 
 def _image_items(ws: Workspace, branch: str | None) -> list[ImageItem]:
-    from dexops.workflows.image import plan_image
-
     env_branches = {env.branch for env in ws.config.environments.values()}
     items = []
     for component in ws.config.apps():
@@ -268,8 +266,6 @@ def _image_items(ws: Workspace, branch: str | None) -> list[ImageItem]:
 def _environment_items(
     ws: Workspace, branch: str | None, images: list[ImageItem], held: dict[str, bool]
 ) -> list[EnvironmentItem]:
-    from dexops.workflows.environments import environments, read_states
-
     envs = environments(ws)
     if not envs:
         return []
@@ -298,16 +294,11 @@ def _environment_items(
 
 
 def _holds(ws: Workspace, envs: list[Environment]) -> dict[str, bool]:
-    from dexops.workflows.environments import hold_of
-
     return {env.name: hold_of(ws, env) is not None for env in envs}
 
 
 def plan_pipeline(ws: Workspace, *, base: str | None, branch: str | None) -> PipelinePlan:
     """Decide every step of the pipeline for HEAD (fetches origin's environment branches)."""
-    from dexops.workflows.environments import environments, fetch
-    from dexops.workflows.image import build_branch, build_commit
-
     ws.git.require_repository()
     head = build_commit(ws)
     chosen_branch = build_branch(ws, branch)
@@ -354,8 +345,6 @@ def load_plan(path: str) -> dict[str, Any]:
 
 def require_plan_matches(ws: Workspace, path: str) -> dict[str, Any]:
     """Refuse to act when the repository no longer matches the plan in `path`."""
-    from dexops.workflows.environments import environments
-
     plan = load_plan(path)
     commit = ws.git.head()
     if plan["commit"] != commit:
@@ -378,8 +367,6 @@ def require_plan_matches(ws: Workspace, path: str) -> dict[str, Any]:
 
 def summary_markdown(plan: PipelinePlan) -> str:
     """The job summary: tables of decisions and a Mermaid diagram of the environments."""
-    from dexops.github_actions import markdown_table
-
     parts = [f"## dexops pipeline plan for `{plan.commit[:8]}` on `{plan.branch or 'detached'}`\n"]
     parts.append("### Releases\n")
     parts.append(

@@ -7,8 +7,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dexops.adapters.registry import (
+    ImageNotFoundError,
+    RegistryAuthError,
+    RegistryClient,
+    RegistryUnreachableError,
+)
 from dexops.domain import kustomize, promotion_chain
 from dexops.domain.holds import Trailers, commit_message
+from dexops.domain.imageref import ImageRef
 from dexops.errors import DexopsError, ExitCode
 from dexops.workflows.branch_edit import Change, complete_history, push_or_propose
 from dexops.workflows.deploy import builder, unified_diff
@@ -40,13 +47,6 @@ def registry_gate(image: str, tag: str, *, skip: bool, what: str) -> str | None:
     """The image's digest in the registry (None when skipped); refuse when it is missing."""
     if skip:
         return None
-    from dexops.adapters.registry import (
-        ImageNotFoundError,
-        RegistryAuthError,
-        RegistryClient,
-        RegistryUnreachableError,
-    )
-    from dexops.domain.imageref import ImageRef
 
     ref = ImageRef.parse(f"{image}:{tag}")
     try:

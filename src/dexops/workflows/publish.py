@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,11 @@ from typing import TYPE_CHECKING, Literal
 from packaging.version import Version
 
 from dexops.adapters.gitstream import Pending
+from dexops.adapters.package_index import IndexClient, credentials_for, missing_credentials_hint
 from dexops.adapters.pyproject_file import MissingVersionFileError, version_literal
 from dexops.domain.config import Component, PackageIndex
+from dexops.domain.distributions import compare_with_index
+from dexops.domain.release_gate import release_refusal
 from dexops.domain.versioning import ComponentTag, is_stable, latest_release, parse_version
 from dexops.errors import (
     ConfigError,
@@ -30,7 +34,9 @@ from dexops.errors import (
     ReleaseRefusedError,
     Terminated,
 )
+from dexops.workflows.package import package_component
 from dexops.workflows.reachable import latest_reachable
+from dexops.workflows.supply_chain import recorded_digests
 from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -249,8 +255,6 @@ def require_release_gate(
     ws: Workspace, component: Component, tag: ResolvedTag, changes: Changes
 ) -> None:
     """Refuse a tag made off the release branches, or not above its line's latest release."""
-    from dexops.domain.release_gate import release_refusal
-
     previous = ComponentTag.parse(component.tag_prefix, changes.previous or "")
     refusal = release_refusal(
         component.name,
@@ -297,8 +301,6 @@ def read_target(
     tool before dexops was adopted: it is left as it is, never completed or replaced. (A
     file of this very build there is an earlier dexops run cut short: that one completes.)
     """
-    from dexops.domain.distributions import compare_with_index
-
     index = client.index
     if left_out is not None:
         return IndexTarget(index, "not-eligible", left_out)
@@ -374,8 +376,6 @@ def index_clients(
     ws: Workspace, version: Version, environ: dict[str, str] | None = None
 ) -> dict[str, IndexClient]:
     """A client for every index `version` goes to, with its credentials when it has them."""
-    from dexops.adapters.package_index import IndexClient, credentials_for
-
     clients = {
         index.name: IndexClient(index, credentials=credentials_for(index, environ))
         for index, _ in target_indexes(ws, version)
@@ -393,8 +393,6 @@ def read_indexes(
     Sets the plan's report and targets and makes it a "publish" plan; a conflict on any
     index raises before anything is uploaded.
     """
-    from dexops.workflows.package import package_component
-
     resolved = plan.tag
     assert resolved is not None  # noqa: S101 - decide_publish resolved it
     component = ws.config.component(plan.component)
@@ -421,8 +419,6 @@ def read_indexes_unless_empty(
     An index without any file of the version takes every file, which is what `read_indexes`
     would find after building; only an index that has some needs the build's sha256.
     """
-    import tomllib
-
     resolved = plan.tag
     assert resolved is not None  # noqa: S101 - decide_publish resolved it
     component = ws.config.component(plan.component)
@@ -487,8 +483,6 @@ def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> bo
 
     Returns whether the tag records digests at all.
     """
-    from dexops.workflows.supply_chain import recorded_digests
-
     recorded = recorded_digests(ws, tag)
     if recorded is None:
         return False
@@ -504,8 +498,6 @@ def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> bo
 
 def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageReport) -> None:
     """Upload in plan order; a failure says which indexes already have the files."""
-    from dexops.adapters.package_index import missing_credentials_hint
-
     pending = [t for t in plan.targets if t.action == "upload"]
     for target in pending:
         if clients[target.index.name].credentials is None:

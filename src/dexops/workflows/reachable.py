@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from dexops.adapters.git import parse_tag_refs, tag_refs_command
 from dexops.domain.versioning import ComponentTag, component_tags
 from dexops.errors import GitError
 
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
 
 def _merged(git: Git, commit: str, tags: Sequence[ComponentTag]) -> set[str]:
     """Which of `tags` are reachable from `commit` (one git process)."""
-    from dexops.adapters.git import parse_tag_refs, tag_refs_command
-
     names = [tag.name for tag in tags]
     # A pattern `refs/tags/v1` also matches `refs/tags/v1/x`: keep the names asked for.
     return set(parse_tag_refs(git.run(*tag_refs_command(*names, merged=commit)))) & set(names)

@@ -12,6 +12,16 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from packaging.version import Version
 
+from dexops.adapters.git import (
+    REMOTE_REFS,
+    containing_branches_command,
+    parse_branch_refs,
+    parse_remote_refs,
+    parse_tag_refs,
+    tag_refs_command,
+)
+from dexops.adapters.github import github_from_env
+from dexops.adapters.gitstream import Pending
 from dexops.adapters.pyproject_file import read_version
 from dexops.adapters.sbom import with_digests
 from dexops.domain.release_gate import release_refusal
@@ -166,17 +176,6 @@ class ReleaseResult:
 
 def check_target(ws: Workspace) -> Target:
     """Check what every release needs (repo, branch, clean tree, origin) and read origin."""
-    from dexops.adapters.git import (
-        REMOTE_REFS,
-        containing_branches_command,
-        parse_branch_refs,
-        parse_remote_refs,
-        parse_tag_refs,
-        tag_refs_command,
-    )
-    from dexops.adapters.github import github_from_env
-    from dexops.adapters.gitstream import Pending
-
     git = ws.git
     # Reading origin takes a round trip, and the local tags a walk of refs/tags: both only
     # read, so they run while the local checks do.

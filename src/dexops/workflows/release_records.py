@@ -25,6 +25,8 @@ from dexops.adapters.sbom import (
 )
 from dexops.domain.config import Component
 from dexops.errors import ConfigError, ForgeError, PackageError
+from dexops.workflows.package import package_component
+from dexops.workflows.supply_chain import record_release, recorded_digests
 
 if TYPE_CHECKING:
     from dexops.adapters.github import GitHub, Release
@@ -135,9 +137,6 @@ def build_record(ws: Workspace, plan: RecordPlan, *, with_sbom: bool) -> Library
     before anything is tagged. When the tag already exists and records digests, the
     rebuilt bytes must be the recorded ones.
     """
-    from dexops.workflows.package import package_component
-    from dexops.workflows.supply_chain import record_release, recorded_digests
-
     component = ws.config.component(plan.component)
     scratch = Path(tempfile.mkdtemp(prefix=f"dexops-release-{component.name}-"))
     try:

@@ -7,9 +7,12 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from dexops.domain.delivery_metrics import Window
 from dexops.domain.report_model import releases_data, timeline, weekly_figures
 from dexops.domain.report_page import PageAssets, render_page
+from dexops.errors import DexopsError
 from dexops.workflows.metrics import MetricsReport, delivery_metrics
+from dexops.workflows.status import environment_status
 from dexops.workflows.workspace import Workspace
 
 
@@ -32,9 +35,6 @@ def _assets() -> PageAssets:
 
 def build_report(ws: Workspace, *, metrics: MetricsReport) -> Report:
     """The page for the repository, drawn from `metrics` (what `metrics --json` shows)."""
-    from dexops.errors import DexopsError
-    from dexops.workflows.status import environment_status
-
     status: list[dict[str, Any]] = []
     warnings: tuple[str, ...] = ()
     if ws.config.environments:
@@ -69,8 +69,6 @@ def build_report(ws: Workspace, *, metrics: MetricsReport) -> Report:
 
 def write_report(ws: Workspace, path: Path, *, window_start: int, failure_window: int) -> Report:
     """Compute the metrics over the window, build the page and write it to `path`."""
-    from dexops.domain.delivery_metrics import Window
-
     window = Window(window_start, int(time.time()))
     metrics = delivery_metrics(ws, window=window, failure_window=failure_window)
     report = build_report(ws, metrics=metrics)

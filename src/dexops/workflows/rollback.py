@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Literal
 
 from dexops import invocation
-from dexops.adapters.kubectl import rollout_status_command, set_image_command
+from dexops.adapters import kubectl
+from dexops.adapters.kubectl import require_kubectl, rollout_status_command, set_image_command
 from dexops.domain import kustomize
 from dexops.domain.deploy_history import Revision, rollback_candidates
 from dexops.domain.holds import HoldRecord, Trailers, commit_message
@@ -178,8 +179,6 @@ def apply_rollback(
     git comes first so the cluster is never changed behind git's back: Argo CD would undo a
     `kubectl set image` that git does not record. A git failure runs no kubectl command.
     """
-    from dexops.adapters.kubectl import require_kubectl
-
     if kubectl:
         require_kubectl()
     try:
@@ -216,8 +215,6 @@ def run_emergency(
     on_output: Callable[[str], None] | None = None,
 ) -> None:
     """Run the emergency kubectl commands, handing on their output; a failure says what git has."""
-    from dexops.adapters import kubectl
-
     for command in commands:
         try:
             output = kubectl.run_kubectl(command)
@@ -261,8 +258,6 @@ def _land_rollback(ws: Workspace, plan: RollbackPlan, *, pr: bool, auto_merge: b
 
 def emergency_commands(ws: Workspace, plan: RollbackPlan) -> list[list[str]]:
     """`kubectl set image` and `rollout status` for the environment's deployment."""
-    from dexops.adapters import kubectl
-
     env = plan.state.env
     deployment, container, namespace = env.deployment, None, env.namespace
     command = kubectl.renderer()

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from dexops.adapters import trivy
 from dexops.adapters.trivy import DEFAULT_TIMEOUT
 from dexops.domain.durations import seconds
 from dexops.domain.imageref import ImageRef
@@ -89,8 +90,6 @@ def scan_image(
     if report is not None:
         text, source = read_report(report), report
     else:
-        from dexops.adapters import trivy
-
         text = trivy.run_trivy(ref, timeout=timeout, on_retry=on_retry)
         source = "trivy's report"
     parsed = parse_report(text, source=source)

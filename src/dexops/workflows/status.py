@@ -7,6 +7,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from dexops.adapters import argocd
 from dexops.domain.config import Environment
 from dexops.domain.deploy_history import Revision, deployed_by
 from dexops.errors import DexopsError
@@ -87,7 +88,6 @@ def _argocd_states(envs: list[Environment]) -> tuple[dict[str, tuple[str, str]],
     apps = {e.name: e.argocd_app for e in envs if e.argocd_app}
     if not apps or importlib.util.find_spec("dexops.adapters.argocd") is None:
         return {}, ()
-    from dexops.adapters import argocd
 
     if not os.environ.get(argocd.SERVER_ENV):
         return {}, ()

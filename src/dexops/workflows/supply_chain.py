@@ -10,6 +10,7 @@ from typing import Literal
 
 from packaging.version import Version
 
+from dexops.adapters.package_index import IndexClient, credentials_for
 from dexops.adapters.sbom import (
     SupplyChainError,
     file_digests,
@@ -18,8 +19,10 @@ from dexops.adapters.sbom import (
     write_sbom,
 )
 from dexops.domain.config import Component, PackageIndex
+from dexops.domain.distributions import IndexFile, files_of_release
 from dexops.domain.versioning import ComponentTag
 from dexops.errors import ConfigError, GitError
+from dexops.workflows.package import project_name, stage_revision
 from dexops.workflows.workspace import Workspace
 
 CheckStatus = Literal["ok", "differs", "missing", "unrecorded"]
@@ -158,10 +161,6 @@ def verify_release(
     ws: Workspace, tag: str, *, index_name: str | None = None
 ) -> ReleaseVerification:
     """Check the index serves exactly the files, byte for byte, the tag recorded."""
-    from dexops.adapters.package_index import IndexClient, credentials_for
-    from dexops.domain.distributions import IndexFile, files_of_release
-    from dexops.workflows.package import project_name, stage_revision
-
     component, version = _component_of(ws, tag)
     message = tag_message(ws, tag)
     recorded = parse_digests(message)

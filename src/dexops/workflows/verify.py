@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dexops import invocation
+from dexops.adapters.http import make_session
 from dexops.domain.config import Environment
 from dexops.domain.durations import seconds
 from dexops.domain.rollout import WaitTerminatedError
 from dexops.errors import ConfigError, DexopsError, ExitCode
+from dexops.workflows.deploy import render_warnings
+from dexops.workflows.rollback import apply_rollback, plan_rollback
 from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -106,8 +109,6 @@ def smoke_check(
     on_progress: Callable[[SmokeProgress], None] | None = None,
 ) -> SmokeResult:
     """GET `url` until it answers `expect_status` or the deadline passes (read-only)."""
-    from dexops.adapters.http import make_session
-
     timeout, interval = seconds(timeout, "--timeout"), seconds(interval, "--interval")
     # The loop is the retry: a failed attempt is tried again after `interval`.
     session = session or make_session(retries=0)
@@ -195,9 +196,6 @@ def rollback_after_failure(
     It commits the rollback with a hold on the environment's branch and pushes it
     (under `dry_run` it changes nothing and returns the plan to show).
     """
-    from dexops.workflows.deploy import render_warnings
-    from dexops.workflows.rollback import apply_rollback, plan_rollback
-
     plan = plan_rollback(ws, env=env, skip_registry_check=skip_registry_check)
     current = plan.state.tag or "(none)"
     branch = plan.state.env.branch

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from dexops import github_actions
 from dexops.adapters.gitstream import Pending, run_concurrently
 from dexops.adapters.pyproject_file import MissingVersionFileError, read_version, version_literal
 from dexops.domain.config import Component
@@ -145,8 +146,6 @@ def version_changes(ws: Workspace, base: str | None) -> tuple[str | None, list[V
     base at all on the root commit (every component is new then). Versions come from git
     objects, not the disk, all from one `git cat-file --batch`.
     """
-    from dexops import github_actions
-
     if base is not None:
         if base.startswith("-"):
             raise GitError(f"revision {base!r} may not start with '-'")
@@ -182,8 +181,6 @@ def version_changes(ws: Workspace, base: str | None) -> tuple[str | None, list[V
 
 def default_base(ws: Workspace) -> str | None:
     """The event's base under GitHub Actions, else the first parent of HEAD (None at the root)."""
-    from dexops import github_actions
-
     base = github_actions.event_base()
     if base is not None and ws.git.resolve(base) is not None:
         return base

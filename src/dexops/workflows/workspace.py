@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from dexops.adapters.git import Git
+from dexops.adapters.repo_files import LocalRepoFiles
+from dexops.adapters.textfile import read_text
 from dexops.domain.config import Config, parse_config
 from dexops.errors import ConfigError
 
@@ -31,7 +33,6 @@ def find_root(start: Path) -> Path:
 def load_config(root: Path) -> Config:
     """Read and validate `[tool.dexops]` from `root/pyproject.toml`."""
     file = root / "pyproject.toml"
-    from dexops.adapters.textfile import read_text
 
     return _parse(root, file, read_text(file))
 
@@ -51,7 +52,6 @@ def _parse(root: Path, file: Path, text: str) -> Config:
             file=str(file),
             line=int(found[1]) if found else None,
         ) from None
-    from dexops.adapters.repo_files import LocalRepoFiles
 
     return parse_config(data, root=root, file=file, files=LocalRepoFiles(root))
 
