@@ -36,6 +36,7 @@ class RecordingServer:
     port: int
     seen: list[Seen] = field(default_factory=list)
     answer: Callable[[Seen], Answer] = lambda _seen: (404, {}, b'{"message": "Not Found"}')
+    keep_alive: bool = False  # HTTP/1.1: a client may send its next request on the same socket
 
     @property
     def home(self) -> str:
@@ -66,6 +67,11 @@ def recording_server() -> Iterator[RecordingServer]:
     state = RecordingServer(port=0)
 
     class Handler(BaseHTTPRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            # Read per connection, so a test can turn keep-alive on after the server started.
+            self.protocol_version = "HTTP/1.1" if state.keep_alive else "HTTP/1.0"
+
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
@@ -109,11 +115,15 @@ class DripServer:
 
 @pytest.fixture
 def drip_server() -> Iterator[Callable[[str], DripServer]]:
-    """Start a server on 127.0.0.1 that drips `head` ('status', 'headers' or 'body')."""
+    """Start a server on 127.0.0.1 that drips `head` ('status', 'headers' or 'body').
+
+    `gives_up` closes each connection after that many seconds, so a client the deadline
+    does not stop fails its test late instead of hanging it.
+    """
     listeners: list[socket.socket] = []
     stop = threading.Event()
 
-    def start(where: str, interval: float = 0.5) -> DripServer:
+    def start(where: str, interval: float = 0.5, gives_up: float | None = None) -> DripServer:
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
@@ -127,12 +137,13 @@ def drip_server() -> Iterator[Callable[[str], DripServer]]:
         }[where]
 
         def serve(conn: socket.socket) -> None:
+            ends = None if gives_up is None else time.monotonic() + gives_up
             with conn:
                 try:
                     conn.recv(65536)
                     conn.sendall(prefix)
                     filler = b"X-Drip: y\r\n" if where != "body" else b" "
-                    while not stop.is_set():
+                    while not stop.is_set() and (ends is None or time.monotonic() < ends):
                         for byte in filler if where != "status" else b"HTTP/1.1 200 OK\r\n":
                             conn.sendall(bytes([byte]))
                             time.sleep(interval)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,9 +15,13 @@ from dexops.adapters.argocd import ArgoCD, ArgoCDServer, ArgoCDUnavailableError
 from dexops.adapters.github import GitHub, api_url_from_env
 from dexops.adapters.http import make_session, origin
 from dexops.adapters.registry import RegistryAuthError, RegistryClient
+from dexops.adapters.sbom import with_digests
 from dexops.domain.imageref import ImageRef
-from dexops.errors import ConfigError, CredentialHostError, ForgeError
+from dexops.errors import ConfigError, CredentialHostError, ExitCode, ForgeError
+from tests.conftest import Cli
 from tests.fixtures_http import Answer, DripServer, RecordingServer, Seen
+from tests.gitrepo import GitRepo
+from tests.snapshot import RepoSnapshot
 
 TOKEN = "ghp_RecognisableToken0123456789"
 
@@ -210,6 +216,91 @@ def test_a_float_timeout_of_one_call_is_its_total_deadline(
     with pytest.raises(requests.Timeout):
         make_session(retries=0).get(server.url, timeout=1.0)
     assert time.monotonic() - start < 2.5
+
+
+_BODY_READS: dict[str, Callable[[requests.Response], object]] = {
+    "iter_content": lambda r: list(r.iter_content(1 << 16)),
+    "content": lambda r: r.content,
+    "iter_lines": lambda r: list(r.iter_lines()),
+}
+
+
+@pytest.mark.parametrize("read", sorted(_BODY_READS))
+def test_a_streamed_body_dripping_slowly_ends_by_the_deadline(
+    drip_server: Callable[..., DripServer], read: str
+) -> None:
+    server = drip_server("body", gives_up=6.0)
+    session = make_session(retries=0, deadline=1.5)
+    start = time.monotonic()
+    response = session.get(server.url, stream=True)  # the headers come at once
+    with response, pytest.raises(requests.Timeout, match=r"within 1\.5s"):
+        _BODY_READS[read](response)
+    assert time.monotonic() - start < 2.5
+
+
+def test_a_streamed_body_read_in_time_leaves_no_deadline_behind(
+    recording_server: RecordingServer,
+) -> None:
+    def answer(seen: Seen) -> Answer:
+        if seen.path == "/slow":
+            time.sleep(1.5)  # past the first call's deadline, on the same kept-alive socket
+        return 200, {}, b"x" * 100_000
+
+    recording_server.answer = answer
+    recording_server.keep_alive = True
+    session = make_session(retries=0)
+    with session.get(recording_server.home + "/a", stream=True, timeout=1.0) as response:
+        assert len(response.content) == 100_000
+    assert session.get(recording_server.home + "/slow", timeout=5.0).status_code == 200
+    assert len(recording_server.seen) == 2
+
+
+def test_a_file_the_index_drips_ends_verify_release_by_the_deadline(
+    dex_repo: GitRepo,
+    recording_server: RecordingServer,
+    drip_server: Callable[..., DripServer],
+    cli: Cli,
+    tmp_path: Path,
+) -> None:
+    monkeypatch = cli.monkeypatch
+    drip = drip_server("body", gives_up=8.0)
+    # The file's URL, learnt from the index page, carries credentials: they are never shown.
+    file_url = drip.url.replace("http://", "http://leak:drip-secret-4471@")
+    recording_server.answer = lambda _seen: (
+        200,
+        {"Content-Type": "text/html"},
+        f'<a href="{file_url}">dataenginex-0.4.10.tar.gz</a>'.encode(),
+    )
+    pyproject = dex_repo.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + "\n[tool.dexops.indexes.dripping]\n"
+        + 'role = "production"\n'
+        + f'upload-url = "{recording_server.home}/legacy/"\n'
+        + f'simple-url = "{recording_server.home}/simple/"\n'
+    )
+    dex_repo.commit("ci: publish to the dripping index")
+    message = with_digests("dataenginex 0.4.10\n", {"dataenginex-0.4.10.tar.gz": "ab" * 32})
+    dex_repo.git("tag", "--annotate", "--cleanup=verbatim", "-m", message, "dataenginex-v0.4.10")
+    monkeypatch.setattr("dexops.adapters.package_index.READ_DEADLINE", 1.5)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    before = RepoSnapshot.take(dex_repo)
+
+    result = cli("verify.release", "dataenginex-v0.4.10", cwd=dex_repo.path)
+
+    ended = time.monotonic()
+    assert len(drip.connections) == 1
+    assert ended - drip.connections[0] < 1.5 + 1.0
+    assert result.code == ExitCode.FAILURE, result.err
+    assert result.err.count("\n") == 1, result.err
+    assert result.err.startswith("error: dripping (http://***@127.0.0.1:"), result.err
+    assert f"{drip.url.split('@')[-1].removeprefix('http://')}) sent no complete" in result.err
+    assert "dataenginex-0.4.10.tar.gz within 1.5s" in result.err
+    assert "drip-secret-4471" not in result.out + result.err
+    assert list(scratch.iterdir()) == []  # no staged tree, no partial download left
+    before.assert_same(dex_repo)
 
 
 def test_argocd_reads_are_bounded_by_what_is_left_of_the_wait(

@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -49,12 +49,17 @@ def origin(url: str) -> Origin:
 
 
 class _Watch:
-    """A total deadline for one call: when it passes, every socket the call used is shut."""
+    """A total deadline for one call: when it passes, every socket the call used is shut.
 
-    def __init__(self, seconds: float) -> None:
+    A streamed call's watch outlives `request()`: it runs on while the body is read, and stops
+    when the body has been read or the response is closed.
+    """
+
+    def __init__(self, seconds: float, *, streamed: bool = False) -> None:
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
         self.expired = False
+        self.streamed = streamed
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
@@ -65,9 +70,14 @@ class _Watch:
         self._timer.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         _current.watch = None
+        if exc_type is not None or not self.streamed:
+            self.stop()
+
+    def stop(self) -> None:
+        """Cancel the deadline: the call is over."""
+        self._timer.cancel()
 
     def add(self, sock: socket.socket | None) -> None:
         if sock is None:
@@ -154,7 +164,8 @@ def make_session(
     """A `requests.Session` with a total deadline per call, bounded retries and guarded credentials.
 
     Every call ends within `deadline` seconds (default: connect + read timeout per attempt),
-    retries and a server dripping bytes included; a float `timeout` given to one call is
+    retries, a server dripping bytes and a streamed body included (reading a `stream=True`
+    body past the deadline raises `requests.Timeout`); a float `timeout` given to one call is
     that call's total deadline. `credentials` (headers) are attached only to requests whose
     scheme, host and port are one of `credential_urls`'; a call that brings its own `auth` or
     `Authorization` to any other origin is refused, and redirects drop them on any origin
@@ -184,7 +195,7 @@ def make_session(
             if isinstance(call_timeout, int | float):
                 limit = min(limit, float(call_timeout))
             kwargs["timeout"] = call_timeout
-            with _Watch(limit) as watch:
+            with _Watch(limit, streamed=bool(kwargs.get("stream"))) as watch:
                 try:
                     response = super().request(method, url, **kwargs)
                 except requests.RequestException:
@@ -193,8 +204,11 @@ def make_session(
                     raise
             # A socket shut while headers were read can look like a short, complete answer.
             if watch.expired:
+                watch.stop()
                 response.close()
                 raise requests.Timeout(f"no complete answer within {limit:g}s")
+            if watch.streamed:
+                _bound_body(response, watch)
             return response
 
         def should_strip_auth(self, old_url: str, new_url: str) -> bool:
@@ -238,6 +252,43 @@ def make_session(
     for url in credential_urls:
         bind_credentials(session, url, credentials or {})
     return session
+
+
+def _bound_body(response: requests.Response, watch: _Watch) -> None:
+    """Hold a streamed body to the call's deadline: reading past it raises `requests.Timeout`.
+
+    `iter_content` (which `content`, `text`, `json()` and `iter_lines` read through) is
+    wrapped; the watch shuts the socket when the deadline passes, whoever reads it.
+    """
+    import requests
+
+    read = response.iter_content
+    close = response.close
+
+    def late() -> requests.Timeout:
+        return requests.Timeout(f"no complete answer within {watch.seconds:g}s")
+
+    def iter_content(chunk_size: int | None = 1, decode_unicode: bool = False) -> Iterator[Any]:
+        try:
+            yield from read(chunk_size, decode_unicode)
+        except Exception:
+            # Any failure once the deadline shut the socket is the deadline's doing.
+            if watch.expired:
+                raise late() from None
+            raise
+        finally:
+            # The connection may be back in the pool now: the timer must not shut it later.
+            watch.stop()
+        # A socket shut mid-body without a Content-Length looks like a complete answer.
+        if watch.expired:
+            raise late()
+
+    def closing() -> None:
+        watch.stop()
+        close()
+
+    response.iter_content = iter_content  # type: ignore[method-assign]
+    response.close = closing  # type: ignore[method-assign]
 
 
 def _has_auth(headers: Mapping[str, str | bytes]) -> bool:

@@ -33,6 +33,7 @@ SIMPLE_ACCEPT = (
 READ_RETRIES = 4
 MAX_REDIRECTS = 5  # on the index's own host (a project page without its slash, say)
 READ_BACKOFF = 0.5
+READ_DEADLINE = 180.0  # seconds for one read, its retries and a downloaded file's body included
 UPLOAD_TIMEOUT = 600.0  # seconds for one twine run
 _CHUNK = 1 << 16
 
@@ -162,9 +163,11 @@ class IndexClient:
         self.index = index
         self.credentials = credentials
         self.retries = READ_RETRIES if retries is None else retries
+        self.deadline = READ_DEADLINE
         self.session = make_session(
             retries=self.retries,
             backoff=READ_BACKOFF if backoff is None else backoff,
+            deadline=self.deadline,
             allowed_methods=frozenset({"GET"}),
         )
         # Credentials (sent after a 401) go to the index's own origin, never a file host.
@@ -285,11 +288,25 @@ class IndexClient:
                 "dexops reads a file's sha256 from the index itself only"
             )
         if response.status_code != 200:
+            response.close()
             raise PackageIndexError(
                 f"{self.index.name} answered HTTP {response.status_code} for {file.filename}"
             )
+        import requests
+
         with response:
-            return sha256_hex(response.iter_content(_CHUNK))
+            try:
+                return sha256_hex(response.iter_content(_CHUNK))
+            except requests.exceptions.Timeout:
+                raise PackageIndexError(
+                    f"{self.index.name} ({file.url}) sent no complete {file.filename} "
+                    f"within {self.deadline:g}s"
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                raise PackageIndexError(
+                    f"{self.index.name} ({file.url}) broke off {file.filename}: "
+                    f"{_connection_reason(exc)}"
+                ) from None
 
     def release_files(self, project: str, version: Version) -> list[IndexFile]:
         """The files of one release on the index, each with its SHA-256."""
