@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +119,57 @@ def test_a_mistyped_task_name_gets_did_you_mean(dex_repo: GitRepo, cli: Cli) -> 
         assert result.err == f"error: No idea what '{typed}' is! did you mean {meant}?\n"
     far = cli("zzzz", cwd=dex_repo.path)
     assert far.err == "error: No idea what 'zzzz' is!\n"
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _documented_component_tasks() -> dict[str, list[str]]:
+    """docs/cli.md's "Component tasks" table: each component's tasks, spelled as documented."""
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    section = text.split("\n## Component tasks\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| (`.+`) \|$", section, flags=re.MULTILINE)
+    return {name: re.findall(r"`([^`]+)`", tasks) for name, tasks in rows}
+
+
+@pytest.mark.parametrize("program", ["dexops", "invoke"])
+def test_the_documented_spelling_of_a_component_s_task_runs_as_typed(
+    dex_repo: GitRepo, cli: Cli, program: str
+) -> None:
+    documented = _documented_component_tasks()
+    assert "dataenginex" in documented, "the example's own library is in the table"
+    assert any(re.search(r"[._A-Z]", name) for name in documented), "and a name to respell"
+    pyproject = dex_repo.path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8")
+        + "".join(
+            f'\n[tool.dexops.components."{name}"]\nkind = "library"\n'
+            f'path = "packages/dataenginex"\ntag-prefix = "{name}-v"\n'
+            for name in documented
+            if name != "dataenginex"
+        ),
+        encoding="utf-8",
+    )
+    dex_repo.commit("build: components with dots, underscores and capitals")
+    dex_repo.push("main")
+    listing = cli("--list", cwd=dex_repo.path)
+    listed = set(re.findall(r"^  (\S+)", listing.out, flags=re.MULTILINE))
+    per_component = {t for t in listed if t.startswith(("release.", "publish."))}
+    expected = {task for tasks in documented.values() for task in tasks}
+    assert per_component - {"release.all", "release.careerdex"} == expected
+    for name, tasks in documented.items():
+        for task in tasks:
+            # `python -m invoke` is what `uv run invoke` runs: it loads the example's tasks.py.
+            proc = subprocess.run(
+                [sys.executable, "-m", program, task, "--dry-run"],
+                cwd=dex_repo.path,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert proc.returncode == ExitCode.OK, (task, proc.stderr)
+            assert f"{name}-v" in proc.stdout, (task, proc.stdout)
+            if task != task.lower():
+                other_case = cli(task.lower(), "--dry-run", cwd=dex_repo.path)
+                assert other_case.code == ExitCode.USAGE
+                assert f"did you mean {task}" in other_case.err, other_case.err

@@ -205,7 +205,9 @@ def did_you_mean(message: str, collection: Collection | None) -> str:
     import difflib
 
     names = [n for name, aliases in collection.task_names.items() for n in (name, *aliases)]
-    close = difflib.get_close_matches(unknown["name"], names, n=3)
+    # Task names keep a component's capitals: the name typed in other case is the one meant.
+    same_letters = [n for n in names if n.casefold() == unknown["name"].casefold()]
+    close = same_letters or difflib.get_close_matches(unknown["name"], names, n=3)
     return f" did you mean {' or '.join(close)}?" if close else ""
 
 
