@@ -2,8 +2,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import re
 import sys
+import tarfile
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,6 +24,8 @@ from dexops.adapters.package_index import (
     SIMPLE_ACCEPT,
     Credentials,
     IndexClient,
+    UploadFinished,
+    UploadProgress,
     credentials_for,
     parse_simple_html,
     twine_failure,
@@ -316,3 +326,106 @@ role = "test"
     )[0].replace('role = "test"', "")
     with pytest.raises(ConfigError, match="set role = 'test' or 'production' on a, b, c"):
         _config(tmp_path, three)
+
+
+# --- uploads report each file as it starts and as it ends -----------------------------------
+
+_META = "Metadata-Version: 2.1\nName: slowpkg\nVersion: 1.0\n"
+
+
+def _distributions(folder: Path) -> list[Path]:
+    """The smallest sdist and wheel twine accepts."""
+    sdist, wheel = folder / "slowpkg-1.0.tar.gz", folder / "slowpkg-1.0-py3-none-any.whl"
+    with tarfile.open(sdist, "w:gz") as archive:
+        top = tarfile.TarInfo("slowpkg-1.0")
+        top.type = tarfile.DIRTYPE
+        archive.addfile(top)
+        info = tarfile.TarInfo("slowpkg-1.0/PKG-INFO")
+        info.size = len(_META)
+        archive.addfile(info, io.BytesIO(_META.encode()))
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("slowpkg/__init__.py", "X = 1\n" * 4000)  # a wheel larger than the sdist
+        archive.writestr("slowpkg-1.0.dist-info/METADATA", _META)
+        archive.writestr(
+            "slowpkg-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        archive.writestr("slowpkg-1.0.dist-info/RECORD", "")
+    return [sdist, wheel]
+
+
+HOLD = 0.5  # seconds the index holds each upload before it answers
+
+
+@pytest.fixture
+def holding_index() -> Iterator[tuple[str, list[tuple[str, float, float]]]]:
+    """An upload endpoint that holds each file HOLD seconds; records (filename, got, answered)."""
+    received: list[tuple[str, float, float]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got = time.monotonic()
+            name = re.search(rb'filename="([^"]+)"', body)
+            time.sleep(HOLD)  # mid-upload: the file is sent, the index has not answered
+            received.append((name[1].decode() if name else "?", got, time.monotonic()))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/legacy/", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_each_upload_is_reported_as_it_starts_and_as_it_ends(
+    tmp_path: Path, holding_index: tuple[str, list[tuple[str, float, float]]]
+) -> None:
+    url, received = holding_index
+    files = _distributions(tmp_path)
+    index = PackageIndex("holding", url, url.replace("/legacy/", "/simple/"))
+    heard: list[tuple[float, UploadProgress]] = []
+    client = IndexClient(index, credentials=Credentials("__token__", "pw-Upload-51", "test"))
+
+    client.upload(files, on_progress=lambda event: heard.append((time.monotonic(), event)))
+
+    sizes = {f.name: f.stat().st_size for f in files}
+    sdist, wheel = (f.name for f in files)
+    assert [
+        (type(e).__name__, e.index, e.filename, e.size, e.position, e.count) for _, e in heard
+    ] == [
+        ("UploadStarted", "holding", sdist, sizes[sdist], 1, 2),
+        ("UploadFinished", "holding", sdist, sizes[sdist], 1, 2),
+        ("UploadStarted", "holding", wheel, sizes[wheel], 2, 2),
+        ("UploadFinished", "holding", wheel, sizes[wheel], 2, 2),
+    ]
+    assert [name for name, _, _ in received] == [f.name for f in files]
+    # Heard while it happened: each start before the index got the file, each end after
+    # the index answered, and the next file only after that.
+    for position, (name, got, answered) in enumerate(received):
+        started, finished = heard[2 * position][0], heard[2 * position + 1][0]
+        assert started < got < answered <= finished, name
+        ended = heard[2 * position + 1][1]
+        assert isinstance(ended, UploadFinished)
+        assert ended.seconds >= HOLD
+    assert "pw-Upload-51" not in repr(heard)
+
+
+def test_a_failed_upload_names_the_files_that_reached_the_index(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    files = _distributions(tmp_path)
+    answers = iter([Response(status=200), Response("forbidden", status=403)])
+    httpserver.expect_request("/legacy/", method="POST").respond_with_handler(
+        lambda _request: next(answers)
+    )
+    client = IndexClient(_index(httpserver), credentials=Credentials("__token__", "pw-9", "test"))
+    with pytest.raises(PackageIndexError) as failed:
+        client.upload(files)
+    assert str(failed.value).startswith(f"upload of {files[1].name} to fake failed: ")
+    assert str(failed.value).endswith("(slowpkg-1.0.tar.gz reached it)")

@@ -30,6 +30,13 @@ def say(message: str = "") -> None:
     sys.stdout.flush()
 
 
+def progress(message: str, *, stderr: bool = False) -> None:
+    """Print a line of a long step's progress as it happens (stderr when stdout is JSON)."""
+    stream = sys.stderr if stderr else sys.stdout
+    stream.write(printable(mask(message)) + "\n")
+    stream.flush()
+
+
 def warn(message: str) -> None:
     """Print a warning line to stderr (an annotation under GitHub Actions)."""
     line = printable(mask(message))

@@ -166,19 +166,24 @@ def error_annotation(message: str, *, file: str | None = None, line: int | None 
 
 
 @contextlib.contextmanager
-def group(title: str) -> Iterator[None]:
-    """Fold a tool's long output into one `::group::` block of the job's log under Actions."""
-    # On stderr, where the tools' output goes: the runner reads workflow commands there too.
+def group(title: str, *, stdout: bool = False) -> Iterator[None]:
+    """Fold a tool's long output into one `::group::` block of the job's log under Actions.
+
+    The markers go where the grouped lines go (the runner reads workflow commands on both
+    streams, but keeps two streams' lines in order only within each): stderr, where the
+    tools' output goes, or stdout with `stdout=True`.
+    """
     if not active():
         yield
         return
-    sys.stderr.write(f"::group::{mask(title)}\n")
-    sys.stderr.flush()
+    stream = sys.stdout if stdout else sys.stderr
+    stream.write(f"::group::{mask(title)}\n")
+    stream.flush()
     try:
         yield
     finally:
-        sys.stderr.write("::endgroup::\n")
-        sys.stderr.flush()
+        stream.write("::endgroup::\n")
+        stream.flush()
 
 
 def _event() -> dict[str, object] | None:

@@ -390,8 +390,8 @@ def test_index_stopped_between_uploads_then_the_rerun_uploads_production_only(
 
     real_upload = IndexClient.upload
 
-    def upload_then_production_dies(self: IndexClient, files: Any) -> None:
-        real_upload(self, files)
+    def upload_then_production_dies(self: IndexClient, files: Any, **kwargs: Any) -> None:
+        real_upload(self, files, **kwargs)
         if self.index.role == "test":
             pypi_servers.production.stop()
 
@@ -407,9 +407,9 @@ def test_index_stopped_between_uploads_then_the_rerun_uploads_production_only(
 
     uploads: list[str] = []
 
-    def recording_upload(self: IndexClient, files: Any) -> None:
+    def recording_upload(self: IndexClient, files: Any, **kwargs: Any) -> None:
         uploads.append(self.index.name)
-        real_upload(self, files)
+        real_upload(self, files, **kwargs)
 
     monkeypatch.setattr(IndexClient, "upload", recording_upload)
     again = ok(cli("publish.dataenginex", cwd=publishing.path))

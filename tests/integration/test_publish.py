@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -211,6 +213,15 @@ def test_partial_upload_is_completed(
     assert pypi_servers.test.files()[wheel.name] == wheel_bytes
 
 
+def _under_actions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Run as a GitHub Actions job would; returns its $GITHUB_OUTPUT and step summary files."""
+    outputs, summary = tmp_path / "github_output", tmp_path / "step_summary"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    return outputs, summary
+
+
 def test_build_only_hands_the_missing_files_to_ci(
     repo: GitRepo,
     cli: Cli,
@@ -219,11 +230,7 @@ def test_build_only_hands_the_missing_files_to_ci(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _release(repo, "0.4.11", change="X = 1\n")
-    outputs = tmp_path / "github_output"
-    summary = tmp_path / "step_summary"
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    outputs, summary = _under_actions(tmp_path, monkeypatch)
     out = tmp_path / "handoff"
     result = cli("publish.dataenginex", "--build-only", "--out", str(out), "--json", cwd=repo.path)
     assert result.code == 0, result.err
@@ -429,3 +436,58 @@ def test_a_tag_whose_project_had_another_name_is_not_built(repo: GitRepo, cli: C
     assert result.code == 1
     line = _one_error_line(result.err)
     assert "names the project 'dex-core', not 'dataenginex'" in line
+
+
+def test_each_upload_shows_while_it_runs_in_one_group_per_index(
+    repo: GitRepo,
+    cli: Cli,
+    pypi_servers: PypiServers,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dexops.adapters.tool import run_tool
+    from dexops.domain.distributions import size_text
+
+    _release(repo, "0.4.11", change="X = 1\n")
+    _under_actions(tmp_path, monkeypatch)
+    shown: list[str] = []  # stdout as printed, read off each time twine starts
+    at_twine: list[str] = []  # the last line shown when each twine run began
+
+    def watched(argv: list[str], **kwargs: Any) -> Any:
+        shown.append(cli.capsys.readouterr().out)
+        at_twine.append("".join(shown).splitlines()[-1])
+        return run_tool(argv, **kwargs)
+
+    monkeypatch.setattr("dexops.adapters.package_index.run_tool", watched)
+    result = cli("publish.dataenginex", cwd=repo.path)
+    assert result.code == 0, result.err
+
+    lines = [
+        line
+        for line in ("".join(shown) + result.out).splitlines()
+        if not line.startswith("::add-mask::")
+    ]
+    sizes = {name: size_text(len(data)) for name, data in pypi_servers.test.files().items()}
+    first = r"upload 1/2 to localtest: (\S+) \(.+\) …$"
+    order = [m[1] for line in lines if (m := re.match(first, line))]
+    assert len(order) == 1, lines
+    files = [*order, *(sorted(set(sizes) - set(order)))]
+    expected = []
+    starts = []
+    for index in ("localtest", "localprod"):
+        expected.append(f"::group::publish dataenginex: upload to {index}")
+        for position, name in enumerate(files, 1):
+            start = f"upload {position}/2 to {index}: {name} ({sizes[name]}) …"
+            starts.append(start)
+            expected.append(start)
+            expected.append(f"upload {position}/2 to {index}: {name} ({sizes[name]}) done in")
+        expected.append("::endgroup::")
+    progress = [line for line in lines if line.startswith(("::group::", "::endgroup::", "upload "))]
+    assert [
+        line[: line.index(" done in") + len(" done in")] if " done in" in line else line
+        for line in progress
+    ] == expected
+    # Each file's line was on the terminal before its upload began, not printed at the end.
+    assert at_twine == starts
+    assert lines.index("::endgroup::") < lines.index("localtest (test): uploaded " + files[0])
+    _no_secrets(pypi_servers, result.out, result.err, *shown)

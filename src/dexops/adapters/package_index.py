@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -82,6 +83,32 @@ def missing_credentials_hint(index: PackageIndex) -> str:
     """Which variables would give credentials for `index`."""
     token = f"{index.token_env} or " if index.token_env else ""
     return f"set {token}TWINE_USERNAME/TWINE_PASSWORD"
+
+
+@dataclass(frozen=True)
+class UploadStarted:
+    """One file's upload to an index begins (`position` of `count` in this run)."""
+
+    index: str
+    filename: str
+    size: int
+    position: int
+    count: int
+
+
+@dataclass(frozen=True)
+class UploadFinished:
+    """One file reached the index, `seconds` after its upload began."""
+
+    index: str
+    filename: str
+    size: int
+    position: int
+    count: int
+    seconds: float
+
+
+UploadProgress = UploadStarted | UploadFinished
 
 
 class _LinkParser(HTMLParser):
@@ -324,8 +351,18 @@ class IndexClient:
             *(str(f) for f in files),
         ]  # fmt: skip
 
-    def upload(self, files: Sequence[Path]) -> None:
-        """Upload files with twine; a refusal is one `PackageIndexError` line."""
+    def upload(
+        self,
+        files: Sequence[Path],
+        *,
+        on_progress: Callable[[UploadProgress], None] | None = None,
+    ) -> None:
+        """Upload files with twine, one run per file; a refusal is one `PackageIndexError` line.
+
+        One run per file, so `on_progress` hears of each file as its upload starts and
+        ends (twine's own output says nothing until it exits). A failure names the files
+        that reached the index before it.
+        """
         if self.credentials is None:
             raise PackageIndexError(
                 f"no credentials for {self.index.name}: {missing_credentials_hint(self.index)}"
@@ -340,17 +377,31 @@ class IndexClient:
                 "NO_COLOR": "1",
             }
         )
-        names = ", ".join(f.name for f in files)
-        done = run_tool(
-            self.upload_command(files),
-            what=f"upload of {names} to {self.index.name}",
-            timeout=UPLOAD_TIMEOUT,
-            error=PackageIndexError,
-            env=env,
-        )
-        if done.returncode != 0:
-            reason = twine_failure(f"{done.stdout}\n{done.stderr}")
-            raise PackageIndexError(f"upload of {names} to {self.index.name} failed: {reason}")
+        sent: list[str] = []
+        for position, path in enumerate(files, 1):
+            size = path.stat().st_size
+            if on_progress is not None:
+                on_progress(UploadStarted(self.index.name, path.name, size, position, len(files)))
+            started = time.monotonic()
+            done = run_tool(
+                self.upload_command([path]),
+                what=f"upload of {path.name} to {self.index.name}",
+                timeout=UPLOAD_TIMEOUT,
+                error=PackageIndexError,
+                env=env,
+            )
+            if done.returncode != 0:
+                reason = twine_failure(f"{done.stdout}\n{done.stderr}")
+                before = f" ({', '.join(sent)} reached it)" if sent else ""
+                raise PackageIndexError(
+                    f"upload of {path.name} to {self.index.name} failed: {reason}{before}"
+                )
+            sent.append(path.name)
+            if on_progress is not None:
+                elapsed = time.monotonic() - started
+                on_progress(
+                    UploadFinished(self.index.name, path.name, size, position, len(files), elapsed)
+                )
 
 
 def twine_failure(output: str) -> str:

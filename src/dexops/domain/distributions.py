@@ -90,6 +90,13 @@ def dist_name_or_none(filename: str) -> DistName | None:
         return None
 
 
+def size_text(size: int) -> str:
+    """A file size as a person reads it: bytes, KiB or MiB."""
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):.1f} MiB"
+    return f"{size / 1024:.1f} KiB" if size >= 1024 else f"{size} B"
+
+
 def sha256_hex(chunks: Iterable[bytes]) -> str:
     """The hex SHA-256 digest of a byte stream given in chunks."""
     digest = hashlib.sha256()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from invoke.context import Context
 from dexops.tasks._edge import repo_from_argv, task
 
 if TYPE_CHECKING:
+    from dexops.adapters.package_index import UploadProgress
     from dexops.workflows.publish import PublishPlan
 
 HELP = {
@@ -47,19 +49,51 @@ def _run(
         from dexops.workflows.pipeline import require_planned
 
         require_planned(ws, pipeline_plan, "publishes", name, "publish")
-    plan = plan_and_publish(
-        ws,
-        name,
-        tag=tag,
-        dry_run=dry_run,
-        build_only=build_only,
-        out=Path(out).resolve() if out else None,
-    )
+    # With --json stdout is the plan alone: the progress goes to stderr.
+    with _UploadsShown(name, stderr=json) as shown:
+        plan = plan_and_publish(
+            ws,
+            name,
+            tag=tag,
+            dry_run=dry_run,
+            build_only=build_only,
+            out=Path(out).resolve() if out else None,
+            on_progress=shown,
+        )
     _report_to_actions(plan)
     if json:
         console.emit_json(plan.as_json())
     else:
         _print(plan)
+
+
+class _UploadsShown(contextlib.ExitStack):
+    """Show each file's upload as it starts and ends; one `::group::` per index under Actions."""
+
+    def __init__(self, component: str, *, stderr: bool) -> None:
+        super().__init__()
+        self.component = component
+        self.stderr = stderr
+        self.index: str | None = None
+
+    def __call__(self, event: UploadProgress) -> None:
+        from dexops import console, github_actions
+        from dexops.adapters.package_index import UploadStarted
+        from dexops.domain.distributions import size_text
+
+        line = (
+            f"upload {event.position}/{event.count} to {event.index}: "
+            f"{event.filename} ({size_text(event.size)})"
+        )
+        if isinstance(event, UploadStarted):
+            if event.index != self.index:
+                self.close()  # the previous index's group
+                self.index = event.index
+                title = f"publish {self.component}: upload to {event.index}"
+                self.enter_context(github_actions.group(title, stdout=not self.stderr))
+            console.progress(f"{line} …", stderr=self.stderr)
+        else:
+            console.progress(f"{line} done in {event.seconds:.1f}s", stderr=self.stderr)
 
 
 def _print(plan: PublishPlan) -> None:

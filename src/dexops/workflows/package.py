@@ -29,6 +29,7 @@ from dexops.domain.distributions import (
     parse_dist_filename,
     sdist_problems,
     sha256_hex,
+    size_text,
     wheel_problems,
 )
 from dexops.errors import ConfigError, PackageError, ToolMissingError
@@ -96,7 +97,7 @@ class PackageReport:
             [
                 d.file.filename,
                 d.file.kind,
-                _size(d.file.size),
+                size_text(d.file.size),
                 len(d.members),
                 d.file.sha256[:12],
                 *("ok" if not d.problems.get(name) else "FAILED" for name in CHECKS),
@@ -118,10 +119,6 @@ class PackageReport:
 
 
 TABLE_HEADERS = ["file", "kind", "size", "members", "sha256", *CHECKS]
-
-
-def _size(size: int) -> str:
-    return f"{size / 1024:.1f} KiB" if size >= 1024 else f"{size} B"
 
 
 # --- sources --------------------------------------------------------------------------------

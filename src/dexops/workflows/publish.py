@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Literal
 from packaging.version import Version
 
 from dexops.adapters.gitstream import Pending
-from dexops.adapters.package_index import IndexClient, credentials_for, missing_credentials_hint
+from dexops.adapters.package_index import (
+    IndexClient,
+    UploadProgress,
+    credentials_for,
+    missing_credentials_hint,
+)
 from dexops.adapters.pyproject_file import MissingVersionFileError, version_literal
 from dexops.domain.config import Component, PackageIndex
 from dexops.domain.distributions import compare_with_index
@@ -451,12 +456,14 @@ def plan_and_publish(
     build_only: bool = False,
     out: Path | None = None,
     environ: dict[str, str] | None = None,
+    on_progress: Callable[[UploadProgress], None] | None = None,
 ) -> PublishPlan:
     """Plan the publication of a library component's tag, then (unless told not to) do it.
 
     Re-running after success converges: files already on an index with the same sha256
     are skipped; a partial earlier upload is completed. With `build_only` the files each
     index lacks are left in `out/<index>/` for another uploader (trusted publishing).
+    `on_progress` hears of each file's upload as it starts and as it ends.
     """
     component = ws.config.component(name)
     # HEAD and every tag, read once for the tag to publish and the release before it.
@@ -474,7 +481,7 @@ def plan_and_publish(
             return plan
         if dry_run:
             return plan
-        _upload(plan, clients, plan.report)
+        _upload(plan, clients, plan.report, on_progress)
     return plan
 
 
@@ -496,7 +503,12 @@ def check_recorded_digests(ws: Workspace, tag: str, report: PackageReport) -> bo
     return True
 
 
-def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageReport) -> None:
+def _upload(
+    plan: PublishPlan,
+    clients: dict[str, IndexClient],
+    report: PackageReport,
+    on_progress: Callable[[UploadProgress], None] | None,
+) -> None:
     """Upload in plan order; a failure says which indexes already have the files."""
     pending = [t for t in plan.targets if t.action == "upload"]
     for target in pending:
@@ -510,7 +522,7 @@ def _upload(plan: PublishPlan, clients: dict[str, IndexClient], report: PackageR
         client = clients[target.index.name]
         files = [report.outdir / f.file.filename for f in target.to_upload]
         try:
-            client.upload(files)
+            client.upload(files, on_progress=on_progress)
             target.uploaded = [f.name for f in files]
             _verify(client, target, report)
         except PackageIndexError as exc:
