@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,7 @@ def test_init_gives_back_the_example_pipeline(
     assert after.components == before.components
     # Argo CD application names and the moving tag are nowhere in the repository to read.
     assert after.environments == {
-        name: env._replace(argocd_app=None, moving_tag=None)
+        name: replace(env, argocd_app=None, moving_tag=None)
         for name, env in before.environments.items()
     }
     assert _plan(cli, dex_repo) == plan_before

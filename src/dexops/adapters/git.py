@@ -7,8 +7,8 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from dexops.errors import GitError, PushRejectedError, ToolMissingError
 
@@ -28,7 +28,8 @@ _NON_FAST_FORWARD = (
 )
 
 
-class Completed(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Completed:
     """Exit code and output of one git command."""
 
     code: int

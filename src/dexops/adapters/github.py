@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from dexops import github_actions, secrets
@@ -56,7 +57,8 @@ mutation($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
 _pause: Callable[[float], None] = time.sleep
 
 
-class PullRequest(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class PullRequest:
     """An open pull request; `created` says whether this call opened it."""
 
     number: int
@@ -67,7 +69,8 @@ class PullRequest(NamedTuple):
     node_id: str = ""
 
 
-class Release(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Release:
     """A GitHub release of a tag; `created` says whether this call made it."""
 
     tag: str
@@ -150,7 +153,8 @@ def _error_codes(response: requests.Response) -> set[str]:
     return {str(e.get("code")) for e in errors or [] if isinstance(e, dict)}
 
 
-class TokenAccess(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class TokenAccess:
     """What the token may do on the repository, as GitHub reports it."""
 
     # A classic token's OAuth scopes (X-OAuth-Scopes); None for fine-grained and Actions tokens.

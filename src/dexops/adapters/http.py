@@ -7,7 +7,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dexops import __version__
@@ -24,7 +25,8 @@ MAX_RETRY_AFTER = 30.0  # a server asking for longer is treated as down: fail, d
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class Origin(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Origin:
     """The scheme, host and port credentials are bound to."""
 
     scheme: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from dexops.adapters.tool import run_tool
 from dexops.errors import DexopsError
@@ -15,7 +15,8 @@ VERSION_TIMEOUT = 10.0
 _VERSION_ARGS: dict[str, tuple[str, ...]] = {"kubectl": ("version", "--client")}
 
 
-class Program(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Program:
     """An installed program: where it is and the first line of its version output."""
 
     path: str

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, NamedTuple
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 Status = Literal["ok", "warn", "fail"]
 _RANK: dict[Status, int] = {"ok": 0, "warn": 1, "fail": 2}
@@ -12,7 +13,8 @@ _RANK: dict[Status, int] = {"ok": 0, "warn": 1, "fail": 2}
 MIN_GIT = (2, 24)
 
 
-class Finding(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Finding:
     """One row of the check-up: what was looked at, its status, and why."""
 
     area: str
@@ -22,7 +24,7 @@ class Finding(NamedTuple):
 
     def as_json(self) -> dict[str, str]:
         """The row as a JSON object."""
-        return dict(self._asdict())
+        return asdict(self)
 
 
 def worst(findings: Sequence[Finding]) -> Status:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from dexops.domain.config_keys import NAME_PATTERN, ROOT, table_problems
 from dexops.errors import ConfigError
@@ -26,11 +27,9 @@ _T = TypeVar("_T")
 
 DEFAULT_RELEASE_TAGS = ("latest", "v{version}")
 
-# The records every command builds at start-up are NamedTuples: a frozen dataclass costs
-# ~0.7 ms per class to generate on import, a NamedTuple ~0.1 ms (benchmarks/bench_tasks.py).
 
-
-class Component(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Component:
     """A releasable part of the monorepo: a library for indexes or an app for images."""
 
     name: str
@@ -64,7 +63,8 @@ class Component(NamedTuple):
         return (self.path,)
 
 
-class Environment(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Environment:
     """A deployment target: a Kustomize overlay on a branch, optionally an Argo CD app."""
 
     name: str
@@ -90,7 +90,8 @@ class Environment(NamedTuple):
         return str(PurePosixPath(self.overlay) / "kustomization.yaml")
 
 
-class PackageIndex(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class PackageIndex:
     """A package index: where to upload, where to read its Simple API, which token."""
 
     name: str
@@ -119,14 +120,15 @@ DEFAULT_INDEXES = (
 )
 
 
-class Config(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Config:
     """The whole validated configuration of one target repository."""
 
     root: Path
     file: Path
     default_branch: str
     components: Mapping[str, Component]
-    environments: Mapping[str, Environment] = MappingProxyType({})
+    environments: Mapping[str, Environment] = field(default_factory=lambda: MappingProxyType({}))
     indexes: tuple[PackageIndex, ...] = DEFAULT_INDEXES
     sign: bool = False
     release_branches: tuple[str, ...] = ()  # globs; empty: the default branch alone
@@ -400,7 +402,7 @@ def _indexes(file: Path, tables: Mapping[str, dict[str, Any]]) -> tuple[PackageI
         # A single index without a role is where releases go: the production index.
         free = ["production"]
     defaults = dict(zip(unassigned, free, strict=False))
-    return tuple(index._replace(role=role or defaults[index.name]) for index, role in parsed)
+    return tuple(replace(index, role=role or defaults[index.name]) for index, role in parsed)
 
 
 class _Problems:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Literal
 
 # The kinds of value a key holds. "tables" is a table of named sub-tables, each of `table`.
 KeyType = Literal["string", "strings", "boolean", "string-table", "tables"]
@@ -17,7 +18,8 @@ NO_CREDENTIALS_PATTERN = r"^(?![^/]*//[^/?#]*@)"
 URL_PATTERN = r"^https?://[^/?#@:]+(:[0-9]+)?([/?#].*)?$"
 
 
-class Rule(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Rule:
     """A pattern a string value must match, and what it means when it does not."""
 
     pattern: str
@@ -37,7 +39,8 @@ _URL = (
 )
 
 
-class Key(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Key:
     """One configuration key and the rules its value follows."""
 
     name: str
@@ -52,7 +55,8 @@ class Key(NamedTuple):
     min_entries: int = 0
 
 
-class Table(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Table:
     """A TOML table: the keys it allows."""
 
     keys: tuple[Key, ...]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from dexops.domain import holds
 from dexops.domain.kustomize import ImageEntry, KustomizationError, scan_images
@@ -50,7 +50,8 @@ def log_arguments(ref: str, path: str, *, max_count: int | None = None) -> list[
     ]
 
 
-class LogRecord(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class LogRecord:
     """One commit of a `git log` stream in `LOG_FORMAT`, with the file's blob after it."""
 
     commit: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
 
@@ -69,7 +69,8 @@ def changelog_section(text: str, version: str | Version) -> str | None:
     return body if body.strip() else None
 
 
-class Commit(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Commit:
     """A commit as release notes see it."""
 
     sha: str
@@ -77,7 +78,8 @@ class Commit(NamedTuple):
     body: str = ""
 
 
-class ConventionalCommit(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ConventionalCommit:
     """A commit subject read as `type(scope)!: description`; `type` is "" when it is not one."""
 
     type: str

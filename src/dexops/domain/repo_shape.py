@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 Shape = Literal["single-library", "monorepo", "app-only", "libraries"]
 
@@ -15,7 +16,8 @@ _STAGES = ("dev", "development", "test", "qa", "staging", "stage", "preprod", "p
 _TAG_VERSION = re.compile(r"\d+(\.\d+)*([abc]|rc|\.dev|\.post)?\d*$")
 
 
-class Package(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Package:
     """A pyproject.toml found in the repository."""
 
     path: str  # its directory, "." for the root
@@ -23,7 +25,8 @@ class Package(NamedTuple):
     has_changelog: bool = False
 
 
-class Overlay(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Overlay:
     """A Kustomize overlay: its directory, and what its kustomization and base say."""
 
     path: str
@@ -33,7 +36,8 @@ class Overlay(NamedTuple):
     argocd_app: str | None = None  # an Argo CD Application whose source path is this overlay
 
 
-class RepoFacts(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class RepoFacts:
     """What `init` read from the repository; everything it infers comes from these."""
 
     root_package: Package | None

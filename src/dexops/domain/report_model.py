@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from dexops.domain.delivery_metrics import (
     ComponentReleases,
@@ -17,7 +18,8 @@ from dexops.domain.delivery_metrics import (
 TIMELINE_ACTIONS = ("deploy", "promote", "rollback")
 
 
-class TimelineEvent(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
     """One change of an environment: when, what kind, which image tag."""
 
     environment: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 from dexops.domain.delivery_metrics import format_duration
 
@@ -28,7 +29,8 @@ METRIC_HEADERS = (
 )
 
 
-class PageAssets(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class PageAssets:
     """The chart library and the page's own drawing code, inlined so nothing is fetched."""
 
     library_js: str

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal, NamedTuple
+from dataclasses import dataclass
+from typing import Literal
 
 from packaging.version import InvalidVersion, Version
 
@@ -69,7 +70,8 @@ def require_greater(current: Version, new: Version) -> None:
         raise VersionError(f"new version {new} is not greater than the current {current}")
 
 
-class ComponentTag(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ComponentTag:
     """A git tag naming one release of one component: `<prefix><version>`.
 
     `name` is the tag as it stands in git: a tag written by hand (`v1.0RC1`, `v01.0`) keeps

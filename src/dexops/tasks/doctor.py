@@ -26,7 +26,8 @@ def doctor(c: Context, json: bool = False, repo: str | None = None) -> None:
     if json:
         console.emit_json({"status": status, "checks": [f.as_json() for f in findings]})
     else:
-        console.table(flow.HEADERS, findings, title=f"dexops doctor: {root}")
+        rows = [(f.area, f.subject, f.status, f.detail) for f in findings]
+        console.table(flow.HEADERS, rows, title=f"dexops doctor: {root}")
     failed = sum(f.status == "fail" for f in findings)
     if failed:
         raise flow.CheckupFailedError(f"doctor: {failed} of {len(findings)} checks failed")

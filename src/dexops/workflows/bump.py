@@ -9,8 +9,8 @@ still passes. Line endings are kept: a CRLF file stays CRLF.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -27,7 +27,8 @@ from dexops.workflows.workspace import Workspace
 LOCK_FILE = "uv.lock"
 
 
-class FileEdit(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class FileEdit:
     """One file's text before and after a bump (paths relative to the root)."""
 
     file: str
@@ -35,7 +36,8 @@ class FileEdit(NamedTuple):
     new_text: str
 
 
-class BumpPlan(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class BumpPlan:
     """A version bump: from what, to what, every file it edits, and the edits as one diff."""
 
     component: str

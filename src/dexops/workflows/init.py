@@ -12,9 +12,10 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from dexops.adapters.git import Git
 from dexops.adapters.github import repository_from_url
@@ -38,7 +39,8 @@ _TABLE_MARK = re.compile(rf"# {_MARK} table \(sha256 (?P<hash>[0-9a-f]{{16}})\)"
 _SKIP_DIRS = {".git", ".venv", "node_modules", ".nox", ".tox", "dist", "build", "__pycache__"}
 
 
-class FileChange(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class FileChange:
     """What init does to one file, and why."""
 
     path: str
@@ -60,7 +62,8 @@ class FileChange(NamedTuple):
         return "".join(lines)
 
 
-class InitPlan(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class InitPlan:
     """The shape found and the change to each file."""
 
     shape: Shape

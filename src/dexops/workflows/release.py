@@ -7,8 +7,8 @@ A library's release also builds its files first and records their sha256 in the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
 
 from packaging.version import Version
 
@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 REMOTE = "origin"
 
 
-class Target(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Target:
     """The repository state every release of one run starts from (checked once, up front)."""
 
     branch: str
@@ -70,7 +71,8 @@ class Target(NamedTuple):
         return not self.head_on_remote
 
 
-class ReleasePlan(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ReleasePlan:
     """What releasing one component means right now; computed without changing anything."""
 
     component: str
@@ -279,7 +281,8 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
     )
 
 
-class ReleaseDecision(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ReleaseDecision:
     """Whether a component's version is released by a run at `commit`, and why."""
 
     component: str
@@ -478,7 +481,7 @@ def release(ws: Workspace, plans: Sequence[ReleasePlan], target: Target) -> list
     existing = existing_releases(plans, target.forge)
     built = build_records(ws, record_plans(ws, plans, target.forge, existing))
     plans = [
-        p._replace(digests=built[p.tag].digests) if p.create_tag and p.tag in built else p
+        replace(p, digests=built[p.tag].digests) if p.create_tag and p.tag in built else p
         for p in plans
     ]
     results = tag_and_push(ws, plans, target)
@@ -497,7 +500,8 @@ def release(ws: Workspace, plans: Sequence[ReleasePlan], target: Target) -> list
     return results
 
 
-class ReleaseRun(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ReleaseRun:
     """One `release.*` run: the plans, what was skipped, and (unless dry) the results."""
 
     target: Target

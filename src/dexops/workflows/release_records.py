@@ -11,8 +11,9 @@ import shutil
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
@@ -37,7 +38,8 @@ SUMS_ASSET = "SHA256SUMS"
 SUMS_MEDIA_TYPE = "text/plain; charset=utf-8"
 
 
-class RecordPlan(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class RecordPlan:
     """What one library release would record and attach; computed without building."""
 
     component: str
@@ -65,7 +67,8 @@ class RecordPlan(NamedTuple):
         }
 
 
-class LibraryRecord(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class LibraryRecord:
     """The built files' digests and the SBOM of one library release."""
 
     digests: dict[str, str]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from dexops.domain.delivery_metrics import Window
 from dexops.domain.report_model import releases_data, timeline, weekly_figures
@@ -16,7 +17,8 @@ from dexops.workflows.status import environment_status
 from dexops.workflows.workspace import Workspace
 
 
-class Report(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Report:
     """The page and the figures it was made from."""
 
     html: str
@@ -51,7 +53,7 @@ def build_report(ws: Workspace, *, metrics: MetricsReport) -> Report:
     data = {
         "environments": [env.name for env in ws.config.promotion_order()],
         "weekly": {env.environment: weekly_figures(env) for env in metrics.environments},
-        "timeline": [e._asdict() for e in timeline(metrics.histories, metrics.window)],
+        "timeline": [asdict(e) for e in timeline(metrics.histories, metrics.window)],
         "releases": releases_data(metrics.components),
     }
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from dexops import github_actions
 from dexops.adapters.gitstream import Pending, run_concurrently
@@ -20,7 +20,8 @@ from dexops.workflows.reachable import latest_reachable
 from dexops.workflows.workspace import Workspace
 
 
-class ComponentVersion(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ComponentVersion:
     """One row of `version.show`."""
 
     component: str
@@ -100,7 +101,8 @@ def version_status(ws: Workspace) -> list[ComponentVersion]:
     return rows
 
 
-class VersionChange(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class VersionChange:
     """A component's version at the base and at HEAD."""
 
     component: str

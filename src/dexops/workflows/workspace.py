@@ -6,8 +6,8 @@ import functools
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from dexops.adapters.git import Git
 from dexops.adapters.repo_files import LocalRepoFiles
@@ -69,7 +69,8 @@ def repository_root(repo: str | None = None) -> Path:
     return root
 
 
-class Workspace(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Workspace:
     """The target repository: its root, validated configuration and git adapter."""
 
     root: Path
