@@ -65,8 +65,9 @@ def emit_json(data: Any) -> None:  # noqa: ANN401 - any JSON-serialisable value
 
 def rich_table(headers: Sequence[str], cells: Sequence[Sequence[str]], *, title: str = "") -> Table:
     """The terminal form of a table: cells as plain text, folded rather than cut when narrow."""
-    from rich.table import Table
-    from rich.text import Text
+    # rich (~25 ms) only on a terminal: logs and CI get plain text.
+    from rich.table import Table  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
 
     # Text, not str: rich would read `[bold]` in a commit subject as markup. A narrow terminal
     # folds a long image tag onto the next line; the default ellipsis would cut its digits.
@@ -82,7 +83,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: st
     """Print a table: rich on a terminal, aligned plain text otherwise."""
     cells = [[mask("" if c is None else str(c)) for c in row] for row in rows]
     if sys.stdout.isatty():
-        from rich.console import Console
+        # rich (~25 ms) only on a terminal: logs and CI get plain text.
+        from rich.console import Console  # noqa: PLC0415
 
         Console().print(rich_table(headers, cells, title=title))
         return

@@ -130,9 +130,10 @@ def _message(response: requests.Response) -> str:
 
 def _timed_out(exc: BaseException) -> bool:
     """Whether a requests failure was a timeout (urllib3 wraps read timeouts in retries)."""
-    import requests
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
-    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+    # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+    import requests  # noqa: PLC0415
+    from urllib3.exceptions import MaxRetryError, NewConnectionError  # noqa: PLC0415
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout  # noqa: PLC0415
 
     if isinstance(exc, requests.Timeout):
         return True
@@ -251,7 +252,8 @@ class GitHub:
         shown: str | None = None,
     ) -> requests.Response:
         """Send one call with bounded retries; return a response whose status is in `ok`."""
-        import requests
+        # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+        import requests  # noqa: PLC0415
 
         shown = shown or f"{method} {path}"
         url = self._url(path)

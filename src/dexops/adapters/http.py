@@ -114,9 +114,10 @@ _current = _Current()
 
 def _watched_adapter(retry: Any) -> Any:  # noqa: ANN401 - requests' HTTPAdapter
     """An HTTPAdapter whose connections join the current call's deadline watch."""
-    from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+    from requests.adapters import HTTPAdapter  # noqa: PLC0415
+    from urllib3.connection import HTTPConnection, HTTPSConnection  # noqa: PLC0415
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool  # noqa: PLC0415
 
     def watched(base: type[HTTPConnection]) -> type[HTTPConnection]:
         class Watched(base):  # type: ignore[valid-type, misc]
@@ -174,8 +175,9 @@ def make_session(
     change. Retries honour `Retry-After`; POSTs are retried too because every caller sends
     idempotent requests or checks for "already exists" afterwards.
     """
-    import requests
-    from urllib3.util.retry import Retry
+    # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+    import requests  # noqa: PLC0415
+    from urllib3.util.retry import Retry  # noqa: PLC0415
 
     per_try = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     total = deadline if deadline is not None else sum(per_try) * (retries + 1)

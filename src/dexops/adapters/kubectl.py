@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from dexops.adapters.tool import failure_line, run_checked, run_tool
 from dexops.errors import DexopsError, ToolMissingError
 
@@ -67,8 +69,6 @@ def _pod_specs(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def containers(manifests: str) -> list[Container]:
     """Every container (init containers too) of the workloads in rendered manifests."""
-    from ruamel.yaml import YAML
-
     found = []
     for doc in YAML(typ="safe", pure=True).load_all(manifests):
         if not isinstance(doc, dict) or doc.get("kind") not in WORKLOAD_KINDS:

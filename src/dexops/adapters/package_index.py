@@ -211,7 +211,8 @@ class IndexClient:
         self, url: str, *, accept: str | None = None, stream: bool = False
     ) -> requests.Response:
         """GET with bounded retries; send credentials only after a 401 from the index's host."""
-        import requests
+        # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+        import requests  # noqa: PLC0415
 
         headers = {"Accept": accept} if accept else {}
         same_origin = origin(url) == origin(self.index.simple_url)

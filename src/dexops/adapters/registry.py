@@ -206,7 +206,8 @@ class RegistryClient:
             raise RegistryError(f"registry sent an invalid digest {digest!r} for {ref}") from None
 
     def _send(self, method: str, url: str, ref: ImageRef, **kwargs: object) -> requests.Response:
-        import requests
+        # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+        import requests  # noqa: PLC0415
 
         try:
             for _ in range(MAX_REDIRECTS + 1):

@@ -123,7 +123,8 @@ def post(
     session: requests.Session | None = None,
 ) -> None:
     """POST the payload to the webhook; raise NotifyError naming what went wrong, never the URL."""
-    import requests
+    # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+    import requests  # noqa: PLC0415
 
     if urlsplit(webhook).scheme not in ("http", "https"):
         raise NotifyError(f"${WEBHOOK_VARIABLE} is not an http(s) URL")
@@ -156,8 +157,9 @@ def post(
 
 def _timed_out(exc: requests.ConnectionError) -> bool:
     """Whether retries ran out on timeouts (requests reports that as a ConnectionError)."""
-    from urllib3.exceptions import NewConnectionError
-    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+    # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+    from urllib3.exceptions import NewConnectionError  # noqa: PLC0415
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout  # noqa: PLC0415
 
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     # urllib3 makes a refused connection a subclass of its connect timeout; it is not one.

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import tomlkit
+
 from dexops import console
 from dexops.demo.services import (
     IndexCredentials,
@@ -101,8 +103,6 @@ class Sandbox:
 
 def _configure(sandbox: Sandbox) -> None:
     """Point the copied example at the local indexes and registry."""
-    import tomlkit
-
     pyproject = sandbox.repo / "pyproject.toml"
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
     dexops_table = document["tool"]["dexops"]

@@ -127,7 +127,8 @@ def pypiserver_command() -> list[str]:
 def start_pypiserver(workdir: Path, name: str, credentials: IndexCredentials) -> Service:
     """Start pypiserver on a free port with uploads (and listing) behind a password."""
     try:
-        from passlib.apache import HtpasswdFile  # dev dependency, only the demo and tests need it
+        # a dev dependency that only the demo and the tests need.
+        from passlib.apache import HtpasswdFile  # noqa: PLC0415
     except ImportError:
         raise ToolMissingError(
             "passlib is not installed (uv sync installs it with the dev group)"

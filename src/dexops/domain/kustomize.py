@@ -112,8 +112,9 @@ class _Images:
 
 
 def _compose(text: str, source: str) -> object:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    # ruamel.yaml (~8 ms) only to edit: history and status read with the scanner.
+    from ruamel.yaml import YAML  # noqa: PLC0415
+    from ruamel.yaml.error import YAMLError  # noqa: PLC0415
 
     try:
         return YAML(typ="rt").compose(text)
@@ -143,7 +144,8 @@ def _unsafe(value: ScalarNode, key_end: int) -> str | None:
 
 
 def _structure(text: str, source: str) -> _Images:
-    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+    # ruamel.yaml (~8 ms) only to edit: history and status read with the scanner.
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: PLC0415
 
     root = _compose(text, source)
     if root is None:
@@ -204,7 +206,8 @@ def read_image(text: str, image: str, source: str = "kustomization.yaml") -> Ima
 
 
 def _plain_is_string(value: str) -> bool:
-    from ruamel.yaml import YAML
+    # ruamel.yaml (~8 ms) only to edit: history and status read with the scanner.
+    from ruamel.yaml import YAML  # noqa: PLC0415
 
     # A tag like 1.10 or 2024 would load as a number when written plain; one like 0b_ looks
     # like a number to YAML 1.1 and cannot be loaded plain at all (ruamel raises ValueError).

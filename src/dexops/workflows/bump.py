@@ -12,6 +12,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+import tomlkit
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -77,7 +78,6 @@ def _lock_edit(ws: Workspace, component: Component, new: Version) -> FileEdit | 
     lock = ws.root / LOCK_FILE
     if not lock.is_file():
         return None
-    import tomlkit
 
     text = read_exact(lock)
     name = canonicalize_name(project_name(ws.root, component))

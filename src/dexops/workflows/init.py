@@ -17,6 +17,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
+import tomlkit
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
 from dexops.adapters.git import Git
 from dexops.adapters.github import repository_from_url
 from dexops.adapters.textfile import read_text
@@ -98,9 +102,6 @@ def _package(root: Path, directory: Path) -> Package | None:
 
 
 def _yaml_documents(path: Path) -> list[Mapping[str, Any]]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     try:
         loaded = list(YAML(typ="safe").load_all(path.read_text(encoding="utf-8")))
     except (YAMLError, UnicodeDecodeError):
@@ -244,8 +245,6 @@ def _table_text(table: Mapping[str, Any]) -> str:
 
 
 def _pyproject_change(root: Path, table: dict[str, Any]) -> FileChange:
-    import tomlkit
-
     path = root / "pyproject.toml"
     old = read_text(path)
     current = _toml(path).get("tool", {}).get("dexops")
@@ -268,8 +267,6 @@ def _pyproject_change(root: Path, table: dict[str, Any]) -> FileChange:
 
 
 def _dexops_toml(table: Mapping[str, Any]) -> Any:  # noqa: ANN401 - a tomlkit Table
-    import tomlkit
-
     out = tomlkit.table()
     out.add(tomlkit.comment(f"{_MARK} table (sha256 {_digest(_table_text(table))})"))
     for key, value in table.items():

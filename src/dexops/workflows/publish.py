@@ -45,8 +45,6 @@ from dexops.workflows.supply_chain import recorded_digests
 from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
-    # Building and index access are imported when needed: a skip decision stays fast.
-    from dexops.adapters.package_index import IndexClient
     from dexops.domain.distributions import FileComparison
     from dexops.workflows.package import PackageReport
 

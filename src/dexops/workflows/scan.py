@@ -6,6 +6,9 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
 from dexops.adapters import trivy
 from dexops.adapters.trivy import DEFAULT_TIMEOUT
 from dexops.domain.durations import seconds
@@ -26,9 +29,6 @@ DEFAULT_IGNORE_FILE = ".trivyignore.yaml"
 
 def load_ignores(ws: Workspace, path: str | None) -> tuple[IgnoreEntry, ...]:
     """Ignore entries from `path`, or the repository's .trivyignore.yaml when present."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     chosen = Path(path) if path else ws.root / DEFAULT_IGNORE_FILE
     if not chosen.is_absolute():
         chosen = (Path.cwd() / chosen) if path else chosen

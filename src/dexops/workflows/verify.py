@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import requests
+
 from dexops import invocation
 from dexops.adapters.http import make_session
 from dexops.domain.config import Environment
@@ -19,8 +21,6 @@ from dexops.workflows.rollback import apply_rollback, plan_rollback
 from dexops.workflows.workspace import Workspace
 
 if TYPE_CHECKING:
-    import requests
-
     from dexops.workflows.rollback import RollbackPlan
 
 DEFAULT_TIMEOUT = 120.0
@@ -88,8 +88,6 @@ SmokeProgress = SmokeAttempt | RollingBack
 
 
 def _attempt(session: requests.Session, url: str, timeout: float) -> tuple[int | None, str]:
-    import requests
-
     try:
         response = session.get(url, timeout=timeout, allow_redirects=True)
     except requests.RequestException as exc:
