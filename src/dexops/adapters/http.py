@@ -264,7 +264,8 @@ def _bound_body(response: requests.Response, watch: _Watch) -> None:
     `iter_content` (which `content`, `text`, `json()` and `iter_lines` read through) is
     wrapped; the watch shuts the socket when the deadline passes, whoever reads it.
     """
-    import requests
+    # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+    import requests  # noqa: PLC0415
 
     read = response.iter_content
     close = response.close

@@ -320,7 +320,8 @@ class IndexClient:
             raise PackageIndexError(
                 f"{self.index.name} answered HTTP {response.status_code} for {file.filename}"
             )
-        import requests
+        # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+        import requests  # noqa: PLC0415
 
         with response:
             try:
