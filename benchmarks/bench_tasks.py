@@ -15,8 +15,10 @@ the same quantity inside the task's own process, from just after `import invoke`
 end. Both are printed; the verdict uses the larger.
 
 Modules are imported from bytecode, as after any `pip install`: the environment this runs in
-may set PYTHONDONTWRITEBYTECODE, which would make every run recompile every module it
-imports and measure the compiler instead of the task.
+may set PYTHONDONTWRITEBYTECODE, and invoke itself turns bytecode writing off before it runs
+a task (`--write-pyc` turns it back on), so a module a task imports lazily would be compiled
+again on every run and the compiler measured instead of the task. `precompile` writes the
+bytecode of the environment first, as pip does when it installs.
 
 `publish --dry-run` change detection is timed in-process (the full dry run also builds the
 distributions and reads the indexes, which is not git work). Start-up is reported as
@@ -37,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic_repo import OVERLAY, SyntheticRepo, add_origin, generate
+from synthetic_repo import OVERLAY, SyntheticRepo, reuse_or_generate
 
 TASKS_PY = '''"""The dexops namespace and a task that does nothing (start-up cost)."""
 
@@ -108,12 +110,21 @@ PYTHON = sys.executable
 INVOKE = str(Path(sys.executable).with_name("invoke"))
 DEXOPS = str(Path(sys.executable).with_name("dexops"))
 
+
+def precompile() -> None:
+    """Write the bytecode of dexops and the environment's packages, as `pip install` does."""
+    import sysconfig
+
+    import dexops
+
+    places = {str(Path(dexops.__file__).parent), sysconfig.get_paths()["purelib"]}
+    run([PYTHON, "-m", "compileall", "-q", "-j", "0", *sorted(places)], Path.cwd())
+
+
 ELAPSED = "dexops-bench-elapsed="
-# The task in its own process, timed from just after `import invoke`: the start-up the ratio
-# subtracts is left out by construction rather than by subtracting one minimum from another.
-AFTER_IMPORT_INVOKE = f"""
-import sys, time, invoke
-started = time.perf_counter()
+# The task named on the script's command line, as the `dexops` console script runs it; a
+# failure exits non-zero, success goes on to the lines after it.
+RUN_TASK = """
 from dexops.__main__ import main
 sys.argv = ["dexops", *sys.argv[1:]]
 try:
@@ -121,6 +132,13 @@ try:
 except SystemExit as exc:
     if exc.code:
         raise
+"""
+# The task in its own process, timed from just after `import invoke`: the start-up the ratio
+# subtracts is left out by construction rather than by subtracting one minimum from another.
+AFTER_IMPORT_INVOKE = f"""
+import sys, time, invoke
+started = time.perf_counter()
+{RUN_TASK}
 sys.stderr.write("\\n{ELAPSED}%f\\n" % (time.perf_counter() - started))
 """
 
@@ -143,24 +161,22 @@ sys.stderr.write("\\n{ELAPSED}%f\\n" % (time.perf_counter() - started))
 """
 
 
+def probe(argv: Sequence[str], cwd: Path, marker: str, what: str) -> str:
+    """What a script says of its own process on stderr after `marker` (`what` it runs)."""
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False, env=ENV)
+    if done.returncode != 0 or marker not in done.stderr:
+        raise SystemExit(f"{what} failed: {done.stderr}")
+    return done.stderr.rpartition(marker)[2].strip()
+
+
 def after_import_invoke(
     args: Sequence[str], cwd: Path, repeat: int, script: str = AFTER_IMPORT_INVOKE
 ) -> float:
     """The best time of a task from just after `import invoke` to its end, in its process."""
-    times = []
-    for _ in range(repeat + 1):  # the first run is the warm-up
-        done = subprocess.run(
-            [PYTHON, "-c", script, *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=ENV,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"dexops {' '.join(args)} failed: {done.stderr}")
-        times.append(float(done.stderr.rpartition(ELAPSED)[2]))
-    return min(times[1:])
+    what = f"dexops {' '.join(args)}"
+    argv = [PYTHON, "-c", script, *args]
+    runs = [float(probe(argv, cwd, ELAPSED, what)) for _ in range(repeat + 1)]
+    return min(runs[1:])  # the first run is the warm-up
 
 
 def latest(tags: list[str], before: str) -> str:
@@ -258,23 +274,23 @@ def main() -> None:
     parser.add_argument("--overlay-revisions", type=int, default=5_000)
     parser.add_argument("--keep", type=Path, help="generate (or reuse) the repository here")
     args = parser.parse_args()
+    precompile()
     with tempfile.TemporaryDirectory(prefix="dexops-bench-") as scratch:
         where = args.keep or Path(scratch)
         started = time.perf_counter()
-        repo = generate(
+        repo = reuse_or_generate(
             where / "repo",
             commits=args.commits,
             tags=args.tags,
             overlay_revisions=args.overlay_revisions,
             stray_head_tag=False,  # HEAD is the library's latest release: re-planned, not new
         )
-        add_origin(repo)
         (repo.path / "tasks.py").write_text(TASKS_PY, encoding="utf-8")
         print(
             f"repository: {repo.commits} commits, "
             f"{len(repo.library_tags) + len(repo.app_tags)} tags, "
             f"{args.overlay_revisions} overlay revisions "
-            f"(generated in {time.perf_counter() - started:.1f}s); best of {args.repeat}"
+            f"(ready in {time.perf_counter() - started:.1f}s); best of {args.repeat}"
         )
         report(repo, args.repeat, args.only)
 

@@ -18,9 +18,11 @@ Run `python benchmarks/synthetic_repo.py DEST [--commits N] [--tags N]
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 LIB = "packages/dataenginex"
@@ -237,6 +239,42 @@ def add_origin(repo: SyntheticRepo) -> Path:
     _git(repo.path, "fetch", "--quiet", "origin")
     _git(repo.path, "branch", "--quiet", "--set-upstream-to=origin/main", "main")
     return origin
+
+
+def reuse_or_generate(
+    dest: Path, *, commits: int, tags: int, stray_head_tag: bool, overlay_revisions: int
+) -> SyntheticRepo:
+    """The repository and origin an earlier run made at `dest` with these arguments, or new ones.
+
+    A manifest beside it (`<dest>.json`, written last) records the arguments and the tags, so
+    a run cut short or made with other arguments leaves nothing that is taken for a match.
+    """
+    asked = {
+        "commits": commits,
+        "tags": tags,
+        "stray_head_tag": stray_head_tag,
+        "overlay_revisions": overlay_revisions,
+    }
+    manifest = dest.with_name(dest.name + ".json")
+    if dest.exists() and manifest.exists():
+        kept = json.loads(manifest.read_text(encoding="utf-8"))
+        if kept["asked"] == asked:
+            made = kept["repo"]
+            return SyntheticRepo(dest, made["commits"], made["library_tags"], made["app_tags"])
+    origin = dest.with_name(dest.name + "-origin.git")
+    for stale in (dest, origin):
+        shutil.rmtree(stale, ignore_errors=True)
+    repo = generate(
+        dest,
+        commits=commits,
+        tags=tags,
+        stray_head_tag=stray_head_tag,
+        overlay_revisions=overlay_revisions,
+    )
+    add_origin(repo)
+    made = {**asdict(repo), "path": str(repo.path)}
+    manifest.write_text(json.dumps({"asked": asked, "repo": made}), encoding="utf-8")
+    return repo
 
 
 def _git(cwd: Path, *args: str) -> str:
