@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dexops.adapters.git import Git, valid_ref_name
-from dexops.adapters.gitstream import run_concurrently
 from dexops.errors import GitError
 from tests.gitrepo import GitRepo, init_repo
 
@@ -74,18 +72,6 @@ def test_head_and_branch_say_what_is_wrong(repo: GitRepo, tmp_path: Path) -> Non
         Git(plain).head_and_branch()
 
 
-def test_commands_run_side_by_side_in_order_and_fail_by_name(repo: GitRepo) -> None:
-    git = Git(repo.path)
-    first = repo.head()
-    assert run_concurrently(git, [["rev-list", "--count", "HEAD"], ["rev-parse", "HEAD"]]) == [
-        "1",
-        first,
-    ]
-    assert run_concurrently(git, []) == []
-    with pytest.raises(GitError, match="git rev-parse failed"):
-        run_concurrently(git, [["rev-list", "--count", "HEAD"], ["rev-parse", "--verify", "nope"]])
-
-
 def test_objects_named_by_commit_are_read_once(repo: GitRepo) -> None:
     git = Git(repo.path)
     commit = repo.head()
@@ -103,23 +89,3 @@ def test_objects_named_by_commit_are_read_once(repo: GitRepo) -> None:
 def test_a_name_with_a_newline_is_refused(repo: GitRepo) -> None:
     with pytest.raises(GitError, match="does not name a git object"):
         Git(repo.path).read_objects(["HEAD\nHEAD:a.txt"])
-
-
-def test_a_pending_command_is_read_later_and_never_left_running(repo: GitRepo) -> None:
-    from dexops.adapters.gitstream import Pending
-
-    git = Git(repo.path)
-    with Pending(git, "rev-parse", "HEAD") as pending:
-        assert pending.result() == repo.head()
-    with (
-        Pending(git, "rev-parse", "--verify", "nope") as pending,
-        pytest.raises(GitError, match="git rev-parse failed"),
-    ):
-        pending.result()
-    started = time.monotonic()
-    # A remote that never answers (its transport is `sleep`): left unread, git is killed.
-    slow = ("-c", "protocol.ext.allow=always", "ls-remote", "ext::sleep 20")
-    with Pending(git, *slow) as unread:
-        pass
-    assert unread._proc.returncode is not None
-    assert time.monotonic() - started < 10

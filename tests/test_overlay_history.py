@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from dexops.domain import holds
 from dexops.errors import ExitCode
@@ -383,3 +386,102 @@ def test_the_hold_scan_stops_at_the_newest_dexops_deploy(dex_repo: GitRepo, cli:
     again = rollback_hold(dex_repo, "sha-00000001", "sha-00000002")
     dex_repo.push("dev")
     assert status_row(cli, dex_repo.path)["hold"] == f"held by {again[:8]}"
+
+
+def hold_scan_logs(trace: Path, branch: str = "dev") -> list[list[str]]:
+    """The hold scan's `git log` commands on `branch` in a GIT_TRACE file (history's: --raw)."""
+    logs = []
+    for line in trace.read_text(encoding="utf-8").splitlines():
+        _, found, command = line.partition("trace: built-in: git log ")
+        args = shlex.split(command)
+        if found and "--raw" not in args and f"refs/remotes/origin/{branch}" in args:
+            logs.append(args)
+    return logs
+
+
+def commits_asked(logs: list[list[str]]) -> int:
+    """How many commits the hold scan's logs let git print at most, all pages together."""
+    pages = [int(a.split("=", 1)[1]) for log in logs for a in log if a.startswith("--max-count=")]
+    assert len(pages) == len(logs), f"a hold scan without a bound: {logs}"
+    return sum(pages)
+
+
+def traced_hold(cli: Cli, repo: GitRepo, trace: Path) -> tuple[object, list[list[str]]]:
+    """dev's hold as `status` reports it, and the hold scan's git commands on dev."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GIT_TRACE", str(trace))
+        hold = status_row(cli, repo.path)["hold"]
+    return hold, hold_scan_logs(trace)
+
+
+def overlay_revisions(repo: GitRepo) -> int:
+    return int(repo.git("rev-list", "--count", "origin/dev", "--", OVERLAY))
+
+
+def test_the_hold_scan_reads_one_page_of_overlay_commits_however_long_the_branch(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    dex_repo.git("checkout", "--quiet", "dev")
+    trailer = holds.Trailers("deploy", "dev", "sha-00000002", "sha-00000001")
+    set_tag(dex_repo, "sha-00000002", "chore: update dev image to sha-00000002", trailer)
+    noise(dex_repo, 20)
+    dex_repo.push("dev")
+    hold, short = traced_hold(cli, dex_repo, tmp_path / "short.trace")
+    assert hold is None
+    noise(dex_repo, 60)
+    dex_repo.push("dev")
+    hold, long = traced_hold(cli, dex_repo, tmp_path / "long.trace")
+    assert hold is None
+    # One log of the overlay's own commits, asking for one small page: 60 more commits on
+    # the branch change neither the commands nor how much of the history they may read.
+    assert len(short) == len(long) == 1
+    assert long[0][-2:] == ["--", OVERLAY]
+    assert commits_asked(short) == commits_asked(long) <= 8
+
+
+def test_the_hold_scan_reads_in_proportion_to_the_overlay_revisions(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    # Hand edits only: no dexops deploy settles the scan, so it reads the overlay's whole
+    # history, and no more of it than twice its length (pages that double).
+    dex_repo.git("checkout", "--quiet", "dev")
+    for n in range(40):
+        set_tag(dex_repo, f"sha-{n:08x}", f"feat: hand-edited overlay {n}")
+        noise(dex_repo, 2, name=f"src/careerdex/noise-{n % 3}.txt")
+    dex_repo.push("dev")
+    revisions = overlay_revisions(dex_repo)
+    hold, logs = traced_hold(cli, dex_repo, tmp_path / "hand.trace")
+    assert hold is None
+    assert all(log[-2:] == ["--", OVERLAY] for log in logs)
+    assert revisions <= commits_asked(logs) <= 2 * revisions + 8
+    assert len(logs) <= revisions.bit_length()
+
+
+def test_hold_trailers_off_the_overlay_are_judged_as_the_overlay_scan_finds_them(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    dex_repo.git("checkout", "--quiet", "dev")
+    held = rollback_hold(dex_repo, "sha-00000001", "sha-00000002")
+    noise(dex_repo, 30)
+    dex_repo.push("dev")
+    hold, logs = traced_hold(cli, dex_repo, tmp_path / "held.trace")
+    assert hold == f"held by {held[:8]}"
+    # The hold-release is an empty commit behind many others: found, after the hold only.
+    release(dex_repo, "sha-00000001")
+    noise(dex_repo, 30)
+    dex_repo.push("dev")
+    hold, logs = traced_hold(cli, dex_repo, tmp_path / "released.trace")
+    assert hold is None
+    after_hold = [log for log in logs if f"^{held}" in log]
+    assert len(after_hold) == 1
+    assert commits_asked(logs) <= 16
+    # A hold trailer on a commit that leaves the overlay alone, after a dexops deploy, sets
+    # no hold: only a rollback holds, and a rollback edits its overlay (docs/gitops.md).
+    trailer = holds.Trailers("deploy", "dev", "sha-00000003", "sha-00000001")
+    set_tag(dex_repo, "sha-00000003", "chore: update dev image to sha-00000003", trailer)
+    stray = holds.Trailers("rollback", "dev", "sha-00000001", "sha-00000003", hold=True)
+    message = holds.commit_message("chore: a hand-written hold", "", [stray])
+    dex_repo.git("commit", "--quiet", "--allow-empty", "-m", message)
+    dex_repo.push("dev")
+    hold, _ = traced_hold(cli, dex_repo, tmp_path / "stray.trace")
+    assert hold is None

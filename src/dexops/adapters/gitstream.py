@@ -1,8 +1,12 @@
-"""git commands read while they run: a command's output in pieces, and a fed `cat-file`.
+"""A `git log` read while git runs, and the objects it names read in the same pass.
 
-A history of thousands of revisions is one `git log` walk that takes most of a second on a
-large repository; reading its output as git writes it lets the parsing, and the reading of
-the objects it names, happen during the walk instead of after it.
+This is the one place dexops runs git concurrently, and only for `history`'s reason: an
+overlay's whole history is one `git log` walk that takes seconds on a large repository, and
+then one `git cat-file --batch` of every revision's file. Reading the log as git writes it
+lets the parsing, and cat-file's reading of the blobs, happen during the walk instead of
+after it (cat-file's answers are drained on a thread so neither pipe fills up). Everything
+else runs one plain git command after another (`Git.run`); workflows never start git
+in the background themselves.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import contextlib
 import subprocess
 import tempfile
 import threading
-from collections.abc import Generator, Sequence
-from typing import IO, Self
+from collections.abc import Callable, Generator, Iterable, Sequence
+from typing import IO, Self, TypeVar
 
 from dexops.adapters.git import Git, first_line, parse_batch, relative_object
 from dexops.errors import GitError
 
 _CHUNK = 1 << 16
+
+R = TypeVar("R")
 
 
 def _pipe(pipe: IO[bytes] | None) -> IO[bytes]:
@@ -144,45 +150,20 @@ class ObjectBatch(_Running):
         self._stderr.close()
 
 
-class Pending(_Running):
-    """A git command started now and read later, so that other work overlaps it.
+def log_with_objects(
+    git: Git,
+    args: Sequence[str],
+    parse: Callable[[Iterable[str]], Iterable[R]],
+    object_of: Callable[[R], str | None],
+) -> tuple[list[R], dict[str, bytes]]:
+    """The records `parse` makes of `git <args>` and the objects they name, read meanwhile.
 
-    Meant for commands that only read (ls-remote, for-each-ref): one left unread is killed.
+    Two git processes in all, however long the log; `GitError` when either fails.
     """
-
-    def __init__(self, git: Git, *args: str) -> None:
-        self._args = args
-        self._proc = subprocess.Popen(
-            [git.binary(), *args],
-            cwd=git.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            env=git.env(),
-        )
-
-    def result(self) -> str:
-        """Its stdout as `Git.run` returns it; `GitError` when it failed."""
-        out, errors = self._proc.communicate()
-        if self._proc.returncode != 0:
-            detail = first_line(errors) or f"exit status {self._proc.returncode}"
-            raise GitError(f"git {self._args[0]} failed: {detail}")
-        return out.removesuffix("\n")
-
-    def close(self) -> None:
-        """Stop the command if it still runs (it only reads: nothing is lost)."""
-        if self._proc.poll() is None:
-            self._proc.kill()
-        self._proc.communicate()
-
-
-def run_concurrently(git: Git, commands: Sequence[Sequence[str]]) -> list[str]:
-    """Run independent git commands side by side; their stdout, as `Git.run` returns it.
-
-    The first failure raises `GitError`; every command is stopped and reaped either way.
-    """
-    with contextlib.ExitStack() as running:
-        pending = [running.enter_context(Pending(git, *args)) for args in commands]
-        return [each.result() for each in pending]
+    with ObjectBatch(git) as batch:
+        records = []
+        for record in parse(stream(git, *args)):
+            records.append(record)
+            if (name := object_of(record)) is not None:
+                batch.request(name)
+        return records, batch.contents()

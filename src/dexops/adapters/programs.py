@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dexops.adapters.tool import run_tool
@@ -35,3 +37,13 @@ def probe(name: str) -> Program | None:
         return Program(path, "installed; its version did not answer")
     lines = (done.stdout or done.stderr).strip().splitlines()
     return Program(path, lines[0].strip() if lines else "installed")
+
+
+def probe_all(names: Sequence[str]) -> dict[str, Program | None]:
+    """`probe` of every program, side by side.
+
+    Each answer is a process start, and one may take its whole `VERSION_TIMEOUT` (a docker
+    client waiting on its daemon): asked together, a check-up waits for the slowest once.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        return dict(zip(names, pool.map(probe, names), strict=True))

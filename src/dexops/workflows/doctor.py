@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from dexops.adapters import registry
@@ -13,7 +12,7 @@ from dexops.adapters.argocd import SERVER_ENV, TOKEN_ENV, ArgoCD
 from dexops.adapters.git import Git
 from dexops.adapters.github import github_from_env
 from dexops.adapters.package_index import credentials_for, missing_credentials_hint
-from dexops.adapters.programs import Program, probe
+from dexops.adapters.programs import probe_all
 from dexops.adapters.repo_files import LocalRepoFiles
 from dexops.domain.checkup import (
     Finding,
@@ -94,12 +93,6 @@ def _paths(config: Config) -> Iterator[Finding]:
             )
 
 
-def _probe_all(names: tuple[str, ...]) -> dict[str, Program | None]:
-    """Ask every program its version side by side: each is a process start, some slow."""
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        return dict(zip(names, pool.map(probe, names), strict=True))
-
-
 def _tools(config: Config | None) -> Iterator[Finding]:
     apps = config is not None and bool(config.apps())
     environments = config is not None and bool(config.environments)
@@ -108,7 +101,7 @@ def _tools(config: Config | None) -> Iterator[Finding]:
         *((*ENGINES, "trivy") if apps else ()),
         *(("kubectl",) if environments else ()),
     )
-    found = _probe_all(names)
+    found = probe_all(names)
     git = found["git"]
     if git is None:
         yield Finding("tool", "git", "fail", "not installed (apt-get install git)")

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from dexops import invocation
-from dexops.adapters.gitstream import ObjectBatch, run_concurrently, stream
+from dexops.adapters.gitstream import log_with_objects
 from dexops.domain import deploy_history, holds, kustomize
 from dexops.domain.config import Environment
 from dexops.domain.deploy_history import Revision
@@ -102,15 +102,7 @@ def read_history(
     args = deploy_history.log_arguments(
         ref or remote_ref(env.branch), env.kustomization, max_count=max_count
     )
-    # The overlay's versions are asked for while git still walks the history, and each record
-    # is parsed as it arrives: both overlap the walk rather than follow it.
-    with ObjectBatch(ws.git) as batch:
-        records = []
-        for record in deploy_history.iter_log(stream(ws.git, *args)):
-            records.append(record)
-            if record.blob:
-                batch.request(record.blob)
-        blobs = batch.contents()
+    records, blobs = log_with_objects(ws.git, args, deploy_history.iter_log, _blob_of)
     return deploy_history.build_history(
         records,
         blobs,
@@ -119,6 +111,10 @@ def read_history(
         former=env.former_images,
         bots=env.deploy_commit_pattern,
     )
+
+
+def _blob_of(record: deploy_history.LogRecord) -> str | None:
+    return record.blob
 
 
 def read_holds(ws: Workspace, envs: Sequence[Environment]) -> dict[str, holds.HoldRecord]:
@@ -150,6 +146,11 @@ def read_holds(ws: Workspace, envs: Sequence[Environment]) -> dict[str, holds.Ho
     return held
 
 
+# The first page of a hold scan: the newest overlay commit nearly always settles it (a
+# deploy), and a page of a few commits costs git no more than one.
+_FIRST_PAGE = 8
+
+
 def _newest_decisions(
     ws: Workspace, revisions: Sequence[str], wanted: Mapping[str, Environment], *, grep: bool = True
 ) -> dict[str, holds.HoldRecord | None]:
@@ -157,26 +158,37 @@ def _newest_decisions(
 
     Without `grep` every commit is read, and a dexops deploy or promotion of an environment
     met first settles it as not held (None).
+
+    The log is read in pages, each twice the one before (`--skip` past what was read), and
+    no further than the page that settles every environment: git walks a little past the
+    answer, never the whole history behind it, and the pages together walk at most about
+    twice what the last one reached.
     """
     found: dict[str, holds.HoldRecord | None] = {}
-    args = [
-        "log",
-        f"--format={deploy_history.LOG_FORMAT}",
-        *(holds.HOLD_GREP if grep else ()),
-        *revisions,
-    ]
-    # The walk stops as soon as every environment has its answer: git is killed then.
-    for log in deploy_history.iter_log(stream(ws.git, *args)):
-        for record in holds.hold_records(log.commit, log.date, log.trailers):
-            if record.environment in wanted:
-                found.setdefault(record.environment, record)
-        if not grep and holds.first(log.trailers, holds.ACTION) in ("deploy", "promote"):
-            for name in log.trailers.get(holds.ENVIRONMENT, []):
-                if name in wanted:
-                    found.setdefault(name, None)
-        if len(found) == len(wanted):
-            break
-    return found
+    read, page = 0, _FIRST_PAGE
+    while True:
+        out = ws.git.run(
+            "log",
+            f"--format={deploy_history.LOG_FORMAT}",
+            f"--skip={read}",
+            f"--max-count={page}",
+            *(holds.HOLD_GREP if grep else ()),
+            *revisions,
+        )
+        logs = deploy_history.parse_log(out)
+        for log in logs:
+            for record in holds.hold_records(log.commit, log.date, log.trailers):
+                if record.environment in wanted:
+                    found.setdefault(record.environment, record)
+            if not grep and holds.first(log.trailers, holds.ACTION) in ("deploy", "promote"):
+                for name in log.trailers.get(holds.ENVIRONMENT, []):
+                    if name in wanted:
+                        found.setdefault(name, None)
+            if len(found) == len(wanted):
+                return found
+        if len(logs) < page:  # the history ended
+            return found
+        read, page = read + page, page * 2
 
 
 def hold_of(ws: Workspace, env: Environment) -> holds.HoldRecord | None:
@@ -242,13 +254,8 @@ def drift(
     source, target = tag_commit(ws, source_tag), tag_commit(ws, target_tag)
     if source is None or target is None:
         return Drift(known=False, commits=[], source_commit=source, target_commit=target)
-    counts, listing = run_concurrently(
-        ws.git,
-        [
-            ["rev-list", "--left-right", "--count", f"{target}...{source}"],
-            ["log", f"--max-count={limit}", "--format=%h %s", f"{target}..{source}"],
-        ],
-    )
+    counts = ws.git.run("rev-list", "--left-right", "--count", f"{target}...{source}")
+    listing = ws.git.run("log", f"--max-count={limit}", "--format=%h %s", f"{target}..{source}")
     ahead, behind = (int(n) for n in counts.split())
     return Drift(
         known=True,

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Literal
 
 from packaging.version import Version
 
-from dexops.adapters.gitstream import Pending
 from dexops.adapters.package_index import (
     IndexClient,
     UploadProgress,
@@ -28,7 +27,7 @@ from dexops.adapters.pyproject_file import MissingVersionFileError, version_lite
 from dexops.domain.config import Component, PackageIndex
 from dexops.domain.distributions import compare_with_index
 from dexops.domain.release_gate import release_refusal
-from dexops.domain.versioning import ComponentTag, is_stable, latest_release, parse_version
+from dexops.domain.versioning import ComponentTag, is_stable, parse_version
 from dexops.errors import (
     ConfigError,
     ConflictError,
@@ -237,17 +236,8 @@ def detect_changes(
     commit; a higher tag on another line (a maintenance branch) is not it.
     `tags`: tag names mapped to their commits (every tag, or the component's).
     """
-    guess = latest_release(component.tag_prefix, tags, excluding_commit=tag.commit)
-    if guess is None:
-        return Changes(None, [])
-    # The previous release is nearly always the highest tag there is: its diff runs while
-    # git confirms it is in this history. (git diff peels a tag itself.)
-    diff_args = ["diff", "--name-only", f"refs/tags/{guess.name}", tag.commit, "--"]
     prefix = component.tag_prefix
-    with Pending(ws.git, *diff_args, *component.paths) as diff:
-        previous = latest_reachable(ws.git, tag.commit, [prefix], tags, before=True)[prefix]
-        if previous == guess:
-            return Changes(guess.name, [line for line in diff.result().splitlines() if line])
+    previous = latest_reachable(ws.git, tag.commit, [prefix], tags, before=True)[prefix]
     if previous is None:
         return Changes(None, [])
     base = f"refs/tags/{previous.name}"

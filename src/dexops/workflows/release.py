@@ -21,7 +21,6 @@ from dexops.adapters.git import (
     tag_refs_command,
 )
 from dexops.adapters.github import github_from_env
-from dexops.adapters.gitstream import Pending
 from dexops.adapters.pyproject_file import read_version
 from dexops.adapters.sbom import with_digests
 from dexops.domain.release_gate import release_refusal
@@ -179,22 +178,15 @@ class ReleaseResult:
 def check_target(ws: Workspace) -> Target:
     """Check what every release needs (repo, branch, clean tree, origin) and read origin."""
     git = ws.git
-    # Reading origin takes a round trip, and the local tags a walk of refs/tags: both only
-    # read, so they run while the local checks do.
-    with (
-        Pending(git, *REMOTE_REFS, REMOTE) as remote,
-        Pending(git, *tag_refs_command()) as local,
-        Pending(git, *containing_branches_command("HEAD", REMOTE)) as holding,
-    ):
-        commit, branch = git.head_and_branch()
-        git.require_clean()
-        local_tags = parse_tag_refs(local.result())
-        branches = parse_branch_refs(holding.result(), REMOTE)
-        try:
-            remote_tags, heads = parse_remote_refs(remote.result())
-        except GitError:
-            git.remote_url(REMOTE)  # says so when there is no origin at all
-            raise
+    commit, branch = git.head_and_branch()
+    git.require_clean()
+    local_tags = parse_tag_refs(git.run(*tag_refs_command()))
+    branches = parse_branch_refs(git.run(*containing_branches_command("HEAD", REMOTE)), REMOTE)
+    try:
+        remote_tags, heads = parse_remote_refs(git.run(*REMOTE_REFS, REMOTE))
+    except GitError:
+        git.remote_url(REMOTE)  # says so when there is no origin at all
+        raise
     remote_branch = heads.get(f"refs/heads/{branch}")
     on_remote = _reachable_from(git, commit, [*heads.values(), *remote_tags.values()])
     return Target(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dexops.adapters import argocd
@@ -128,16 +127,8 @@ def environment_status(ws: Workspace, names: list[str] | None = None) -> StatusR
         states.update(read_states(ws, sources))
     # A shallow clone is completed once, before the two readers below would both try.
     complete_history(ws.git, [e.branch for e in envs])
-    # The hold scan walks the overlays' commits; the deployments are read meanwhile
-    # (git runs in a thread), and the scan's error still comes first as when it ran first.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        scan = pool.submit(read_holds, ws, envs)
-        try:
-            revisions = {env.name: _deployment(ws, env, states[env.name].tag) for env in envs}
-        except Exception:
-            scan.result()
-            raise
-        holds = scan.result()
+    holds = read_holds(ws, envs)
+    revisions = {env.name: _deployment(ws, env, states[env.name].tag) for env in envs}
     argo, warnings = _argocd_states(envs)
     rows = []
     for env in envs:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dexops import github_actions
-from dexops.adapters.gitstream import Pending, run_concurrently
 from dexops.adapters.pyproject_file import MissingVersionFileError, read_version, version_literal
 from dexops.domain.config import Component
 from dexops.domain.versioning import (
     ComponentTag,
-    latest_tag,
     parse_version,
 )
 from dexops.errors import ConfigError, GitError
@@ -65,26 +62,11 @@ def version_status(ws: Workspace) -> list[ComponentVersion]:
     def count(component: Component, tag: ComponentTag) -> list[str]:
         return ["rev-list", "--count", f"{all_tags[tag.name]}..{head}", "--", *component.paths]
 
-    # Each component's highest tag is nearly always in HEAD's history: its count runs while
-    # git confirms that. Only the tags in HEAD's history count: a later tag on another
-    # branch is not the release this checkout descends from.
-    guesses = {c.name: tag for c in components if (tag := latest_tag(c.tag_prefix, all_tags))}
-    with contextlib.ExitStack() as running:
-        guessed = {
-            c.name: running.enter_context(Pending(ws.git, *count(c, guesses[c.name])))
-            for c in components
-            if c.name in guesses
-        }
-        found = latest_reachable(ws.git, head, prefixes, all_tags)
-        latest = {c.name: tag for c in components if (tag := found[c.tag_prefix]) is not None}
-        right = {name: guessed[name].result() for name in latest if latest[name] == guesses[name]}
-    missed = [c for c in components if c.name in latest and c.name not in right]
-    counts = dict(right)
-    # The counts are independent walks of the history: run side by side.
-    for component, out in zip(
-        missed, run_concurrently(ws.git, [count(c, latest[c.name]) for c in missed]), strict=True
-    ):
-        counts[component.name] = out
+    # Only the tags in HEAD's history count: a later tag on another branch is not the
+    # release this checkout descends from.
+    found = latest_reachable(ws.git, head, prefixes, all_tags)
+    latest = {c.name: tag for c in components if (tag := found[c.tag_prefix]) is not None}
+    counts = {c.name: ws.git.run(*count(c, latest[c.name])) for c in components if c.name in latest}
     rows = []
     for component in components:
         tag = latest.get(component.name)
