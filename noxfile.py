@@ -112,7 +112,7 @@ def integration(session: nox.Session) -> None:
 
 
 def _test_unpacked_sdist(session: nox.Session) -> None:
-    """Run the unit tests from an unpacked sdist, importing dexops from it."""
+    """Run the unit tests from an unpacked sdist, importing dexops from it (posargs narrow them)."""
     # Outside this checkout, temporary folders included: inside it, git would find this
     # repository above the sdist and the tests of "not a git repository" would not hold.
     out = Path(tempfile.mkdtemp(prefix="dexops-sdist-"))
@@ -131,7 +131,13 @@ def _test_unpacked_sdist(session: nox.Session) -> None:
         inside = "import dexops, pathlib, sys; assert pathlib.Path(dexops.__file__).is_relative_to(sys.argv[1])"  # noqa: E501
         session.run("python", "-c", inside, str(unpacked), env=env)
         session.run(
-            "pytest", "-m", "not integration and not package", "-p", "no:cacheprovider", env=env
+            "pytest",
+            "-m",
+            "not integration and not package",
+            "-p",
+            "no:cacheprovider",
+            *session.posargs,
+            env=env,
         )
     finally:
         session.chdir(ROOT)
@@ -140,7 +146,10 @@ def _test_unpacked_sdist(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[0])
 def package(session: nox.Session) -> None:
-    """Build the sdist and wheel, `twine check --strict`, assert file lists, test from the sdist."""
+    """Build the sdist and wheel, `twine check --strict`, assert file lists, test from the sdist.
+
+    Arguments after `--` go to both pytest runs (e.g. `-k "manifest or versioning"`).
+    """
     _sync(session)
     session.run("pytest", "-m", "package", "-p", "no:cacheprovider", *session.posargs)
     _test_unpacked_sdist(session)

@@ -16,6 +16,7 @@ from tests.rehearsal.errors import EvaluationError, RehearsalError
 from tests.rehearsal.expressions import Scope, Status, condition, evaluate_value, interpolate
 from tests.rehearsal.fixtures import Rehearsal, rehearse
 from tests.rehearsal.jobs import expand_matrix
+from tests.rehearsal.model import StepOverride
 from tests.rehearsal.runner import job_order
 from tests.rehearsal.triggers import decide, matches
 
@@ -733,6 +734,57 @@ def test_unknown_actions_inputs_and_keys_fail_the_rehearsal(tmp_path: Path, repo
         path = workflow(tmp_path, head + textwrap.indent(step, "      ") + "\n")
         with pytest.raises(RehearsalError, match=message):
             rehearse(path, "push", push_main(repo), origin=repo.origin)
+
+
+OVERRIDDEN = """
+on: push
+jobs:
+  slow:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps:
+      - run: echo "the whole suite ${{ matrix.n }}" && exit 7
+      - run: echo "after ${{ matrix.n }}"
+  skipped:
+    if: false
+    runs-on: ubuntu-latest
+    steps: [{run: "echo never"}]
+"""
+
+
+def test_an_override_replaces_exactly_the_named_command_and_is_recorded(
+    tmp_path: Path, repo: GitRepo
+) -> None:
+    path = workflow(tmp_path, OVERRIDDEN)
+    leg_one = StepOverride(
+        "slow", 'echo "the whole suite 1" && exit 7', "echo narrowed", "the suite is too slow"
+    )
+    # An override for a job its if: skipped is not stale.
+    never = StepOverride("skipped", "echo never", "true", "the job does not run")
+    result = rehearse(path, "push", push_main(repo), origin=repo.origin, overrides=[leg_one, never])
+    # Leg 1 ran the replacement; leg 2's command (another matrix value) is not the one named.
+    legs = result.job("slow").runs
+    assert [leg.result for leg in legs] == ["success", "failure"]
+    assert legs[0].steps[0].override == leg_one
+    assert legs[0].steps[0].log == "narrowed\n"
+    assert legs[0].steps[1].override is None
+    assert legs[1].steps[0].override is None
+    assert "the whole suite 2" in legs[1].steps[0].log
+    assert result.overridden == [("slow (1)", 'echo "the whole suite 1" && exit 7')]
+
+
+def test_a_stale_or_misnamed_override_fails_the_rehearsal(tmp_path: Path, repo: GitRepo) -> None:
+    path = workflow(tmp_path, OVERRIDDEN.replace(" && exit 7", ""))
+    stale = StepOverride("slow", "echo the old command", "true", "it was slow")
+    with pytest.raises(RehearsalError, match="matched no run: step 'echo the old command'"):
+        rehearse(path, "push", push_main(repo), origin=repo.origin, overrides=[stale])
+    misnamed = StepOverride("slwo", 'echo "the whole suite 1"', "true", "slow")
+    with pytest.raises(RehearsalError, match="'slwo': no such job"):
+        rehearse(path, "push", push_main(repo), origin=repo.origin, overrides=[misnamed])
+    with pytest.raises(RehearsalError, match="an override needs"):
+        StepOverride("slow", "echo x", "true", "")
 
 
 def test_not_triggered_runs_nothing(tmp_path: Path, repo: GitRepo) -> None:

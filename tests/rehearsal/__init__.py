@@ -38,6 +38,12 @@ Supported:
   Any other action, or an input the real action does not declare, raises RehearsalError;
   tests can add stand-ins with `stand_ins=`.
 
+- Step overrides (tests.rehearsal.model.StepOverride, `overrides=`): a test may replace a
+  `run:` step's command, named by job id and its exact evaluated script, with a stated
+  reason; the StepResult records it (`RunResult.overridden` lists them all) and an override
+  that matches no step of a job that succeeded, or names no job, raises RehearsalError.
+  Nothing else is ever replaced.
+
 Not modelled (RehearsalError): reusable workflows, containers and services, composite or
 local actions, non-Linux runners; jobs run one after another.
 """

@@ -10,7 +10,7 @@ from typing import Any
 
 from tests.rehearsal.actionkit import ArtifactStore, StandIn
 from tests.rehearsal.errors import RehearsalError
-from tests.rehearsal.model import Services
+from tests.rehearsal.model import Services, StepOverride
 from tests.rehearsal.origin import Origin
 
 DROPPED_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_", "PYTEST_", "INVOCATION_")
@@ -51,6 +51,8 @@ class RunContext:
     event_path: Path
     base_env: dict[str, str]
     workflow_env: dict[str, str] = field(default_factory=dict)
+    overrides: tuple[StepOverride, ...] = ()
+    used_overrides: set[StepOverride] = field(default_factory=set)
     misses: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -64,6 +66,25 @@ class RunContext:
                 raise RehearsalError(f"defaults.run: unknown keys {sorted(unknown)}")
             merged.update(run)
         return merged
+
+    def override_for(self, job_id: str, script: str) -> StepOverride | None:
+        """The override that replaces this `run:` script of this job, if one names it."""
+        for override in self.overrides:
+            if override.job == job_id and override.command == script.strip():
+                self.used_overrides.add(override)
+                return override
+        return None
+
+    def check_overrides(self, jobs: dict[str, Any], ran: set[str]) -> None:
+        """Each override names a job of the workflow and, if it succeeded, one of its steps."""
+        for override in self.overrides:
+            if override.job not in jobs:
+                raise RehearsalError(f"override for job {override.job!r}: no such job")
+            if override.job in ran and override not in self.used_overrides:
+                raise RehearsalError(
+                    f"override for job {override.job!r} matched no run: step "
+                    f"{override.command!r}: the workflow changed, the override is stale"
+                )
 
     def mask(self, text: str) -> str:
         """Secrets replaced by *** in a log, as the runner masks them."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.rehearsal.actionkit import StandIn
-from tests.rehearsal.model import RunResult, Services
+from tests.rehearsal.model import RunResult, Services, StepOverride
 from tests.rehearsal.runner import rehearse_workflow
 
 
@@ -51,6 +51,8 @@ class Rehearsal:
     vars: dict[str, str] = field(default_factory=dict)
     environments: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     stand_ins: dict[str, StandIn] = field(default_factory=dict)
+    # run: commands replaced on purpose (see StepOverride); each run asserts they all matched
+    overrides: list[StepOverride] = field(default_factory=list)
     runs: list[RunResult] = field(default_factory=list)
 
     def run(self, workflow: Path, event: str, payload: dict[str, Any], **options: Any) -> RunResult:
@@ -69,6 +71,7 @@ class Rehearsal:
             work_dir=work,
             environments=self.environments,
             stand_ins=self.stand_ins,
+            overrides=tuple(self.overrides),
             run_id=1001 + len(self.runs),
             **options,
         )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.rehearsal.errors import RehearsalError
+
 LOG_TAIL = 40
 
 
@@ -31,6 +33,27 @@ class Services:
     env: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StepOverride:
+    """A `run:` step whose command a rehearsal replaces: named exactly, with its reason.
+
+    `command` is the step's script as the workflow has it once `${{ }}` is evaluated (a
+    matrix leg's value included), stripped; only a step of job `job` with exactly that
+    script runs `replacement` instead, and its StepResult records the override. An override
+    that matches no step of a job that succeeded fails the rehearsal (RehearsalError), and so
+    does one naming no job of the workflow: none goes stale silently.
+    """
+
+    job: str
+    command: str
+    replacement: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not (self.job and self.command.strip() and self.replacement.strip() and self.reason):
+            raise RehearsalError(f"an override needs job, command, replacement, reason: {self}")
+
+
 @dataclass
 class StepResult:
     """One step: its outcome (before continue-on-error) and conclusion (after)."""
@@ -45,6 +68,7 @@ class StepResult:
     summary: str = ""
     annotations: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    override: StepOverride | None = None  # the replaced command, when the rehearsal replaced it
 
     def tail(self, lines: int = LOG_TAIL) -> str:
         """The last lines of the step's log."""
@@ -138,6 +162,7 @@ class RunResult:
     head_sha: str = ""  # what a workflow_run event reports as head_sha / head_branch
     head_branch: str = ""
     run_name: str = ""
+    concurrency: str | None = None  # the workflow's concurrency group, evaluated
     jobs: dict[str, JobResult] = field(default_factory=dict)
     misses: list[str] = field(default_factory=list)  # properties that evaluated to null
     warnings: list[str] = field(default_factory=list)
@@ -165,6 +190,17 @@ class RunResult:
     def summary(self) -> str:
         """Every job's summary, in order."""
         return "".join(run.summary for job in self.jobs.values() for run in job.runs)
+
+    @property
+    def overridden(self) -> list[tuple[str, str]]:
+        """(job run name, replaced command) of every step whose command the rehearsal replaced."""
+        return [
+            (run.name, step.override.command)
+            for job in self.jobs.values()
+            for run in job.runs
+            for step in run.steps
+            if step.override is not None
+        ]
 
     def report(self) -> str:
         """A readable account: trigger, each job's result, and each failure's log tail."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from tests.rehearsal.errors import RehearsalError
 from tests.rehearsal.event import dispatch_inputs, event_ref, ref_name
 from tests.rehearsal.expressions import Scope, evaluate_value, interpolate
 from tests.rehearsal.jobs import needs_of, run_job
-from tests.rehearsal.model import RunResult, Services
+from tests.rehearsal.model import RunResult, Services, StepOverride
 from tests.rehearsal.origin import Origin
 from tests.rehearsal.triggers import decide, normalise_on
 from tests.rehearsal.values import to_text
@@ -102,6 +102,7 @@ def rehearse_workflow(
     run_id: int | None = None,
     environments: Mapping[str, dict[str, dict[str, str]]] | None = None,
     stand_ins: Mapping[str, StandIn] | None = None,
+    overrides: Sequence[StepOverride] = (),
     actor: str = "rehearsal-bot",
 ) -> RunResult:
     """Run a workflow file for an event as GitHub would, on this machine; see the package doc."""
@@ -192,20 +193,26 @@ def rehearse_workflow(
         base_env=machine_env(),
         misses=result.misses,
         warnings=result.warnings,
+        overrides=tuple(overrides),
     )
     top = Scope({"github": github, "inputs": inputs, "vars": variables}, misses=result.misses)
     if "run-name" in doc:
         result.run_name = interpolate(str(doc["run-name"]), top)
     if "concurrency" in doc:
         group = doc["concurrency"]
-        interpolate(str(group.get("group") if isinstance(group, dict) else group), top)
+        result.concurrency = interpolate(
+            str(group.get("group") if isinstance(group, dict) else group), top
+        )
     env_scope = Scope({**top.contexts, "secrets": all_secrets}, misses=result.misses)
     run.workflow_env = {
         str(k): to_text(evaluate_value(v, env_scope)) for k, v in (doc.get("env") or {}).items()
     }
     jobs: dict[str, Any] = dict(doc["jobs"])
+    run.check_overrides(jobs, ran=set())  # a job name that is not there fails before any work
     for job_id in job_order(jobs):
         result.jobs[job_id] = run_job(
             run, job_id, dict(jobs[job_id]), result.jobs, ancestors(job_id, jobs)
         )
+    # A job that succeeded ran every step it had to: an override none of them used is stale.
+    run.check_overrides(jobs, ran={j for j, job in result.jobs.items() if job.result == "success"})
     return result

@@ -116,8 +116,13 @@ class JobSteps:
         process_env = self._process_env(step_id, {**env, **step_env}, files)
         started = time.monotonic()
         timeout = max(0.0, min(limit, self.deadline - started))
+        override = None
         if "run" in step:
-            outcome, log, job_timeout = self._run(step, scope, process_env, timeout)
+            script = interpolate(str(step["run"]), scope)
+            override = self.run.override_for(str(self.contexts["github"]["job"]), script)
+            if override is not None:
+                script = override.replacement
+            outcome, log, job_timeout = self._run(step, script, scope, process_env, timeout)
             outputs: dict[str, str] = {}
         else:
             outcome, log, outputs = self._uses(step, scope, process_env)
@@ -137,6 +142,7 @@ class JobSteps:
             summary=files.summary_text(),
             annotations=[line for line in log.splitlines() if line.startswith(ANNOTATIONS)],
             seconds=time.monotonic() - started,
+            override=override,
         )
         if result.conclusion == "failure":
             self.status = "failure"
@@ -171,10 +177,9 @@ class JobSteps:
         }
 
     def _run(
-        self, step: dict[str, Any], scope: Scope, env: dict[str, str], timeout: float
+        self, step: dict[str, Any], script: str, scope: Scope, env: dict[str, str], timeout: float
     ) -> tuple[str, str, bool]:
         defaults = self.run.defaults_run(self.job)
-        script = interpolate(str(step["run"]), scope)
         shell = step.get("shell", defaults.get("shell"))
         directory = step.get("working-directory", defaults.get("working-directory"))
         cwd = self.workspace / interpolate(str(directory), scope) if directory else self.workspace
