@@ -41,7 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic_repo import OVERLAY, SyntheticRepo, reuse_or_generate
 
+# A tasks.py as `dexops init` writes it (namespace(sys.argv[1:]) builds, and parses, only
+# the tasks the command line names), plus a task that does nothing (start-up cost).
 TASKS_PY = '''"""The dexops namespace and a task that does nothing (start-up cost)."""
+
+import sys
 
 from invoke.context import Context
 
@@ -54,7 +58,7 @@ def noop(c: Context) -> None:
     """Do nothing."""
 
 
-ns = namespace()
+ns = namespace(sys.argv[1:])
 ns.add_task(noop)
 '''
 

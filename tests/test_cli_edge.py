@@ -43,9 +43,9 @@ def test_invoke_binary_reports_usage_errors_in_one_line(
 
 
 def _tasks(argv: list[str] | None) -> set[str]:
-    from dexops.tasks import namespace
+    from dexops.tasks import tasks_for
 
-    return set(namespace(argv).task_names)
+    return set(tasks_for(argv).task_names)
 
 
 def test_a_command_line_builds_just_the_tasks_it_names(

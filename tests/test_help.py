@@ -71,3 +71,12 @@ def test_a_required_flag_left_out_is_a_usage_line(dex_repo: GitRepo, cli: Cli) -
     result = cli("rollback", "--yes", cwd=dex_repo.path)
     assert (result.code, result.err) == (2, "error: --env is required\n")
     assert dex_repo.remote_refs() == snapshot
+
+
+def test_help_equals_task_under_invoke(
+    dex_repo: GitRepo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _invoke(dex_repo, ["--help=version.bump"], monkeypatch, capsys)
+    assert code == 0, err
+    assert out.startswith("Usage: invoke [--core-opts] version.bump "), out
+    assert "--part" in out

@@ -6,24 +6,23 @@ import os
 import sys
 from collections.abc import Sequence
 
-from invoke.program import Program
-
 from dexops import __version__
 from dexops.invocation import set_program
-from dexops.tasks import namespace
+from dexops.tasks import tasks_for
+from dexops.tasks.command_line import DexopsProgram
 
 
-def program(argv: Sequence[str] | None = None) -> Program:
+def program(argv: Sequence[str] | None = None) -> DexopsProgram:
     """The dexops program over the namespace of the repository in the working directory.
 
     Given the command line it will run (`argv`, without the program's name), the namespace
     holds just the tasks it names.
     """
-    # namespace() also makes invoke's usage mistakes one `error:` line (tasks._edge).
-    ns = namespace(argv)
-    # After namespace(), which names invoke: messages name the program the user ran.
+    # Messages name the program the user ran.
     set_program("dexops")
-    return Program(namespace=ns, name="dexops", binary="dexops", version=__version__)
+    return DexopsProgram(
+        namespace=tasks_for(argv), name="dexops", binary="dexops", version=__version__
+    )
 
 
 def main() -> None:

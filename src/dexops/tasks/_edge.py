@@ -6,23 +6,20 @@ import contextlib
 import copy
 import functools
 import inspect
-import re
 import signal
 import sys
 import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
+from invoke.parser.argument import Argument
 from invoke.tasks import Task
 from invoke.tasks import task as invoke_task
 
 from dexops.errors import DexopsError, ExitCode, Terminated
 from dexops.secrets import mask
-
-if TYPE_CHECKING:
-    from invoke.collection import Collection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -153,11 +150,31 @@ class DexopsTask(Task[Any]):
             opts["names"] = [*opts["names"], short]
         return opts
 
+    # A task the command line does not name is listed (`--list`, `--help`) but never parsed.
+    listed_only = False
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        """The task's flags, for invoke's parser: none for a task that is only listed."""
+        if self.listed_only:
+            return []
+        arguments: list[Argument] = super().get_arguments(ignore_unknown_help)
+        return arguments
+
     def without_positionals(self) -> DexopsTask:
         """This task with every parameter a flag: for a command line asking for help."""
         flat = copy.copy(self)
         flat.positional = []
         return flat
+
+    def only_listed(self) -> DexopsTask:
+        """This task without flags: for a command line that does not name it.
+
+        invoke builds (and deep-copies) a parser context for every task on each parse;
+        a task the command line does not name is never entered, so it needs none.
+        """
+        listed = copy.copy(self)
+        listed.listed_only = True
+        return listed
 
 
 def required(body: Callable[..., Any]) -> list[str]:
@@ -189,94 +206,3 @@ def repo_from_argv(argv: list[str]) -> str | None:
         if arg.startswith("--repo="):
             return arg.removeprefix("--repo=")
     return None
-
-
-_INSTALLED = False
-
-
-_UNKNOWN_TASK = re.compile(r"^No idea what '(?P<name>.+)' is!$")
-
-
-def did_you_mean(message: str, collection: Collection | None) -> str:
-    """For invoke's unknown-task message, the close task names (difflib), as a suffix."""
-    unknown = _UNKNOWN_TASK.match(message)
-    if unknown is None or collection is None:
-        return ""
-    import difflib
-
-    names = [n for name, aliases in collection.task_names.items() for n in (name, *aliases)]
-    # Task names keep a component's capitals: the name typed in other case is the one meant.
-    same_letters = [n for n in names if n.casefold() == unknown["name"].casefold()]
-    close = same_letters or difflib.get_close_matches(unknown["name"], names, n=3)
-    return f" did you mean {' or '.join(close)}?" if close else ""
-
-
-def install_usage_errors() -> None:
-    """Make invoke's own command-line mistakes one `error:` line, under `invoke` too.
-
-    invoke prints an unknown task or a missing argument without the `error:` prefix, and a
-    flag value its type cannot take (`--steps abc`) as a traceback. The `invoke` binary
-    runs its own Program, which imports tasks.py before it parses the task arguments, so
-    wrapping the parsing steps here covers `uv run invoke …` and `dexops …` alike.
-
-    While task arguments are parsed, the parser also knows only the tasks the command line
-    names: invoke deep-copies every task's parser context on each parse (about 15 ms).
-    """
-    global _INSTALLED  # noqa: PLW0603 - patch once per process
-    if _INSTALLED:
-        return
-    from invoke.exceptions import ParseError
-    from invoke.parser import Parser
-    from invoke.parser.context import ParserContext
-    from invoke.program import Program
-
-    words_attr = "_dexops_words"
-    make_parser = Program._make_parser
-
-    def guard(step: Callable[[Program], None]) -> Callable[[Program], None]:
-        @functools.wraps(step)
-        def parse(self: Program) -> None:
-            try:
-                step(self)
-            except ParseError as exc:
-                hint = did_you_mean(str(exc), self.collection)
-                raise Exit(f"error: {mask(str(exc))}{hint}", code=ExitCode.USAGE) from None
-            except ValueError as exc:
-                # A typed flag given a value of another type (int("abc")).
-                raise Exit(
-                    f"error: bad flag value: {mask(str(exc))}", code=ExitCode.USAGE
-                ) from None
-
-        return parse
-
-    def parse_tasks(self: Program) -> None:
-        words = frozenset(
-            part for word in self.argv for part in (word, word.partition("=")[2]) if part
-        )
-        setattr(self, words_attr, words)
-        try:
-            original_parse_tasks(self)
-        finally:
-            setattr(self, words_attr, None)
-
-    def narrowed_parser(self: Program) -> Parser:
-        words: frozenset[str] | None = getattr(self, words_attr, None)
-        if words is None or self.collection is None:
-            return make_parser(self)
-        ignore = self.config.tasks.ignore_unknown_help
-        contexts = [
-            ParserContext(
-                name=name,
-                aliases=aliases,
-                args=self.collection[name].get_arguments(ignore_unknown_help=ignore),
-            )
-            for name, aliases in self.collection.task_names.items()
-            if name in words or not words.isdisjoint(aliases)
-        ]
-        return Parser(initial=self.initial_context, contexts=contexts)
-
-    original_parse_tasks = Program.parse_tasks
-    Program.parse_tasks = guard(parse_tasks)  # type: ignore[method-assign, assignment]
-    Program.parse_cleanup = guard(Program.parse_cleanup)  # type: ignore[method-assign, assignment]
-    Program._make_parser = narrowed_parser  # type: ignore[method-assign]
-    _INSTALLED = True
