@@ -173,3 +173,27 @@ def test_the_documented_spelling_of_a_component_s_task_runs_as_typed(
                 other_case = cli(task.lower(), "--dry-run", cwd=dex_repo.path)
                 assert other_case.code == ExitCode.USAGE
                 assert f"did you mean {task}" in other_case.err, other_case.err
+
+
+def test_per_component_tasks_come_from_the_repo_the_command_line_names(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path
+) -> None:
+    # The program is given the command line; sys.argv (pytest's own here) is not it.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("release.dataenginex", "publish.dataenginex"):
+        shown = cli(name, "--repo", str(dex_repo.path), "--help", cwd=elsewhere)
+        assert shown.code == 0, (name, shown.err)
+        assert shown.out.startswith(f"Usage: dexops [--core-opts] {name} "), name
+    dry = cli("release.dataenginex", f"--repo={dex_repo.path}", "--dry-run", cwd=elsewhere)
+    assert dry.code == 0, dry.err
+    assert "dataenginex" in dry.out
+
+
+def test_only_the_entry_points_read_sys_argv() -> None:
+    src = Path(__file__).resolve().parents[1] / "src" / "dexops"
+    modules = sorted(src.rglob("*.py"))
+    assert len(modules) > 50
+    # `dexops` reads it in __main__; a tasks.py (templates/) gives it to namespace().
+    readers = [p.relative_to(src) for p in modules if "sys.argv" in p.read_text(encoding="utf-8")]
+    assert [str(p) for p in readers] == ["__main__.py"]

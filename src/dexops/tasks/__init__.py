@@ -10,7 +10,7 @@ from invoke.tasks import Task
 
 from dexops.invocation import set_program
 from dexops.tasks import _edge
-from dexops.tasks.command_line import check_command_line, named_words
+from dexops.tasks.command_line import check_command_line, named_words, repo_from_argv
 
 # Each top-level name of the namespace: the module under dexops.tasks that holds it, and what
 # it provides there (a collection factory or a task).
@@ -36,6 +36,9 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "init": ("init", "init"),
     "report": ("report", "report"),
 }
+# The collections whose tasks come from the configuration: the factory takes the repository
+# the command line names (`--repo`), before invoke parses it.
+_FROM_CONFIG = frozenset({"release", "publish"})
 
 
 def named_sources(argv: Sequence[str], offered: Iterable[str] = _SOURCES) -> set[str]:
@@ -72,13 +75,14 @@ def tasks_for(argv: Sequence[str] | None = None, *, demo: bool = False) -> Colle
     """
     offered = _offered(demo=demo)
     named = named_sources(argv, offered) if argv is not None else set()
+    repo = repo_from_argv(argv) if argv is not None else None
     ns = Collection()
     for module_name, member_name in dict.fromkeys(_SOURCES[n] for n in (named or offered)):
         member = getattr(importlib.import_module(f"dexops.tasks.{module_name}"), member_name)
         if isinstance(member, Task):
             ns.add_task(member)
         else:
-            ns.add_collection(member())
+            ns.add_collection(member(repo) if module_name in _FROM_CONFIG else member())
     if argv is None:
         return ns
     if {"-h", "--help"} & set(argv):

@@ -196,13 +196,3 @@ def task(*, read_only: bool = False, **kwargs: Any) -> Callable[[Callable[..., N
         return made
 
     return decorate
-
-
-def repo_from_argv(argv: list[str]) -> str | None:
-    """A `--repo` given on the command line: per-component tasks must exist before parsing."""
-    for index, arg in enumerate(argv):
-        if arg == "--repo" and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith("--repo="):
-            return arg.removeprefix("--repo=")
-    return None

@@ -33,6 +33,16 @@ def named_words(argv: Sequence[str]) -> set[str]:
     return {part for word in argv for part in (word, word.partition("=")[2]) if part}
 
 
+def repo_from_argv(argv: Sequence[str]) -> str | None:
+    """The `--repo` a command line gives: per-component tasks must exist before it is parsed."""
+    for index, arg in enumerate(argv):
+        if arg == "--repo" and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--repo="):
+            return arg.removeprefix("--repo=")
+    return None
+
+
 def did_you_mean(message: str, collection: Collection | None) -> str:
     """For invoke's unknown-task message, the close task names (difflib), as a suffix."""
     unknown = _UNKNOWN.match(message)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 
-from dexops.tasks._edge import repo_from_argv, task
+from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
     from dexops.adapters.package_index import UploadProgress
@@ -214,12 +213,12 @@ def _library_names(repo: str | None) -> list[str]:
         return []
 
 
-def collection() -> Collection:
-    """The `publish` collection: one task per library component of the configuration."""
+def collection(repo: str | None = None) -> Collection:
+    """The `publish` collection: one task per library component of `repo`'s configuration."""
     from dexops.domain.config import task_name
 
     coll = Collection("publish")
-    for name in _library_names(repo_from_argv(sys.argv[1:])):
+    for name in _library_names(repo):
         # A dot would make invoke read the name as a sub-collection.
         coll.add_task(_component_task(name), name=task_name(name))
     return coll

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 
-from dexops.tasks._edge import repo_from_argv, task
+from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
     from dexops.workflows.release import ReleaseRun
@@ -176,8 +175,8 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
     return task(help=HELP)(body)
 
 
-def collection() -> Collection:
-    """The `release` collection: `all`, plus one task per component of the configuration."""
+def collection(repo: str | None = None) -> Collection:
+    """The `release` collection: `all`, plus one task per component of `repo`'s configuration."""
     from dexops.domain.config import task_name
     from dexops.errors import DexopsError
     from dexops.workflows.workspace import Workspace
@@ -185,7 +184,7 @@ def collection() -> Collection:
     coll = Collection("release")
     coll.add_task(all_, name="all")
     try:
-        config = Workspace.open(repo_from_argv(sys.argv[1:])).config
+        config = Workspace.open(repo).config
     except DexopsError:
         # `invoke --list` must work anywhere; `release.all` reports the error when run.
         return coll
