@@ -6,6 +6,7 @@ from invoke.context import Context
 
 from dexops.tasks._edge import task
 from dexops.tasks.confirm import confirm
+from dexops.tasks.overlay_change import CHANGE_HELP, tell_change
 
 
 @task(
@@ -19,10 +20,9 @@ from dexops.tasks.confirm import confirm
         ),
         "auto_merge": "enable auto-merge on the pull request",
         "direct": "commit and push to the target's branch instead of opening a PR",
-        "skip_registry_check": "do not ask the registry whether the image exists",
         "yes": "do not ask for confirmation on a terminal",
         "dry_run": "check the gates and show the change, change nothing",
-        "repo": "target repository root",
+        **CHANGE_HELP,
     }
 )
 def promote(
@@ -39,7 +39,7 @@ def promote(
     repo: str | None = None,
 ) -> None:
     """Promote an image to the next environment (--to-env or the chain's next; a PR by default)."""
-    from dexops import console, github_actions
+    from dexops import console
     from dexops.workflows.deploy import render_warnings
     from dexops.workflows.promote import apply_promotion, plan_promotion
     from dexops.workflows.workspace import Workspace
@@ -67,11 +67,10 @@ def promote(
     confirm(f"Promote {plan.tag} to {to_env} ({where})?", yes=yes)
     console.warn_each(render_warnings())
     result = apply_promotion(ws, plan, direct=direct, auto_merge=auto_merge)
-    github_actions.set_output("outcome", result.outcome)
-    if result.outcome == "pushed":
-        github_actions.set_output("commit", result.commit or "")
-        console.say(f"pushed {result.commit} to {plan.target.env.branch}: {to_env} -> {plan.tag}")
-    elif result.proposal is not None:
-        console.say(result.proposal.describe())
-    else:
-        console.say(f"{to_env} already runs {plan.tag}; nothing to promote")
+    tell_change(
+        result,
+        branch=plan.target.env.branch,
+        env=to_env,
+        tag=plan.tag,
+        unchanged=f"{to_env} already runs {plan.tag}; nothing to promote",
+    )

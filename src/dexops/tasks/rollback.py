@@ -7,6 +7,7 @@ from invoke.context import Context
 from dexops import invocation
 from dexops.tasks._edge import task
 from dexops.tasks.confirm import confirm
+from dexops.tasks.overlay_change import CHANGE_HELP, tell_change
 
 
 @task(
@@ -19,10 +20,9 @@ from dexops.tasks.confirm import confirm
         "emergency": "also print (and with --yes run) kubectl set image, for when Argo CD is down",
         "pr": "open a pull request instead of pushing to the branch",
         "auto_merge": "enable auto-merge on that pull request",
-        "skip_registry_check": "do not ask the registry whether the image exists",
         "yes": "do not ask for confirmation; with --emergency, run kubectl",
         "dry_run": "pick the target and show the change, change nothing",
-        "repo": "target repository root",
+        **CHANGE_HELP,
     }
 )
 def rollback(
@@ -41,7 +41,7 @@ def rollback(
     repo: str | None = None,
 ) -> None:
     """Roll ENV back to an earlier image and (by default) hold it there."""
-    from dexops import console, github_actions
+    from dexops import console
     from dexops.workflows.deploy import render_warnings
     from dexops.workflows.rollback import apply_rollback, emergency_commands, plan_rollback
     from dexops.workflows.workspace import Workspace
@@ -92,12 +92,7 @@ def rollback(
         kubectl=commands if yes else (),
         on_output=console.say,
     )
-    github_actions.set_output("outcome", result.outcome)
-    if result.outcome == "pushed":
-        github_actions.set_output("commit", result.commit or "")
-        console.say(f"pushed {result.commit} to {plan.state.env.branch}: {env} -> {plan.tag}")
-        if hold:
-            release = invocation.command(f"hold.release --env {env}")
-            console.say(f"{env} is on hold; release it with: {release}")
-    elif result.proposal is not None:
-        console.say(result.proposal.describe())
+    tell_change(result, branch=plan.state.env.branch, env=env, tag=plan.tag)
+    if result.outcome == "pushed" and hold:
+        release = invocation.command(f"hold.release --env {env}")
+        console.say(f"{env} is on hold; release it with: {release}")
