@@ -14,7 +14,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dexops.adapters.pyproject_file import read_version
 from dexops.domain.config import Component, Environment
@@ -30,6 +30,13 @@ from dexops.workflows.release import release_decision
 from dexops.workflows.workspace import Workspace
 
 REMOTE = "origin"
+
+# "released": the component's tag is already at HEAD; "refused": the release gate said no.
+ReleaseAction = Literal["release", "released", "unchanged", "refused"]
+PublishAction = Literal["publish", "skip"]
+ImageAction = Literal["build", "skip"]
+# "promotion-only": CD never writes the environment (it moves by promotion alone).
+EnvironmentAction = Literal["update", "unchanged", "held", "not-on-branch", "promotion-only"]
 
 PLAN_FORMAT = 1
 
@@ -49,7 +56,7 @@ class ReleaseItem:
     component: str
     version: str
     tag: str
-    action: str  # "release", "released" (at HEAD), "unchanged", "refused" (the release gate)
+    action: ReleaseAction
     reason: str
 
 
@@ -60,7 +67,7 @@ class PublishItem:
     component: str
     tag: str
     version: str
-    action: str  # "publish" or "skip"
+    action: PublishAction
     reason: str
     test_index: str | None
     production_index: str | None
@@ -74,7 +81,7 @@ class ImageItem:
     component: str
     image: str
     tags: tuple[str, ...]
-    action: str  # "build" or "skip"
+    action: ImageAction
     reason: str
 
 
@@ -86,7 +93,7 @@ class EnvironmentItem:
     branch: str
     current_tag: str | None
     new_tag: str | None
-    action: str  # "update", "unchanged", "held", "not-on-branch", "promotion-only"
+    action: EnvironmentAction
     reason: str
     promote_from: str | None = None
 
@@ -214,7 +221,7 @@ def _publish_item(
     version = read_version(ws.root, component)
 
     def item(
-        action: str, reason: str, changed: int = 0, upload: tuple[str, ...] = ()
+        action: PublishAction, reason: str, changed: int = 0, upload: tuple[str, ...] = ()
     ) -> PublishItem:
         test = ws.config.index_for("test")
         production = ws.config.index_for("production")
@@ -255,6 +262,7 @@ def _image_items(ws: Workspace, branch: str | None) -> list[ImageItem]:
     items = []
     for component in ws.config.apps():
         plan = plan_image(ws, component.name, branch=branch)
+        action: ImageAction
         if branch == ws.config.default_branch or branch in env_branches:
             action, reason = "build", f"{branch} deploys images"
         else:
@@ -275,6 +283,7 @@ def _environment_items(
     for env in envs:
         current = states[env.name].tag
         new = sha_tags.get(env.component)
+        action: EnvironmentAction
         if env.branch != branch or new is None:
             action, reason = "not-on-branch", f"updated by pushes to {env.branch}"
             new = None
