@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dexops.domain.kustomize import (
     ImageEntry,
+    ImagesReader,
     KustomizationError,
     parse_images,
     read_image,
-    scan_images,
     set_image,
 )
 from dexops.errors import DexopsError
@@ -46,7 +48,7 @@ def test_reads_the_example_overlay() -> None:
         "thedataenginex/dex", "ghcr.io/thedataenginex/dex", "sha-0a1b2c3d", None
     )
     assert read_image(DEV, "thedataenginex/dex") == read_image(DEV, IMAGE)
-    assert scan_images(DEV) == parse_images(DEV)
+    assert ImagesReader().read(DEV) == parse_images(DEV)
 
 
 def test_only_the_tag_bytes_change() -> None:
@@ -71,7 +73,9 @@ def test_quoting_comments_and_odd_indentation_survive() -> None:
             f"    digest: {DIGEST}",
         ),
     ]
-    assert scan_images(pinned) == parse_images(pinned)
+    reader = ImagesReader()
+    assert reader.read(COMMENTED) == parse_images(COMMENTED)
+    assert reader.read(pinned) == parse_images(pinned)
 
 
 def test_a_digest_is_added_and_removed_on_its_own_line() -> None:
@@ -170,10 +174,59 @@ def kustomizations(draw: st.DrawFn) -> tuple[str, list[str]]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(kustomizations())
-def test_the_fast_scanner_agrees_with_the_yaml_parser(case: tuple[str, list[str]]) -> None:
-    text, _ = case
-    assert scan_images(text) == parse_images(text)
+@given(kustomizations(), kustomizations())
+def test_the_reader_agrees_with_the_yaml_parser_after_any_other_text(
+    case: tuple[str, list[str]], other: tuple[str, list[str]]
+) -> None:
+    reader = ImagesReader()
+    for text in (other[0], case[0], case[0]):
+        assert reader.read(text) == parse_images(text)
+
+
+# Values put in place of one image value of a parsed text: plain ones the reader may take
+# without parsing, and text that changes the YAML around it, which it must parse.
+REPLACEMENTS = [
+    "sha-99998888", "1.10", "null", "a:b", "x.y/z@w", "a #b", "a: b", "a:", "'q'", '"q"',
+    "[a]", "{a: b}", "*ref", "&anchor x", "|", "-", "- x", "@x", "%x", "!tag x", "a\n  b",
+    "a\n- name: extra", "", " ", "#", "a\nkind: Other", "a b",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("replacement", REPLACEMENTS)
+@pytest.mark.parametrize("text", [DEV, COMMENTED])
+def test_a_changed_value_reads_as_the_yaml_parser_reads_it(text: str, replacement: str) -> None:
+    reader = ImagesReader()
+    reader.read(text)
+    for old in ("sha-0a1b2c3d", "thedataenginex/dex", "redis"):
+        if old not in text:
+            continue
+        changed = text.replace(old, replacement, 1)
+        try:
+            expected = parse_images(changed)
+        except KustomizationError as exc:
+            with pytest.raises(KustomizationError, match=re.escape(str(exc))):
+                reader.read(changed)
+        else:
+            assert reader.read(changed) == expected, (old, replacement)
+
+
+def test_revisions_that_change_only_plain_values_are_parsed_once() -> None:
+    reader = ImagesReader()
+    pinned = set_image(COMMENTED, IMAGE, tag="sha-00000000", digest=DIGEST)
+    for n in range(200):
+        tag = f"sha-{n:08x}"
+        assert reader.read(pinned.replace("sha-00000000", tag)) == parse_images(
+            set_image(COMMENTED, IMAGE, tag=tag, digest=DIGEST)
+        )
+    assert reader.parsed == 1
+    # A new shape is parsed, once, and is the template from then on.
+    moved = pinned.replace("kind: Kustomization", "kind: Kustomization\nnamespace: dev")
+    reader.read(moved)
+    reader.read(moved.replace("sha-00000000", "sha-12345678"))
+    assert reader.parsed == 2
+    # A quoted or commented-out value is a new shape too.
+    reader.read(pinned.replace("sha-00000000", "'sha-00000000'"))
+    assert reader.parsed == 3
 
 
 @settings(max_examples=150, deadline=None)
@@ -198,7 +251,9 @@ def test_set_image_changes_one_entry_and_nothing_else(
     kept = [line for line in text.splitlines() if "newTag" not in line]
     remaining = iter(after.splitlines())
     assert all(any(line == other for other in remaining) for line in kept)
-    assert scan_images(after) == after_entries
+    reader = ImagesReader()
+    assert reader.read(text) == before_entries
+    assert reader.read(after) == after_entries
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dexops.domain import holds
-from dexops.domain.kustomize import ImageEntry, KustomizationError, scan_images
+from dexops.domain.kustomize import ImageEntry, ImagesReader, KustomizationError
 
 Kind = Literal["deploy", "promote", "rollback", "hold-release", "manual"]
 
@@ -156,13 +156,13 @@ class Revision:
 
 
 def _entry(
-    blob: bytes | None, names: Sequence[str], source: str
+    blob: bytes | None, names: Sequence[str], reader: ImagesReader
 ) -> tuple[ImageEntry | None, str | None]:
     """The overlay's entry for the image: by its name, else a former one, else the only entry."""
     if blob is None:
         return None, "overlay file absent"
     try:
-        entries = scan_images(blob.decode("utf-8", "replace"), source)
+        entries = reader.read(blob.decode("utf-8", "replace"))
     except KustomizationError as exc:
         return None, str(exc)
     for name in names:
@@ -196,10 +196,11 @@ def build_history(
     bot_pattern = re.compile(bots) if bots else None
     cache: dict[str | None, tuple[ImageEntry | None, str | None]] = {}
     parsed = []
+    reader = ImagesReader(source)
     for record in records:
         if record.blob not in cache:
             data = blobs.get(record.blob) if record.blob is not None else None
-            cache[record.blob] = _entry(data, names, source)
+            cache[record.blob] = _entry(data, names, reader)
         parsed.append(cache[record.blob])
     revisions: list[Revision] = []
     # Walk oldest to newest so each revision is compared with the one before it.

@@ -2,8 +2,8 @@
 
 Edits are splices at the exact character spans ruamel.yaml's composer reports for the
 scalars, so comments, key order, quoting and indentation outside the changed value stay
-as they were. A small line scanner reads the common block-style file fast (history reads
-thousands of revisions); anything it does not recognise goes to the full YAML parser.
+as they were. ruamel.yaml is the only reader: `ImagesReader` reads the thousands of
+revisions of a history by reusing one parse while only image values change.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class _Images:
 
 
 def _compose(text: str, source: str) -> object:
-    # ruamel.yaml (~8 ms) only to edit: history and status read with the scanner.
+    # ruamel.yaml costs ~8 ms to import: only tasks that read or edit an overlay pay it.
     from ruamel.yaml import YAML  # noqa: PLC0415
     from ruamel.yaml.error import YAMLError  # noqa: PLC0415
 
@@ -144,7 +144,7 @@ def _unsafe(value: ScalarNode, key_end: int) -> str | None:
 
 
 def _structure(text: str, source: str) -> _Images:
-    # ruamel.yaml (~8 ms) only to edit: history and status read with the scanner.
+    # ruamel.yaml costs ~8 ms to import: only tasks that read or edit an overlay pay it.
     from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode  # noqa: PLC0415
 
     root = _compose(text, source)
@@ -206,7 +206,7 @@ def read_image(text: str, image: str, source: str = "kustomization.yaml") -> Ima
 
 
 def _plain_is_string(value: str) -> bool:
-    # ruamel.yaml (~8 ms) only to edit: history and status read with the scanner.
+    # ruamel.yaml costs ~8 ms to import: only tasks that read or edit an overlay pay it.
     from ruamel.yaml import YAML  # noqa: PLC0415
 
     # A tag like 1.10 or 2024 would load as a number when written plain; one like 0b_ looks
@@ -342,75 +342,94 @@ def _create_entry(
     return _insert_line(text, len(text), "\n".join(["images:", *lines]))
 
 
-# --- the fast scanner ---------------------------------------------------------------------
+# --- many revisions of one file --------------------------------------------------------
 
-# Why a scanner beside ruamel.yaml (benchmarks/bench_history.py, 2026-12): ruamel's composer
-# costs ~3-5 ms a revision in pure Python, so a history of 1,000 revisions took 2.9 s instead
-# of 0.12 s (36x `git log -p`, target 3x). Its C parser (ruamel.yaml.clib, not a dependency)
-# still costs ~0.2 ms: 5,000 revisions took 1.6 s instead of 0.6 s (5.9x, target 3x). Blobs
-# are parsed once each already (deploy_history caches by blob id). The scanner defers to the
-# parser on anything it is unsure of, and tests/test_kustomize.py holds the two equal.
-
-_IMAGES_KEY = re.compile(r"^images[ ]*:[ ]*(?:#.*)?$")
-_ENTRY_LINE = re.compile(
-    r"^(?P<indent>[ ]*)(?P<dash>-[ ]+)?(?P<key>[A-Za-z_][A-Za-z0-9_-]*)[ ]*:"
-    r"(?:[ ]+(?P<value>[^-#'\"\s{}\[\]&*!|>%@`][^#]*?|'[^'\n]*'|\"[^\"\\\n]*\"))?[ ]*(?:[ ]#.*)?$"
-)
+# A plain scalar that YAML reads as itself where a plain value ended a line or stood before
+# " #": no indicator first, no space or "#" inside, no ":" last (YAML 1.2, 7.3.3).
+_PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_.@/+:-]*(?<!:)")
 
 
-class _UnsureError(Exception):
-    """The scanner met a construct it does not handle; the full parser decides."""
+@dataclass(frozen=True)
+class _Template:
+    """A parsed text as literal pieces around the image values that may change alone."""
 
+    literals: tuple[str, ...]  # one more than slots: before, between and after them
+    slots: tuple[tuple[int, str], ...]  # (entry index, key) of each replaceable value
+    entries: tuple[dict[str, str], ...]
 
-def _scan(text: str) -> list[ImageEntry]:  # noqa: PLR0912 - one branch per YAML construct
-    lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if line.startswith("images")]
-    if not starts:
-        if "images" in text:
-            raise _UnsureError
-        return []
-    if len(starts) != 1 or not _IMAGES_KEY.match(lines[starts[0]]) or "\t" in text:
-        raise _UnsureError
-    entries: list[dict[str, str]] = []
-    key_indent: int | None = None
-    for line in lines[starts[0] + 1 :]:
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if not line[0].isspace() and not line.startswith("-"):
-            break  # the next top-level key
-        match = _ENTRY_LINE.match(line)
-        if match is None:
-            raise _UnsureError
-        indent = len(match["indent"])
-        if match["dash"]:
-            entries.append({})
-            key_indent = indent + len(match["dash"])
-        elif not entries or indent != key_indent:
-            raise _UnsureError
-        value = match["value"]
-        if value is None:
-            raise _UnsureError
-        if value[0] in "'\"":
-            value = value[1:-1]
-        entries[-1][match["key"]] = value.rstrip()
-    result = []
-    for entry in entries:
-        if "name" not in entry:
-            raise _UnsureError
-        result.append(
-            ImageEntry(
-                entry["name"], entry.get("newName"), entry.get("newTag"), entry.get("digest")
-            )
+    @classmethod
+    def of(cls, text: str, images: _Images) -> _Template:
+        """The template of a parsed text: every plain value at the end of its line is a slot."""
+        spans = []
+        for index, entry in enumerate(images.entries):
+            if entry.flow:
+                continue
+            for key, scalar in entry.scalars.items():
+                after = text[scalar.end : scalar.end + 1]
+                if (
+                    scalar.style is None
+                    and after in ("", "\n", " ")
+                    and text[scalar.start : scalar.end] == scalar.value
+                    and _PLAIN.fullmatch(scalar.value)
+                ):
+                    spans.append((scalar.start, scalar.end, index, key))
+        spans.sort()
+        literals, at = [], 0
+        for start, end, _, _ in spans:
+            literals.append(text[at:start])
+            at = end
+        literals.append(text[at:])
+        entries = tuple(
+            {key: scalar.value for key, scalar in entry.scalars.items()} for entry in images.entries
         )
-    return result
+        slots = tuple((index, key) for _, _, index, key in spans)
+        return cls(tuple(literals), slots, entries)
+
+    def fill(self, text: str) -> list[ImageEntry] | None:
+        """The entries of `text` if it is this template with other plain values, else None."""
+        values, at = [], 0
+        for literal in self.literals[:-1]:
+            if not text.startswith(literal, at):
+                return None
+            match = _PLAIN.match(text, at + len(literal))
+            if match is None:
+                return None
+            values.append(match.group())
+            at = match.end()
+        if len(text) - at != len(self.literals[-1]) or not text.endswith(self.literals[-1]):
+            return None
+        entries = [dict(entry) for entry in self.entries]
+        for (index, key), value in zip(self.slots, values, strict=True):
+            entries[index][key] = value
+        return [
+            ImageEntry(e["name"], e.get("newName"), e.get("newTag"), e.get("digest"))
+            for e in entries
+        ]
 
 
-def scan_images(text: str, source: str = "kustomization.yaml") -> list[ImageEntry]:
-    """Like `parse_images`, fast for plain block-style files (the parser decides the rest)."""
-    if "---" in text or "..." in text:
-        return parse_images(text, source)
-    try:
-        return _scan(text)
-    except _UnsureError:
-        return parse_images(text, source)
+class ImagesReader:
+    """Reads the `images:` of many revisions of one file, parsing each new shape once.
+
+    A history reads thousands of revisions that differ only in a tag or a digest, and the
+    YAML parser costs ~3-5 ms a revision (benchmarks/bench_history.py). A revision that is
+    the last parsed text with only plain image values changed, each still a plain value in
+    the same place, has the same YAML structure (the text around each value is the same
+    bytes, and the new value cannot end or extend its scalar), so its entries are the last
+    parse's with the new values. Any other text is parsed, and becomes the new template.
+    """
+
+    def __init__(self, source: str = "kustomization.yaml") -> None:
+        self.source = source
+        self.parsed = 0  # how many texts the YAML parser read
+        self._template: _Template | None = None
+
+    def read(self, text: str) -> list[ImageEntry]:
+        """Every `images:` entry of `text`, as `parse_images` reads it."""
+        if self._template is not None:
+            entries = self._template.fill(text)
+            if entries is not None:
+                return entries
+        images = _structure(text, self.source)
+        self.parsed += 1
+        self._template = _Template.of(text, images)
+        return [entry.image() for entry in images.entries]
