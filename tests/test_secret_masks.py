@@ -88,3 +88,27 @@ def test_an_error_line_redacts_url_credentials(capsys: pytest.CaptureFixture[str
 
     fail("cannot reach https://robot:pw-Recognisable@ghe.example/api/v3")
     assert "Recognisable" not in capsys.readouterr().err
+
+
+def test_a_long_table_reads_the_secrets_once_and_masks_every_cell(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A history of 10,000 revisions is a table of 90,000 cells: reading the environment for
+    # each cell cost more than the git log it shows.
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_tablesecret123")
+    reads: list[list[str]] = []
+    known = secrets.known_secrets
+
+    def counted() -> list[str]:
+        reads.append(known())
+        return reads[-1]
+
+    monkeypatch.setattr(secrets, "known_secrets", counted)
+    rows = [[f"sha-{n:08x}", "ghp_tablesecret123", "https://u:pw@host/x"] for n in range(500)]
+    console.table(["tag", "token", "url"], rows, title="ghp_tablesecret123")
+    out = capsys.readouterr().out
+    assert len(reads) == 1
+    assert "ghp_tablesecret123" not in out
+    assert "pw@" not in out
+    assert out.count("***") == 1 + 2 * 500
+    assert out.splitlines()[:2] == ["***", "tag           token  url"]

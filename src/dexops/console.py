@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 from dexops import github_actions
-from dexops.secrets import mask
+from dexops.secrets import mask, masker
 
 # C0 controls but newline and tab, DEL, and C1 controls: ESC sequences, carriage returns and
 # backspaces in a commit subject or an API message would rewrite what the terminal shows.
@@ -81,7 +81,8 @@ def rich_table(headers: Sequence[str], cells: Sequence[Sequence[str]], *, title:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: str = "") -> None:
     """Print a table: rich on a terminal, aligned plain text otherwise."""
-    cells = [[mask("" if c is None else str(c)) for c in row] for row in rows]
+    hide = masker()
+    cells = [[hide("" if c is None else str(c)) for c in row] for row in rows]
     if sys.stdout.isatty():
         # rich (~25 ms) only on a terminal: logs and CI get plain text.
         from rich.console import Console  # noqa: PLC0415
@@ -90,9 +91,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, title: st
         return
     # Plain text keeps logs and tests readable without terminal escapes.
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    if title:
-        say(title)
-    say("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    say("  ".join("-" * w for w in widths))
-    for row in cells:
-        say("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    lines = [title] if title else []
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
+    # The title and headers pass the same mask as the cells.
+    sys.stdout.write(printable(hide("\n".join(lines))) + "\n")
+    sys.stdout.flush()

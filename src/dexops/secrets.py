@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 # Variables whose values are credentials wherever they are set.
 SECRET_VARIABLES = (
@@ -65,10 +65,20 @@ def _forms(secret: str) -> list[str]:
     return list(dict.fromkeys(f for f in forms if _secret(f)))
 
 
+def masker() -> Callable[[str], str]:
+    """A `mask` for many texts at once (a table's cells): the environment is read once."""
+    # Reading the secret variables costs ~20 us; a history of 10,000 rows masks 90,000 cells.
+    forms = [form for secret in known_secrets() for form in _forms(secret)]
+
+    def hide(text: str) -> str:
+        for form in forms:
+            text = text.replace(form, MASK)
+        text = _HTTP_USERINFO.sub(lambda m: f"{m.group('keep')}{MASK}@", text)
+        return _PASSWORD.sub(lambda m: f"{m.group('keep')}{MASK}@", text)
+
+    return hide
+
+
 def mask(text: str) -> str:
     """Replace every known secret, in any escaped form, and every URL's credentials with ***."""
-    for secret in known_secrets():
-        for form in _forms(secret):
-            text = text.replace(form, MASK)
-    text = _HTTP_USERINFO.sub(lambda m: f"{m.group('keep')}{MASK}@", text)
-    return _PASSWORD.sub(lambda m: f"{m.group('keep')}{MASK}@", text)
+    return masker()(text)
