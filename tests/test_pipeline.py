@@ -234,3 +234,35 @@ def test_publish_refuses_what_the_plan_skipped(dex_repo: GitRepo, cli: Cli, tmp_
     assert result.code != 0
     assert result.err.startswith(f"error: plan {plan_file} does not publish dataenginex: ")
     assert result.err.count("\n") == 1
+
+
+def _traced_git(trace: Path) -> list[str]:
+    """The git commands a GIT_TRACE file shows, as `git ...` with their arguments."""
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    return [line.split("built-in: ", 1)[1] for line in lines if "built-in: git " in line]
+
+
+@pytest.mark.usefixtures("indexes")
+@pytest.mark.parametrize("detached", [False, True])
+def test_the_plan_reads_head_branch_and_tags_once(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, detached: bool
+) -> None:
+    if detached:
+        dex_repo.git("checkout", "--quiet", "--detach")
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    plan = _plan(cli, dex_repo)
+    assert plan["commit"] == dex_repo.head()
+    assert plan["branch"] == (None if detached else "main")
+    commands = _traced_git(trace)
+    # HEAD, the checked-out branch and the local tags are one snapshot for the whole plan:
+    # each is read by one git process, however many decisions use it.
+    head = [c for c in commands if "--is-inside-work-tree" in c]
+    assert [c for c in head if "--symbolic-full-name" not in c] == [
+        "git rev-parse --is-inside-work-tree --verify --quiet 'HEAD^{commit}'"
+    ]
+    assert len([c for c in head if "--symbolic-full-name" in c]) == 1
+    tags = [c for c in commands if c.startswith("git for-each-ref") and c.endswith(" refs/tags")]
+    assert tags == [
+        "git for-each-ref '--format=%(refname:strip=2) %(objectname) %(*objectname)' refs/tags"
+    ]

@@ -187,12 +187,28 @@ def plan_image(
     registry: str | None = None,
 ) -> ImagePlan:
     """Compute tags and labels for HEAD (or the Actions head) of an app component. Pure read."""
+    return plan_image_at(
+        ws,
+        component_name,
+        commit=build_commit(ws),
+        branch=build_branch(ws, branch),
+        registry=registry,
+    )
+
+
+def plan_image_at(
+    ws: Workspace,
+    component_name: str | None,
+    *,
+    commit: str,
+    branch: str | None,
+    registry: str | None = None,
+) -> ImagePlan:
+    """`plan_image` for the commit and branch the caller already chose with `build_*`."""
     component = app_component(ws, component_name)
     image = component_image(component, registry)
-    commit = build_commit(ws)
-    chosen = build_branch(ws, branch)
     version = str(read_version(ws.root, component))
-    tags = image_tags(commit=commit, branch=chosen, version=version, rules=tag_rules(ws, component))
+    tags = image_tags(commit=commit, branch=branch, version=version, rules=tag_rules(ws, component))
     timestamp = _commit_time(ws, commit)
     created = dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     labels = oci_labels(
@@ -203,7 +219,7 @@ def plan_image(
         component=component.name,
         image=image,
         commit=commit,
-        branch=chosen,
+        branch=branch,
         version=version,
         tags=tags,
         labels=labels,

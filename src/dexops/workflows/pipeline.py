@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,7 @@ from dexops.domain.versioning import component_tags, is_stable
 from dexops.errors import ConfigError, ConflictError, DexopsError, ReleaseRefusedError
 from dexops.github_actions import markdown_table
 from dexops.workflows.environments import environments, fetch, hold_of, read_states
-from dexops.workflows.image import build_branch, build_commit, plan_image
+from dexops.workflows.image import build_branch, build_commit, plan_image_at
 from dexops.workflows.publish import decide_publish, index_clients, read_indexes_unless_empty
 from dexops.workflows.reachable import latest_reachable
 from dexops.workflows.release import release_decision
@@ -157,9 +158,16 @@ class PipelinePlan:
 # --- the digest of the plan's inputs ------------------------------------------------------
 
 
-def inputs_digest(ws: Workspace, commit: str, base: str | None, held: dict[str, bool]) -> str:
+def inputs_digest(
+    ws: Workspace,
+    commit: str,
+    base: str | None,
+    held: dict[str, bool],
+    tags: Mapping[str, str] | None = None,
+) -> str:
     """A sha256 over what the plan was made from (see the module docstring)."""
-    tags = ws.git.tags_with_commits()
+    # The plan passes the local tags it decided from; they are read again only when not given.
+    tags = ws.git.tags_with_commits() if tags is None else tags
     earlier: dict[str, str] = {}
     for component in ws.config.components.values():
         version = str(read_version(ws.root, component))
@@ -257,11 +265,11 @@ def _publish_item(
     return item("publish", plan.reason + stable, changed, uploads)
 
 
-def _image_items(ws: Workspace, branch: str | None) -> list[ImageItem]:
+def _image_items(ws: Workspace, commit: str, branch: str | None) -> list[ImageItem]:
     env_branches = {env.branch for env in ws.config.environments.values()}
     items = []
     for component in ws.config.apps():
-        plan = plan_image(ws, component.name, branch=branch)
+        plan = plan_image_at(ws, component.name, commit=commit, branch=branch)
         action: ImageAction
         if branch == ws.config.default_branch or branch in env_branches:
             action, reason = "build", f"{branch} deploys images"
@@ -308,8 +316,7 @@ def _holds(ws: Workspace, envs: list[Environment]) -> dict[str, bool]:
 
 def plan_pipeline(ws: Workspace, *, base: str | None, branch: str | None) -> PipelinePlan:
     """Decide every step of the pipeline for HEAD (fetches origin's environment branches)."""
-    ws.git.require_repository()
-    head = build_commit(ws)
+    head = build_commit(ws)  # reads HEAD first, so it fails outside a repository with commits
     chosen_branch = build_branch(ws, branch)
     base_commit = ws.git.require_commit(base) if base else None
     envs = environments(ws)
@@ -320,12 +327,14 @@ def plan_pipeline(ws: Workspace, *, base: str | None, branch: str | None) -> Pip
     releases = [_release_item(ws, name, head, chosen_branch, tags) for name in ws.config.components]
     by_name = {r.component: r for r in releases}
     publishes = [_publish_item(ws, c, by_name[c.name], tags) for c in ws.config.libraries()]
-    images = _image_items(ws, chosen_branch)
+    # HEAD, the branch and the tags read above are passed down, not read again: a plan is one
+    # snapshot, and each read is a git process that grows with the repository.
+    images = _image_items(ws, head, chosen_branch)
     return PipelinePlan(
         commit=head,
         base=base_commit,
         branch=chosen_branch,
-        digest=inputs_digest(ws, head, base_commit, held),
+        digest=inputs_digest(ws, head, base_commit, held, tags.local),
         releases=releases,
         publishes=publishes,
         images=images,
