@@ -95,12 +95,19 @@ class _Entry:
     flow: bool
     dash_column: int
 
-    def image(self) -> ImageEntry:
-        def get(key: str) -> str | None:
-            scalar = self.scalars.get(key)
-            return scalar.value if scalar is not None else None
+    def values(self) -> dict[str, str]:
+        """The entry's image keys and their values."""
+        return {key: scalar.value for key, scalar in self.scalars.items()}
 
-        return ImageEntry(get("name") or "", get("newName"), get("newTag"), get("digest"))
+    def image(self) -> ImageEntry:
+        """The entry as `images:` describes it."""
+        return _image(self.values())
+
+
+def _image(values: dict[str, str]) -> ImageEntry:
+    """The entry that an `images:` mapping's values describe."""
+    get = values.get
+    return ImageEntry(get("name") or "", get("newName"), get("newTag"), get("digest"))
 
 
 @dataclass(frozen=True)
@@ -379,9 +386,7 @@ class _Template:
             literals.append(text[at:start])
             at = end
         literals.append(text[at:])
-        entries = tuple(
-            {key: scalar.value for key, scalar in entry.scalars.items()} for entry in images.entries
-        )
+        entries = tuple(entry.values() for entry in images.entries)
         slots = tuple((index, key) for _, _, index, key in spans)
         return cls(tuple(literals), slots, entries)
 
@@ -401,10 +406,7 @@ class _Template:
         entries = [dict(entry) for entry in self.entries]
         for (index, key), value in zip(self.slots, values, strict=True):
             entries[index][key] = value
-        return [
-            ImageEntry(e["name"], e.get("newName"), e.get("newTag"), e.get("digest"))
-            for e in entries
-        ]
+        return [_image(entry) for entry in entries]
 
 
 class ImagesReader:
