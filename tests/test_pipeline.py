@@ -254,14 +254,18 @@ def test_the_plan_reads_head_branch_and_tags_once(
     plan = _plan(cli, dex_repo)
     assert plan["commit"] == dex_repo.head()
     assert plan["branch"] == (None if detached else "main")
-    commands = _traced_git(trace)
-    # HEAD, the checked-out branch and the local tags are one snapshot for the whole plan:
-    # each is read by one git process, however many decisions use it.
+    commands = _traced_git(trace)  # before the test's own git below adds to the trace
+    assert plan["base"] == dex_repo.git("rev-parse", "HEAD~1").strip()
+    # HEAD, the checked-out branch, the base (HEAD's first parent) and the local tags are one
+    # snapshot for the whole plan: each is read by one git process, however many decisions
+    # use it.
     head = [c for c in commands if "--is-inside-work-tree" in c]
-    assert [c for c in head if "--symbolic-full-name" not in c] == [
-        "git rev-parse --is-inside-work-tree --verify --quiet 'HEAD^{commit}'"
+    assert head == [
+        "git rev-parse --is-inside-work-tree 'HEAD^{commit}' HEAD^@ --symbolic-full-name HEAD"
     ]
-    assert len([c for c in head if "--symbolic-full-name" in c]) == 1
+    assert not [c for c in commands if "HEAD~1" in c]
+    # The image's tags are planned; its labels (the commit's time, origin's URL) are not.
+    assert not [c for c in commands if c.startswith(("git show -s", "git remote get-url"))]
     tags = [c for c in commands if c.startswith("git for-each-ref") and c.endswith(" refs/tags")]
     assert tags == [
         "git for-each-ref '--format=%(refname:strip=2) %(objectname) %(*objectname)' refs/tags"

@@ -62,6 +62,15 @@ def _push_reason(stdout: str, stderr: str) -> str:
     return ": ".join(parts) if parts else (first_line(stderr) or first_line(stdout))
 
 
+@dataclass(frozen=True, slots=True)
+class HeadState:
+    """HEAD as one `git rev-parse` reads it."""
+
+    commit: str
+    branch: str | None  # None when HEAD is detached
+    parents: tuple[str, ...]  # the first parent first; none for a root commit
+
+
 class Git:
     """A git working tree at `root`."""
 
@@ -187,18 +196,30 @@ class Git:
 
     def head_and_branch(self) -> tuple[str, str]:
         """HEAD's commit and the checked-out branch (one git process); an error when detached."""
-        # `--symbolic-full-name HEAD` prints the branch's ref, or `HEAD` itself when detached.
+        state = self.head_state()
+        if state.branch is None:
+            raise GitError(f"HEAD is detached in {self.root}; check out a branch first")
+        return state.commit, state.branch
+
+    def head_state(self) -> HeadState:
+        """HEAD's commit, branch and parents (one git process); fails outside a repository."""
+        # `HEAD^@` prints each parent (none for a root commit, or past a shallow boundary);
+        # `--symbolic-full-name HEAD` then prints the branch's ref, or `HEAD` when detached.
         done = self.call(
-            "rev-parse", "--is-inside-work-tree", "HEAD^{commit}", "--symbolic-full-name", "HEAD"
+            "rev-parse",
+            "--is-inside-work-tree",
+            "HEAD^{commit}",
+            "HEAD^@",
+            "--symbolic-full-name",
+            "HEAD",
         )
         lines = done.stdout.splitlines()
-        if done.code != 0 or len(lines) != 3 or lines[0] != "true":
+        if done.code != 0 or len(lines) < 3 or lines[0] != "true":
             self.head()  # says precisely why: not a repository, or no commits
             raise GitError(f"git rev-parse failed: {first_line(done.stderr) or done.code}")
-        commit, ref = lines[1], lines[2]
-        if not ref.startswith("refs/heads/"):
-            raise GitError(f"HEAD is detached in {self.root}; check out a branch first")
-        return commit, ref.removeprefix("refs/heads/")
+        ref = lines[-1]
+        branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+        return HeadState(commit=lines[1], branch=branch, parents=tuple(lines[2:-1]))
 
     def dirty_paths(self) -> list[str]:
         """Tracked files with uncommitted changes (untracked files do not block a release)."""

@@ -10,7 +10,7 @@ from invoke.context import Context
 from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
-    from dexops.workflows.image import BuildPlan
+    from dexops.workflows.image_build import BuildPlan
 
 _REGISTRY_HELP = "use this registry host[:port] instead of the configured one ($DEXOPS_REGISTRY)"
 
@@ -93,13 +93,13 @@ def build(
 ) -> None:
     """Build COMPONENT's image with its tags and labels; --push pushes every tag."""
     from dexops import console, github_actions
-    from dexops.workflows.image import (
+    from dexops.workflows.image import plan_image
+    from dexops.workflows.image_build import (
         BuildOptions,
         apply_build,
         parse_build_args,
         parse_platforms,
         plan_build,
-        plan_image,
     )
     from dexops.workflows.workspace import Workspace
 
@@ -192,7 +192,8 @@ def exists(
     """Check that the registry has TAG and print its digest (NOT_FOUND when it has not)."""
     from dexops import console, github_actions
     from dexops.adapters.registry import ImageNotFoundError
-    from dexops.workflows.image import image_digest, resolve_ref
+    from dexops.workflows.image import resolve_ref
+    from dexops.workflows.image_build import image_digest
     from dexops.workflows.workspace import Workspace
 
     ref = resolve_ref(Workspace.open(repo), tag, component=component, registry=registry)

@@ -31,11 +31,10 @@ def plan(
 
     from dexops import console, github_actions
     from dexops.workflows.pipeline import plan_pipeline, summary_markdown
-    from dexops.workflows.versions import default_base
     from dexops.workflows.workspace import Workspace
 
     ws = Workspace.open(repo)
-    made = plan_pipeline(ws, base=base or default_base(ws), branch=branch)
+    made = plan_pipeline(ws, base=base or None, branch=branch)
     document = made.as_json()
     if output:
         Path(output).write_text(jsonlib.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -29,7 +29,7 @@ from dexops.domain.rollout import (
     expire,
 )
 from dexops.errors import ConfigError, DexopsError, GitError
-from dexops.workflows.branch_edit import fetch_branches, tip
+from dexops.workflows.remote_branches import fetch_branches, tip
 from dexops.workflows.workspace import Workspace
 
 DEFAULT_TIMEOUT = 600.0

@@ -25,7 +25,7 @@ from dexops.domain.holds import (
     parse_trailer_items,
 )
 from dexops.errors import DexopsError, GitError, PushRejectedError, WorkInterruptedError
-from dexops.workflows.branch_edit import Proposal, Staging, decode_text, land, propose, tip
+from dexops.workflows.branch_edit import Proposal, Staging, land, propose
 from dexops.workflows.environments import (
     HoldError,
     fetch,
@@ -34,6 +34,7 @@ from dexops.workflows.environments import (
     read_holds,
     read_states,
 )
+from dexops.workflows.remote_branches import decode_text, tip
 from dexops.workflows.workspace import Workspace
 
 

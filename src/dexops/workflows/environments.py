@@ -13,7 +13,7 @@ from dexops.domain.deploy_history import Revision
 from dexops.domain.imageref import commit_prefix
 from dexops.domain.kustomize import ImageEntry
 from dexops.errors import ConfigError, DexopsError, ExitCode
-from dexops.workflows.branch_edit import (
+from dexops.workflows.remote_branches import (
     complete_history,
     decode_text,
     fetch_branches,

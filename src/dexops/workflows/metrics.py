@@ -29,8 +29,8 @@ from dexops.domain.delivery_metrics import (
 )
 from dexops.domain.workflow_runs import WorkflowStats
 from dexops.github_actions import markdown_table
-from dexops.workflows.branch_edit import complete_history
 from dexops.workflows.environments import read_history
+from dexops.workflows.remote_branches import complete_history
 from dexops.workflows.workspace import Workspace
 
 _RECORD = "\x1e"

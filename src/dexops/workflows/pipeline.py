@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dexops import github_actions
+from dexops.adapters.git import HeadState
 from dexops.adapters.pyproject_file import read_version
 from dexops.domain.config import Component, Environment
 from dexops.domain.release_gate import release_refusal
@@ -24,10 +26,10 @@ from dexops.domain.versioning import component_tags, is_stable
 from dexops.errors import ConfigError, ConflictError, DexopsError, ReleaseRefusedError
 from dexops.github_actions import markdown_table
 from dexops.workflows.environments import environments, fetch, hold_of, read_states
-from dexops.workflows.image import build_branch, build_commit, plan_image_at
+from dexops.workflows.image import build_branch, build_commit, component_image, tags_at
 from dexops.workflows.publish import decide_publish, index_clients, read_indexes_unless_empty
 from dexops.workflows.reachable import latest_reachable
-from dexops.workflows.release import release_decision
+from dexops.workflows.release_decision import release_decision
 from dexops.workflows.workspace import Workspace
 
 REMOTE = "origin"
@@ -269,13 +271,15 @@ def _image_items(ws: Workspace, commit: str, branch: str | None) -> list[ImageIt
     env_branches = {env.branch for env in ws.config.environments.values()}
     items = []
     for component in ws.config.apps():
-        plan = plan_image_at(ws, component.name, commit=commit, branch=branch)
+        version = str(read_version(ws.root, component))
+        tags = tags_at(ws, component, version, commit=commit, branch=branch)
         action: ImageAction
         if branch == ws.config.default_branch or branch in env_branches:
             action, reason = "build", f"{branch} deploys images"
         else:
             action, reason = "skip", f"{branch or 'a detached HEAD'} is not a deploying branch"
-        items.append(ImageItem(component.name, plan.image.name, plan.tags, action, reason))
+        image = component_image(component).name
+        items.append(ImageItem(component.name, image, tags, action, reason))
     return items
 
 
@@ -314,11 +318,25 @@ def _holds(ws: Workspace, envs: list[Environment]) -> dict[str, bool]:
     return {env.name: hold_of(ws, env) is not None for env in envs}
 
 
+def compared_base(ws: Workspace, base: str | None, state: HeadState) -> str | None:
+    """`base`'s commit, else the event's base in Actions, else HEAD's first parent (or None)."""
+    if base:
+        return ws.git.require_commit(base)
+    event = github_actions.event_base()
+    if event is not None and (commit := ws.git.resolve(event)) is not None:
+        return commit
+    return state.parents[0] if state.parents else None
+
+
 def plan_pipeline(ws: Workspace, *, base: str | None, branch: str | None) -> PipelinePlan:
-    """Decide every step of the pipeline for HEAD (fetches origin's environment branches)."""
-    head = build_commit(ws)  # reads HEAD first, so it fails outside a repository with commits
-    chosen_branch = build_branch(ws, branch)
-    base_commit = ws.git.require_commit(base) if base else None
+    """Decide every step of the pipeline for HEAD (fetches origin's environment branches).
+
+    `base` None compares with the default base (`compared_base`).
+    """
+    state = ws.git.head_state()  # first, so it fails outside a repository with commits
+    head = build_commit(ws, state)
+    chosen_branch = build_branch(ws, branch, state)
+    base_commit = compared_base(ws, base, state)
     envs = environments(ws)
     if envs:
         fetch(ws, envs)

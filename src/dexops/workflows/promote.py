@@ -17,7 +17,7 @@ from dexops.domain import kustomize, promotion_chain
 from dexops.domain.holds import Trailers, commit_message
 from dexops.domain.imageref import ImageRef
 from dexops.errors import DexopsError, ExitCode
-from dexops.workflows.branch_edit import Change, complete_history, push_or_propose
+from dexops.workflows.branch_edit import Change, push_or_propose
 from dexops.workflows.deploy import builder, unified_diff
 from dexops.workflows.environments import (
     Drift,
@@ -29,6 +29,7 @@ from dexops.workflows.environments import (
     read_holds,
     read_states,
 )
+from dexops.workflows.remote_branches import complete_history
 from dexops.workflows.workspace import Workspace
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
@@ -24,7 +24,6 @@ from dexops.adapters.github import github_from_env
 from dexops.adapters.pyproject_file import read_version
 from dexops.adapters.sbom import with_digests
 from dexops.domain.release_gate import release_refusal
-from dexops.domain.versioning import ComponentTag, tag_of_version
 from dexops.errors import (
     ConflictError,
     ForgeError,
@@ -34,6 +33,7 @@ from dexops.errors import (
     WorkInterruptedError,
 )
 from dexops.workflows.notes import changelog_path, release_notes
+from dexops.workflows.release_decision import existing_tag, release_decision
 from dexops.workflows.release_records import (
     LibraryRecord,
     RecordPlan,
@@ -215,14 +215,6 @@ def _reachable_from(git: Git, commit: str, tips: Sequence[str]) -> bool:
     return done.code == 0 and done.stdout.strip() == "0"
 
 
-def existing_tag(
-    prefix: str, version: Version, local_tags: Mapping[str, str], remote_tags: Mapping[str, str]
-) -> str:
-    """The tag of `version`: one that exists, however it is spelled (`v01.0`), else the new one."""
-    found = tag_of_version(prefix, version, [*remote_tags, *local_tags])
-    return found or ComponentTag.for_version(prefix, version).name
-
-
 def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
     """Everything one component's release would do; raises on a tag on another commit."""
     component = ws.config.component(name)
@@ -271,45 +263,6 @@ def plan_release(ws: Workspace, name: str, target: Target) -> ReleasePlan:
         sign=ws.config.sign,
         library=component.kind == "library",
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseDecision:
-    """Whether a component's version is released by a run at `commit`, and why."""
-
-    component: str
-    version: Version
-    tag: str
-    action: Literal["release", "released", "unchanged"]
-    existing: str | None  # the commit the tag stands on, origin's first
-
-    @property
-    def reason(self) -> str:
-        """The decision in words."""
-        if self.action == "released":
-            return f"{self.tag} is at HEAD"
-        if self.action == "unchanged":
-            return f"{self.tag} was released at {(self.existing or '')[:12]}; nothing to release"
-        return f"{self.tag} does not exist yet"
-
-
-def release_decision(
-    ws: Workspace,
-    name: str,
-    commit: str,
-    local_tags: Mapping[str, str],
-    remote_tags: Mapping[str, str],
-) -> ReleaseDecision:
-    """What `release.all` does with one component at `commit` (`pipeline.plan` asks this)."""
-    component = ws.config.component(name)
-    version = read_version(ws.root, component)
-    tag = existing_tag(component.tag_prefix, version, local_tags, remote_tags)
-    existing = remote_tags.get(tag) or local_tags.get(tag)
-    if existing is None:
-        action: Literal["release", "released", "unchanged"] = "release"
-    else:
-        action = "released" if existing == commit else "unchanged"
-    return ReleaseDecision(name, version, tag, action, existing)
 
 
 def plan_all(ws: Workspace, target: Target) -> tuple[list[ReleasePlan], list[str]]:

@@ -10,7 +10,6 @@ from dexops.adapters import argocd
 from dexops.domain.config import Environment
 from dexops.domain.deploy_history import Revision, deployed_by
 from dexops.errors import DexopsError
-from dexops.workflows.branch_edit import complete_history
 from dexops.workflows.environments import (
     EnvironmentState,
     drift,
@@ -20,6 +19,7 @@ from dexops.workflows.environments import (
     read_holds,
     read_states,
 )
+from dexops.workflows.remote_branches import complete_history
 from dexops.workflows.workspace import Workspace
 
 # Revisions read first when looking for the commit that deployed the current tag; the whole

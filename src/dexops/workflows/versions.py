@@ -161,11 +161,3 @@ def version_changes(ws: Workspace, base: str | None) -> tuple[str | None, list[V
         before = None if chosen is None else _version_at(component, chosen, objects)
         changes.append(VersionChange(component.name, before, after))
     return chosen, changes
-
-
-def default_base(ws: Workspace) -> str | None:
-    """The event's base under GitHub Actions, else the first parent of HEAD (None at the root)."""
-    base = github_actions.event_base()
-    if base is not None and ws.git.resolve(base) is not None:
-        return base
-    return ws.git.resolve("HEAD~1")
