@@ -80,11 +80,15 @@ def raw_git_work(repo: SyntheticRepo) -> dict[str, list[Command]]:
             ["git", "rev-list", "--count", f"{app_last}..HEAD", "--", *APP_PATHS],
             fetch,
             hold_scan,
+            # The tag dev runs now (the plan's `current_tag`).
+            ["git", "show", f"origin/main:{OVERLAY}"],
         ],
         "status": [
             fetch,
             ["git", "show", f"origin/main:{OVERLAY}"],
-            ["git", "log", "--max-count=50", "--raw", "--format=%H%x1f%cI", "origin/main", "--",
+            # Who deployed the tag: the newest overlay commit, and the one before to see that
+            # it changed the tag (here every overlay commit does).
+            ["git", "log", "--max-count=2", "--raw", "--format=%H%x1f%cI", "origin/main", "--",
              OVERLAY],
             hold_scan,
         ],

@@ -485,3 +485,34 @@ def test_hold_trailers_off_the_overlay_are_judged_as_the_overlay_scan_finds_them
     dex_repo.push("dev")
     hold, _ = traced_hold(cli, dex_repo, tmp_path / "stray.trace")
     assert hold is None
+
+
+def test_status_reads_no_commit_behind_the_overlay_revisions_it_needs(
+    dex_repo: GitRepo, cli: Cli
+) -> None:
+    # An overlay that changes rarely: git finds N overlay commits only by walking the branch
+    # back to the Nth, so asking for more than the answer needs walks all of it. The commit
+    # here behind the two revisions status needs loses its tree: any walk reaching it fails.
+    dex_repo.git("checkout", "--quiet", "dev")
+    noise(dex_repo, 1, name="src/careerdex/unreadable.txt")
+    behind = dex_repo.git("rev-parse", "HEAD^{tree}").strip()
+    noise(dex_repo, 2)
+    set_tag(dex_repo, "sha-00000001", "feat: hand-edited overlay")
+    noise(dex_repo, 2)
+    trailer = holds.Trailers("deploy", "dev", "sha-00000002", "sha-00000001")
+    deployed = set_tag(dex_repo, "sha-00000002", "chore: update dev image", trailer)
+    noise(dex_repo, 2)
+    dex_repo.push("dev")
+    (dex_repo.path / ".git" / "objects" / behind[:2] / behind[2:]).unlink()
+    walked = subprocess.run(
+        ["git", "log", "--format=%H", "origin/dev", "--", OVERLAY],
+        cwd=dex_repo.path, capture_output=True, check=False,
+    )  # fmt: skip
+    assert walked.returncode != 0  # the whole overlay history cannot be read any more
+    row = status_row(cli, dex_repo.path)
+    assert (row["tag"], row["commit"], row["hold"]) == ("sha-00000002", deployed, None)
+    # pipeline.plan's hold scan of dev stops at the same place.
+    planned = cli("pipeline.plan", "--json", cwd=dex_repo.path)
+    assert planned.code == 0, planned.err
+    dev = next(e for e in json.loads(planned.out)["environments"] if e["environment"] == "dev")
+    assert (dev["current_tag"], dev["action"]) == ("sha-00000002", "update")

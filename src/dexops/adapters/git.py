@@ -80,6 +80,7 @@ class Git:
         # Objects read by `<commit id>:<path>`, a name whose object never changes (None: absent).
         self._fixed: dict[str, bytes | None] = {}
         self._prefix: str | None = None
+        self._shallow: bool | None = None  # `is_shallow`'s answer, once asked
 
     def binary(self) -> str:
         """The git executable; `ToolMissingError` when git is not installed."""
@@ -275,8 +276,16 @@ class Git:
         return self._prefix
 
     def is_shallow(self) -> bool:
-        """Whether this clone's history is cut short (`git clone --depth`)."""
-        return self.run("rev-parse", "--is-shallow-repository") == "true"
+        """Whether this clone's history is cut short (`git clone --depth`); git is asked once."""
+        # Only a fetch that deepens changes the answer, and dexops deepens only by `unshallow`.
+        if self._shallow is None:
+            self._shallow = self.run("rev-parse", "--is-shallow-repository") == "true"
+        return self._shallow
+
+    def unshallow(self, remote: str, refspecs: Sequence[str]) -> Completed:
+        """`git fetch --unshallow` of `refspecs` (the clone is whole after it succeeds)."""
+        self._shallow = None
+        return self.call("fetch", "--quiet", "--no-tags", "--unshallow", remote, *refspecs)
 
     def shallow_boundary(self) -> list[str]:
         """The commits whose parents a shallow clone lacks (empty when it is complete)."""

@@ -147,8 +147,9 @@ def read_holds(ws: Workspace, envs: Sequence[Environment]) -> dict[str, holds.Ho
 
 
 # The first page of a hold scan: the newest overlay commit nearly always settles it (a
-# deploy), and a page of a few commits costs git no more than one.
-_FIRST_PAGE = 8
+# deploy). A larger page is not free: git walks the branch until it has found that many
+# overlay commits, the whole branch when the overlay has fewer.
+_FIRST_PAGE = 1
 
 
 def _newest_decisions(

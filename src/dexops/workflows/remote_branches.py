@@ -42,7 +42,7 @@ def complete_history(git: Git, branches: list[str]) -> None:
     if not git.is_shallow():
         return
     specs = [f"+refs/heads/{b}:{remote_ref(b)}" for b in dict.fromkeys(branches)]
-    done = git.call("fetch", "--quiet", "--no-tags", "--unshallow", REMOTE, *specs)
+    done = git.unshallow(REMOTE, specs)
     cut = [b for b in dict.fromkeys(branches) if _cut_short(git, b)]
     if done.code != 0 or cut:
         reason = first_line(done.stderr) or f"origin/{(cut or branches)[0]} is still cut short"

@@ -22,9 +22,11 @@ from dexops.workflows.environments import (
 from dexops.workflows.remote_branches import complete_history
 from dexops.workflows.workspace import Workspace
 
-# Revisions read first when looking for the commit that deployed the current tag; the whole
-# history is read only when the tag is older than that.
-_RECENT = 50
+# Revisions read first when looking for the commit that deployed the current tag: the newest
+# overlay commit and the one before it, to see that it changed the tag. Each further read
+# doubles: git walks the branch until it has found as many overlay commits as asked (the
+# whole branch when the overlay has fewer), so it never asks for many more than it needs.
+_FIRST_WINDOW = 2
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,15 @@ class EnvironmentStatus:
 def _deployment(ws: Workspace, env: Environment, tag: str | None) -> Revision | None:
     if tag is None:
         return None
-    recent = read_history(ws, env, max_count=_RECENT)
-    found = deployed_by(recent, tag)
-    # The oldest revision of a full window looks like a change only because nothing older
-    # was read: the tag may have been deployed earlier, so read the whole history then.
-    if len(recent) == _RECENT and (found is None or found is recent[-1]):
-        found = deployed_by(read_history(ws, env), tag)
-    return found
+    window = _FIRST_WINDOW
+    while True:
+        recent = read_history(ws, env, max_count=window)
+        found = deployed_by(recent, tag)
+        # The oldest revision of a full window looks like a change only because nothing
+        # older was read: the tag may have been deployed earlier, so read further then.
+        if len(recent) < window or (found is not None and found is not recent[-1]):
+            return found
+        window *= 2
 
 
 def _argocd_states(envs: list[Environment]) -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
@@ -125,7 +129,7 @@ def environment_status(ws: Workspace, names: list[str] | None = None) -> StatusR
     ]
     if sources:
         states.update(read_states(ws, sources))
-    # A shallow clone is completed once, before the two readers below would both try.
+    # A shallow clone is completed once, for every branch, before the readers below.
     complete_history(ws.git, [e.branch for e in envs])
     holds = read_holds(ws, envs)
     revisions = {env.name: _deployment(ws, env, states[env.name].tag) for env in envs}
