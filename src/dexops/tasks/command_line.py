@@ -16,6 +16,7 @@ from collections.abc import Container, Sequence
 from invoke.collection import Collection
 from invoke.exceptions import Exit, ParseError
 from invoke.parser import Parser, ParseResult
+from invoke.parser.context import ParserContext
 from invoke.program import Program
 
 from dexops.errors import ExitCode
@@ -33,14 +34,38 @@ def named_words(argv: Sequence[str]) -> set[str]:
     return {part for word in argv for part in (word, word.partition("=")[2]) if part}
 
 
-def repo_from_argv(argv: Sequence[str]) -> str | None:
-    """The `--repo` a command line gives: per-component tasks must exist before it is parsed."""
-    for index, arg in enumerate(argv):
-        if arg == "--repo" and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith("--repo="):
-            return arg.removeprefix("--repo=")
-    return None
+def core_context(*, bundled: bool) -> ParserContext:
+    """The core flags invoke parses: `invoke`, which loads a tasks.py, adds -c, -r, --no-dedupe.
+
+    `invoke -r PATH` is its search root for a tasks.py: only after a task's name is `-r` `--repo`.
+    """
+    return Program(namespace=Collection() if bundled else None).initial_context
+
+
+def given_repos(
+    argv: Sequence[str], collection: Collection, *, bundled: bool, read_from: Container[str]
+) -> set[str | None]:
+    """The `--repo` values `argv` gives the tasks of the `read_from` collections (None: none given).
+
+    The tasks of those collections come from a repository's configuration, so they must exist
+    before invoke parses `argv`: `collection` holds them under the names `argv` gives. invoke's
+    own parser reads `argv`, so every spelling it takes (`--repo P`, `--repo=P`, `-r P`, `-rP`,
+    `-r=P`) counts, and only where it is that task's flag, not a value or the `invoke` binary's
+    `-r` (its search root). The parse stops at a word none of the tasks has: a tasks.py may add
+    tasks of its own, whose flags only invoke knows. Raises ParseError or ValueError as invoke
+    would for a command line it cannot parse.
+    """
+    core, parser = _parser(argv, collection, core_context(bundled=bundled), ignore_unknown=True)
+    return {
+        context.args["repo"].value
+        for context in parser.parse_argv(core.unparsed)
+        if context.name and context.name.split(".")[0] in read_from and "repo" in context.args
+    }
+
+
+def completed_words(argv: Sequence[str]) -> list[str]:
+    """The command line that `--complete -- PROGRAM WORDS...` asks to complete: its WORDS."""
+    return list(argv[argv.index("--") + 2 :]) if "--" in argv else []
 
 
 def did_you_mean(message: str, collection: Collection | None) -> str:
@@ -91,14 +116,20 @@ class DexopsProgram(Program):
             raise usage_error(exc, self.collection) from None
 
 
-def _parse(argv: Sequence[str], collection: Collection) -> None:
-    """Parse `argv` as the `invoke` binary will: its core flags first, then the tasks."""
-    initial = Program().initial_context  # the `invoke` binary's: no bundled namespace
+def _parser(
+    argv: Sequence[str], collection: Collection, initial: ParserContext, *, ignore_unknown: bool
+) -> tuple[ParseResult, Parser]:
+    """The core flags of `argv` parsed as invoke parses them, and the parser of the tasks after."""
     core = Parser(initial=initial, ignore_unknown=True).parse_argv(list(argv))
     # A task's context is needed only where a word names it.
     words = named_words(argv)
     contexts = [c for c in collection.to_contexts() if words & {c.name, *c.aliases}]
-    parser = Parser(initial=initial, contexts=contexts)
+    return core, Parser(initial=initial, contexts=contexts, ignore_unknown=ignore_unknown)
+
+
+def _parse(argv: Sequence[str], collection: Collection) -> None:
+    """Parse `argv` as the `invoke` binary will: its core flags first, then the tasks."""
+    core, parser = _parser(argv, collection, core_context(bundled=False), ignore_unknown=False)
     tasks: ParseResult = parser.parse_argv(core.unparsed)
     for asked in (core[0].args.help.value, tasks[0].args.help.value):
         # `--help TASK` for a TASK it lacks: invoke says so only after parsing.

@@ -11,6 +11,8 @@ from invoke.context import Context
 from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from dexops.adapters.package_index import UploadProgress
     from dexops.workflows.publish import PublishPlan
 
@@ -181,7 +183,7 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
     return task(help=HELP)(body)
 
 
-def _library_names(repo: str | None) -> list[str]:
+def component_names(repo: str | None) -> list[str]:
     """Library components of the target repository, read leniently.
 
     A configuration that does not validate still names its libraries, so running
@@ -215,10 +217,15 @@ def _library_names(repo: str | None) -> list[str]:
 
 def collection(repo: str | None = None) -> Collection:
     """The `publish` collection: one task per library component of `repo`'s configuration."""
+    return named_collection(component_names(repo))
+
+
+def named_collection(components: Iterable[str]) -> Collection:
+    """The `publish` collection: one task per name of `components`."""
     from dexops.domain.config import task_name
 
     coll = Collection("publish")
-    for name in _library_names(repo):
+    for name in components:
         # A dot would make invoke read the name as a sub-collection.
         coll.add_task(_component_task(name), name=task_name(name))
     return coll

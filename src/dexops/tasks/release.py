@@ -10,6 +10,8 @@ from invoke.context import Context
 from dexops.tasks._edge import task
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from dexops.workflows.release import ReleaseRun
 
 HELP = {
@@ -177,18 +179,29 @@ def _component_task(name: str) -> Any:  # noqa: ANN401 - an invoke Task
 
 def collection(repo: str | None = None) -> Collection:
     """The `release` collection: `all`, plus one task per component of `repo`'s configuration."""
-    from dexops.domain.config import task_name
+    return named_collection(component_names(repo))
+
+
+def component_names(repo: str | None) -> list[str]:
+    """The components of `repo`'s configuration; none where it cannot be read."""
     from dexops.errors import DexopsError
     from dexops.workflows.workspace import Workspace
 
-    coll = Collection("release")
-    coll.add_task(all_, name="all")
     try:
         config = Workspace.open(repo).config
     except DexopsError:
         # `invoke --list` must work anywhere; `release.all` reports the error when run.
-        return coll
-    for name in config.components:
+        return []
+    return list(config.components)
+
+
+def named_collection(components: Iterable[str]) -> Collection:
+    """The `release` collection: `all`, plus one task per name of `components`."""
+    from dexops.domain.config import task_name
+
+    coll = Collection("release")
+    coll.add_task(all_, name="all")
+    for name in components:
         if name != "all":
             # A dot would make invoke read the name as a sub-collection.
             coll.add_task(_component_task(name), name=task_name(name))
