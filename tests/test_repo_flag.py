@@ -122,23 +122,30 @@ def test_the_invoke_binary_tells_its_search_root_from_the_task_s_repo(
     assert "dataenginex-v" in done.stdout
 
 
-# A repository that cannot be read has no component tasks (`--list` works anywhere).
-_NO_TASK = "error: No idea what 'release.dataenginex' is! did you mean release.all?"
-
-
+# A repository that cannot be read keeps the task as typed: running it says what is wrong
+# with the repository, not that no such task exists (`--list` still works anywhere).
 @pytest.mark.parametrize(
-    ("flag", "says"),
+    ("flag", "code", "says"),
     [
-        (("-r",), "error: Flag <Argument: repo (r)> needed value and was not given one!"),
-        (("-r", "/nonexistent/dexops-repo"), _NO_TASK),
-        (("-r", "."), _NO_TASK),
+        (
+            ("-r",),
+            ExitCode.USAGE,
+            "error: Flag <Argument: repo (r)> needed value and was not given one!",
+        ),
+        (
+            ("-r", "/nonexistent/dexops-repo"),
+            ExitCode.FAILURE,
+            "error: repository '/nonexistent/dexops-repo' is not a directory",
+        ),
+        (("-r", "."), ExitCode.FAILURE, "error: {tmp}/pyproject.toml does not exist"),
     ],
     ids=["no-value", "no-directory", "not-a-repository"],
 )
 def test_a_bad_repository_flag_is_one_error_line(
-    tmp_path: Path, flag: tuple[str, ...], says: str
+    tmp_path: Path, flag: tuple[str, ...], code: ExitCode, says: str
 ) -> None:
     done = _run(_dexops(), "release.dataenginex", *flag, cwd=tmp_path)
-    assert done.returncode == ExitCode.USAGE
+    assert done.returncode == code
     assert done.stdout == ""
-    assert done.stderr.splitlines() == [says]
+    assert done.stderr.splitlines() == [says.format(tmp=tmp_path.resolve())]
+    assert "Traceback" not in done.stderr

@@ -131,11 +131,11 @@ def _add_from_config(
     the tasks: a first parse gives each collection the tasks `argv` names, as it names them.
     """
     words = named_words(argv)
+    typed_by: dict[str, list[str]] = {}
     for name, module in modules.items():
         typed = [w.removeprefix(f"{name}.") for w in words if w.startswith(f"{name}.")]
-        ns.add_collection(
-            _as_parsed(module.named_collection(filter(None, typed)), argv, name + ".")
-        )
+        typed_by[name] = [t for t in typed if t]
+        ns.add_collection(_as_parsed(module.named_collection(typed_by[name]), argv, name + "."))
     completing = "--complete" in argv
     repos: set[str | None] = set()
     # A word naming none of their tasks (`--list`) gives none of them a repository.
@@ -157,6 +157,10 @@ def _add_from_config(
         components = dict.fromkeys(
             c for repo in repos or {None} for c in module.component_names(repo)
         )
+        if not components:
+            # No component read (`-r /no/such/dir`, no [tool.dexops]): the tasks stay as
+            # typed, and the one run says why rather than that no such task exists.
+            components = dict.fromkeys(typed_by[name])
         ns.collections[name] = _as_parsed(module.named_collection(components), argv, name + ".")
 
 
