@@ -118,12 +118,15 @@ def drip_server() -> Iterator[Callable[[str], DripServer]]:
     """Start a server on 127.0.0.1 that drips `head` ('status', 'headers' or 'body').
 
     `gives_up` closes each connection after that many seconds, so a client the deadline
-    does not stop fails its test late instead of hanging it.
+    does not stop fails its test late instead of hanging it. A body without `length` has no
+    Content-Length: it ends when the connection does.
     """
     listeners: list[socket.socket] = []
     stop = threading.Event()
 
-    def start(where: str, interval: float = 0.5, gives_up: float | None = None) -> DripServer:
+    def start(
+        where: str, interval: float = 0.5, gives_up: float | None = None, *, length: bool = True
+    ) -> DripServer:
         listener = socket.socket()
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
@@ -133,7 +136,8 @@ def drip_server() -> Iterator[Callable[[str], DripServer]]:
             "status": b"",
             "headers": b"HTTP/1.1 200 OK\r\n",
             "body": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100000\r\n\r\n",
+            + (b"Content-Length: 100000\r\n" if length else b"Connection: close\r\n")
+            + b"\r\n",
         }[where]
 
         def serve(conn: socket.socket) -> None:

@@ -13,7 +13,7 @@ import requests
 
 from dexops.adapters.argocd import ArgoCD, ArgoCDServer, ArgoCDUnavailableError
 from dexops.adapters.github import GitHub, api_url_from_env
-from dexops.adapters.http import make_session, origin
+from dexops.adapters.http import BoundedBody, make_session, open_stream, origin
 from dexops.adapters.registry import RegistryAuthError, RegistryClient
 from dexops.adapters.sbom import with_digests
 from dexops.domain.imageref import ImageRef
@@ -218,28 +218,37 @@ def test_a_float_timeout_of_one_call_is_its_total_deadline(
     assert time.monotonic() - start < 2.5
 
 
-_BODY_READS: dict[str, Callable[[requests.Response], object]] = {
-    "iter_content": lambda r: list(r.iter_content(1 << 16)),
-    "content": lambda r: r.content,
-    "iter_lines": lambda r: list(r.iter_lines()),
+_WHOLE_READS: dict[str, Callable[[BoundedBody], bytes | str]] = {
+    "iter_bytes": lambda b: b"".join(b.iter_bytes(1 << 16)),
+    "read": lambda b: b.read(),
+    "text": lambda b: b.text(),
+}
+_BODY_READS: dict[str, Callable[[BoundedBody], object]] = {
+    **_WHOLE_READS,
+    "json": lambda b: b.json(),
 }
 
 
+@pytest.mark.parametrize("length", [True, False], ids=["content-length", "until-close"])
 @pytest.mark.parametrize("read", sorted(_BODY_READS))
 def test_a_streamed_body_dripping_slowly_ends_by_the_deadline(
-    drip_server: Callable[..., DripServer], read: str
+    drip_server: Callable[..., DripServer], read: str, length: bool
 ) -> None:
-    server = drip_server("body", gives_up=6.0)
+    # Without a Content-Length, the socket the deadline shuts ends the body: it still times out.
+    server = drip_server("body", gives_up=6.0, length=length)
     session = make_session(retries=0, deadline=1.5)
     start = time.monotonic()
-    response = session.get(server.url, stream=True)  # the headers come at once
-    with response, pytest.raises(requests.Timeout, match=r"within 1\.5s"):
-        _BODY_READS[read](response)
+    body = open_stream(session, "GET", server.url)  # the headers come at once
+    assert body.status_code == 200
+    with body, pytest.raises(requests.Timeout, match=r"within 1\.5s"):
+        _BODY_READS[read](body)
     assert time.monotonic() - start < 2.5
 
 
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "read-only"])
+@pytest.mark.parametrize("read", sorted(_WHOLE_READS))
 def test_a_streamed_body_read_in_time_leaves_no_deadline_behind(
-    recording_server: RecordingServer,
+    recording_server: RecordingServer, read: str, closed: bool
 ) -> None:
     def answer(seen: Seen) -> Answer:
         if seen.path == "/slow":
@@ -249,10 +258,25 @@ def test_a_streamed_body_read_in_time_leaves_no_deadline_behind(
     recording_server.answer = answer
     recording_server.keep_alive = True
     session = make_session(retries=0)
-    with session.get(recording_server.home + "/a", stream=True, timeout=1.0) as response:
-        assert len(response.content) == 100_000
+    body = open_stream(session, "GET", recording_server.home + "/a", timeout=1.0)
+    # Read to its end, the body's connection is back in the pool whether or not it is closed.
+    assert len(_WHOLE_READS[read](body)) == 100_000
+    if closed:
+        body.close()
     assert session.get(recording_server.home + "/slow", timeout=5.0).status_code == 200
     assert len(recording_server.seen) == 2
+
+
+def test_a_streamed_response_cannot_be_had_without_its_bounded_body(
+    recording_server: RecordingServer,
+) -> None:
+    # A plain streamed Response would be read after the call, past its deadline's reach.
+    session = make_session(retries=0)
+    with pytest.raises(TypeError, match="open_stream"):
+        session.get(recording_server.home + "/a", stream=True)
+    with pytest.raises(TypeError, match="make_session"):
+        open_stream(requests.Session(), "GET", recording_server.home + "/a")
+    assert recording_server.seen == []
 
 
 def test_a_file_the_index_drips_ends_verify_release_by_the_deadline(

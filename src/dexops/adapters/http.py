@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from dexops import __version__
@@ -53,8 +53,8 @@ def origin(url: str) -> Origin:
 class _Watch:
     """A total deadline for one call: when it passes, every socket the call used is shut.
 
-    A streamed call's watch outlives `request()`: it runs on while the body is read, and stops
-    when the body has been read or the response is closed.
+    A streamed call's watch outlives the request: it runs on while its `BoundedBody` is read,
+    and stops when the body has been read or closed.
     """
 
     def __init__(self, seconds: float, *, streamed: bool = False) -> None:
@@ -97,6 +97,13 @@ class _Watch:
 
     def remaining(self) -> float:
         return max(0.0, self.ends - time.monotonic())
+
+    def late(self) -> requests.Timeout:
+        """The error of a call that had no complete answer by its deadline."""
+        # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
+        import requests  # noqa: PLC0415
+
+        return requests.Timeout(f"no complete answer within {self.seconds:g}s")
 
 
 def _shut(sock: socket.socket) -> None:
@@ -167,13 +174,14 @@ def make_session(
     """A `requests.Session` with a total deadline per call, bounded retries and guarded credentials.
 
     Every call ends within `deadline` seconds (default: connect + read timeout per attempt),
-    retries, a server dripping bytes and a streamed body included (reading a `stream=True`
-    body past the deadline raises `requests.Timeout`); a float `timeout` given to one call is
-    that call's total deadline. `credentials` (headers) are attached only to requests whose
-    scheme, host and port are one of `credential_urls`'; a call that brings its own `auth` or
-    `Authorization` to any other origin is refused, and redirects drop them on any origin
-    change. Retries honour `Retry-After`; POSTs are retried too because every caller sends
-    idempotent requests or checks for "already exists" afterwards.
+    retries and a server dripping bytes included; a float `timeout` given to one call is that
+    call's total deadline. A body read after the call (`stream=True`) is opened with
+    `open_stream()`, whose `BoundedBody` holds its reads to the same deadline. `credentials`
+    (headers) are attached only to requests whose scheme, host and port are one of
+    `credential_urls`'; a call that brings its own `auth` or `Authorization` to any other
+    origin is refused, and redirects drop them on any origin change. Retries honour
+    `Retry-After`; POSTs are retried too because every caller sends idempotent requests or
+    checks for "already exists" afterwards.
     """
     # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
     import requests  # noqa: PLC0415
@@ -190,6 +198,19 @@ def make_session(
             url: str | bytes,
             **kwargs: Any,  # noqa: ANN401
         ) -> requests.Response:
+            if kwargs.get("stream"):
+                # A body read after request() returns would escape the deadline.
+                raise TypeError("read a streamed body through dexops.adapters.http.open_stream()")
+            return self._watched_request(method, url, kwargs, streamed=False)[0]
+
+        def open_stream(self, method: str, url: str, **kwargs: Any) -> BoundedBody:  # noqa: ANN401
+            streamed = {**kwargs, "stream": True}
+            response, watch = self._watched_request(method, url, streamed, streamed=True)
+            return BoundedBody(response, watch)
+
+        def _watched_request(
+            self, method: str | bytes, url: str | bytes, kwargs: dict[str, Any], *, streamed: bool
+        ) -> tuple[requests.Response, _Watch]:
             target = origin(url.decode() if isinstance(url, bytes) else url)
             headers = dict(kwargs.pop("headers", None) or {})
             _guard(self, target, brought=kwargs.get("auth") is not None or _has_auth(headers))
@@ -199,21 +220,19 @@ def make_session(
             if isinstance(call_timeout, int | float):
                 limit = min(limit, float(call_timeout))
             kwargs["timeout"] = call_timeout
-            with _Watch(limit, streamed=bool(kwargs.get("stream"))) as watch:
+            with _Watch(limit, streamed=streamed) as watch:
                 try:
                     response = super().request(method, url, **kwargs)
                 except requests.RequestException:
                     if watch.expired:
-                        raise requests.Timeout(f"no complete answer within {limit:g}s") from None
+                        raise watch.late() from None
                     raise
             # A socket shut while headers were read can look like a short, complete answer.
             if watch.expired:
                 watch.stop()
                 response.close()
-                raise requests.Timeout(f"no complete answer within {limit:g}s")
-            if watch.streamed:
-                _bound_body(response, watch)
-            return response
+                raise watch.late()
+            return response, watch
 
         def should_strip_auth(self, old_url: str, new_url: str) -> bool:
             # requests keeps credentials on an http -> https upgrade; dexops keeps them
@@ -258,42 +277,87 @@ def make_session(
     return session
 
 
-def _bound_body(response: requests.Response, watch: _Watch) -> None:
-    """Hold a streamed body to the call's deadline: reading past it raises `requests.Timeout`.
+@runtime_checkable
+class _Streams(Protocol):
+    def open_stream(self, method: str, url: str, **kwargs: Any) -> BoundedBody: ...  # noqa: ANN401
 
-    `iter_content` (which `content`, `text`, `json()` and `iter_lines` read through) is
-    wrapped; the watch shuts the socket when the deadline passes, whoever reads it.
+
+def open_stream(
+    session: requests.Session,
+    method: str,
+    url: str,
+    **kwargs: Any,  # noqa: ANN401 - requests' keyword arguments
+) -> BoundedBody:
+    """Send a call whose body is read afterwards, through the `BoundedBody`, by its deadline."""
+    if not isinstance(session, _Streams):
+        raise TypeError("open_stream() needs a session from make_session()")
+    return session.open_stream(method, url, **kwargs)
+
+
+class BoundedBody:
+    """A streamed answer, its status and headers at hand, its body read by the call's deadline.
+
+    Reading past the deadline raises `requests.Timeout`, a socket shut mid-body without a
+    Content-Length included. The deadline is dropped once the body has been read or this is
+    closed: the connection may then be back in the pool, and must not be shut later.
     """
-    # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
-    import requests  # noqa: PLC0415
 
-    read = response.iter_content
-    close = response.close
+    __slots__ = ("_response", "_watch", "headers", "is_redirect", "status_code", "url")
 
-    def late() -> requests.Timeout:
-        return requests.Timeout(f"no complete answer within {watch.seconds:g}s")
+    def __init__(self, response: requests.Response, watch: _Watch) -> None:
+        self.status_code: int = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+        self.url: str = response.url
+        self.is_redirect: bool = response.is_redirect
+        self._response = response
+        self._watch = watch
 
-    def iter_content(chunk_size: int | None = 1, decode_unicode: bool = False) -> Iterator[Any]:
+    def __enter__(self) -> BoundedBody:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def iter_bytes(self, chunk_size: int) -> Iterator[bytes]:
+        """The body in chunks of at most `chunk_size` bytes, as they arrive."""
+        with self._by_deadline():
+            yield from self._response.iter_content(chunk_size)
+
+    def read(self) -> bytes:
+        """The whole body."""
+        with self._by_deadline():
+            return self._response.content
+
+    def text(self) -> str:
+        """The whole body, decoded as requests decodes `Response.text`."""
+        self.read()
+        return self._response.text
+
+    def json(self) -> object:
+        """The whole body as JSON; `ValueError` when it is not."""
+        self.read()
+        return self._response.json()
+
+    def close(self) -> None:
+        """Drop the deadline and the connection; an unread body is not read."""
+        self._watch.stop()
+        self._response.close()
+
+    @contextlib.contextmanager
+    def _by_deadline(self) -> Iterator[None]:
+        watch = self._watch
         try:
-            yield from read(chunk_size, decode_unicode)
+            yield
         except Exception:
             # Any failure once the deadline shut the socket is the deadline's doing.
             if watch.expired:
-                raise late() from None
+                raise watch.late() from None
             raise
         finally:
-            # The connection may be back in the pool now: the timer must not shut it later.
             watch.stop()
         # A socket shut mid-body without a Content-Length looks like a complete answer.
         if watch.expired:
-            raise late()
-
-    def closing() -> None:
-        watch.stop()
-        close()
-
-    response.iter_content = iter_content  # type: ignore[method-assign]
-    response.close = closing  # type: ignore[method-assign]
+            raise watch.late()
 
 
 def _has_auth(headers: Mapping[str, str | bytes]) -> bool:

@@ -9,21 +9,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from dexops import github_actions, secrets
-from dexops.adapters.http import make_session, origin, trust
+from dexops.adapters.http import BoundedBody, make_session, open_stream, origin, trust
 from dexops.adapters.tool import run_tool
 from dexops.domain.config import PackageIndex
 from dexops.domain.distributions import IndexFile, files_of_release, sha256_hex
 from dexops.errors import PackageIndexError
-
-if TYPE_CHECKING:
-    import requests
 
 # PEP 691: prefer JSON, accept the PEP 503 HTML every index serves.
 SIMPLE_ACCEPT = (
@@ -207,10 +203,11 @@ class IndexClient:
         """The PEP 503 URL of a project's page."""
         return f"{self.index.simple_url.rstrip('/')}/{canonicalize_name(project)}/"
 
-    def _get(
-        self, url: str, *, accept: str | None = None, stream: bool = False
-    ) -> requests.Response:
-        """GET with bounded retries; send credentials only after a 401 from the index's host."""
+    def _get(self, url: str, *, accept: str | None = None, stream: bool = False) -> BoundedBody:
+        """GET with bounded retries; send credentials only after a 401 from the index's host.
+
+        The body is read here, by the deadline, unless `stream`: then the caller reads it.
+        """
         # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
         import requests  # noqa: PLC0415
 
@@ -223,17 +220,20 @@ class IndexClient:
         )
         where = f"{self.index.name} ({url})"
         try:
-            response = self._get_here(url, headers=headers, auth=auth, stream=stream)
+            body = self._get_here(url, headers=headers, auth=auth)
             if (
-                response.status_code == 401
+                body.status_code == 401
                 and auth is None
                 and same_origin
                 and self.credentials is not None
             ):
                 # A private index: ask again with the credentials it challenged for.
-                response.close()
+                body.close()
                 self._authenticated = True
                 return self._get(url, accept=accept, stream=stream)
+            if not stream:
+                with body:
+                    body.read()
         except requests.exceptions.ConnectionError as exc:
             reason = _connection_reason(exc)
             raise PackageIndexError(
@@ -245,35 +245,36 @@ class IndexClient:
             ) from None
         except requests.exceptions.RequestException as exc:
             raise PackageIndexError(f"{where} could not be read: {type(exc).__name__}") from None
-        if response.status_code in (401, 403):
+        if body.status_code in (401, 403):
+            body.close()
             hint = "rejected the credentials" if auth else "requires credentials"
             raise PackageIndexError(
-                f"{where} {hint} (HTTP {response.status_code}); "
-                f"{missing_credentials_hint(self.index)}"
+                f"{where} {hint} (HTTP {body.status_code}); {missing_credentials_hint(self.index)}"
             )
-        if response.status_code >= 500 or response.status_code == 429:
+        if body.status_code >= 500 or body.status_code == 429:
+            body.close()
             raise PackageIndexError(
-                f"{where} answered HTTP {response.status_code} after {self.retries + 1} attempts"
+                f"{where} answered HTTP {body.status_code} after {self.retries + 1} attempts"
             )
-        return response
+        return body
 
     def _get_here(
-        self, url: str, *, headers: dict[str, str], auth: tuple[str, str] | None, stream: bool
-    ) -> requests.Response:
+        self, url: str, *, headers: dict[str, str], auth: tuple[str, str] | None
+    ) -> BoundedBody:
         """GET following redirects on the index's own host only; another host's stays a 3xx."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self.session.get(
-                url, headers=headers, auth=auth, stream=stream, allow_redirects=False
+            body = open_stream(
+                self.session, "GET", url, headers=headers, auth=auth, allow_redirects=False
             )
-            location = response.headers.get("Location")
-            if not response.is_redirect or location is None:
-                return response
+            location = body.headers.get("Location")
+            if not body.is_redirect or location is None:
+                return body
             target = urljoin(url, location)
             if origin(target) != origin(self.index.simple_url):
                 # pypiserver sends a project it lacks to pypi.org: that host's files are
                 # not this index's. The 3xx is the answer.
-                return response
-            response.close()
+                return body
+            body.close()
             url = target
         raise PackageIndexError(
             f"{self.index.name} ({url}) redirects more than {MAX_REDIRECTS} times"
@@ -286,46 +287,43 @@ class IndexClient:
         not hold the project: it is never followed.
         """
         url = self.project_url(project)
-        response = self._get(url, accept=SIMPLE_ACCEPT)
-        if response.status_code == 404 or response.is_redirect:
-            response.close()
+        body = self._get(url, accept=SIMPLE_ACCEPT)
+        if body.status_code == 404 or body.is_redirect:
             return []
-        if response.status_code != 200:
-            raise PackageIndexError(
-                f"{self.index.name} ({url}) answered HTTP {response.status_code}"
-            )
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if body.status_code != 200:
+            raise PackageIndexError(f"{self.index.name} ({url}) answered HTTP {body.status_code}")
+        content_type = body.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if "json" in content_type:
             try:
-                data = response.json()
+                data = body.json()
             except ValueError:
                 raise PackageIndexError(f"{url} answered invalid JSON") from None
-            return parse_simple_json(data, response.url)
-        return parse_simple_html(response.text, response.url)
+            return parse_simple_json(data, body.url)
+        return parse_simple_html(body.text(), body.url)
 
     def digest_of(self, file: IndexFile) -> str:
         """The SHA-256 of a listed file: from the listing, else by downloading it."""
         if file.sha256 is not None:
             return file.sha256
-        response = self._get(file.url, stream=True)
-        if response.is_redirect:
-            response.close()
-            elsewhere = urlsplit(urljoin(file.url, response.headers["Location"])).hostname
+        body = self._get(file.url, stream=True)
+        if body.is_redirect:
+            body.close()
+            elsewhere = urlsplit(urljoin(file.url, body.headers["Location"])).hostname
             raise PackageIndexError(
                 f"{self.index.name} redirects {file.filename} to another host ({elsewhere}); "
                 "dexops reads a file's sha256 from the index itself only"
             )
-        if response.status_code != 200:
-            response.close()
+        if body.status_code != 200:
+            body.close()
             raise PackageIndexError(
-                f"{self.index.name} answered HTTP {response.status_code} for {file.filename}"
+                f"{self.index.name} answered HTTP {body.status_code} for {file.filename}"
             )
         # requests (~40 ms) loads at the first HTTP call: most tasks that can talk HTTP do not.
         import requests  # noqa: PLC0415
 
-        with response:
+        with body:
             try:
-                return sha256_hex(response.iter_content(_CHUNK))
+                return sha256_hex(body.iter_bytes(_CHUNK))
             except requests.exceptions.Timeout:
                 raise PackageIndexError(
                     f"{self.index.name} ({file.url}) sent no complete {file.filename} "
