@@ -78,6 +78,9 @@ def raw_git_work(repo: SyntheticRepo) -> dict[str, list[Command]]:
             ["git", "diff", "--name-only", "HEAD~1", "HEAD"],
             ["git", "rev-list", "--count", f"{lib_last}..HEAD", "--", *LIB_PATHS],
             ["git", "rev-list", "--count", f"{app_last}..HEAD", "--", *APP_PATHS],
+            # Whether each component's newest earlier tag is in HEAD's history (the gate).
+            ["git", "for-each-ref", "--format=%(refname)", "--merged=HEAD",
+             f"refs/tags/{lib_last}", f"refs/tags/{app_last}"],
             fetch,
             hold_scan,
             # The tag dev runs now (the plan's `current_tag`).
@@ -87,8 +90,8 @@ def raw_git_work(repo: SyntheticRepo) -> dict[str, list[Command]]:
             fetch,
             ["git", "show", f"origin/main:{OVERLAY}"],
             # Who deployed the tag: the newest overlay commit, and the one before to see that
-            # it changed the tag (here every overlay commit does).
-            ["git", "log", "--max-count=2", "--raw", "--format=%H%x1f%cI", "origin/main", "--",
+            # it changed the tag (here every overlay commit does); the patch shows the tags.
+            ["git", "log", "--max-count=2", "-p", "--format=%H%x1f%cI", "origin/main", "--",
              OVERLAY],
             hold_scan,
         ],

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dexops.domain.app_state import AppState
 from dexops.domain.rollout import (
-    AppState,
     RolloutGoal,
     RolloutProgress,
     Verdict,

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from dexops import secrets
 from dexops.adapters.http import bind_credentials, make_session
-from dexops.domain.rollout import AppState
+from dexops.domain.app_state import AppState
 from dexops.errors import DexopsError, ExitCode
 
 if TYPE_CHECKING:

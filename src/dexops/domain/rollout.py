@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
+from dexops.domain.app_state import AppState
 from dexops.errors import DexopsError, ExitCode
 
 # Argo CD operation phases that end an operation without success.
@@ -41,26 +42,6 @@ class WaitTerminatedError(DexopsError):
     """The process was asked to stop (SIGTERM) while waiting."""
 
     exit_code = ExitCode.TERMINATED
-
-
-@dataclass(frozen=True)
-class AppState:
-    """What one poll of an Argo CD application showed (fields as its API names them)."""
-
-    sync_status: str = "Unknown"
-    sync_revisions: tuple[str, ...] = ()
-    health_status: str = "Unknown"
-    health_message: str = ""
-    operation_phase: str | None = None
-    operation_message: str = ""
-    operation_started_at: datetime | None = None
-    operation_finished_at: datetime | None = None
-    operation_revisions: tuple[str, ...] = ()
-
-    @property
-    def revision(self) -> str:
-        """The first (usually only) revision the application is compared with."""
-        return self.sync_revisions[0] if self.sync_revisions else ""
 
 
 def same_commit(a: str, b: str) -> bool:

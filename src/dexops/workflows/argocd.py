@@ -14,10 +14,10 @@ from typing import Literal
 
 from dexops import invocation
 from dexops.adapters.argocd import ArgoCD, ArgoCDUnavailableError, OperationInProgressError
+from dexops.domain.app_state import AppState
 from dexops.domain.config import Environment
 from dexops.domain.durations import seconds
 from dexops.domain.rollout import (
-    AppState,
     RolloutDegradedError,
     RolloutGoal,
     RolloutProgress,
