@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from dexops.domain import holds
-from dexops.errors import ExitCode
+from dexops.errors import DexopsError, ExitCode
+from dexops.workflows.environments import read_states
+from dexops.workflows.workspace import Workspace
 from tests.conftest import Cli
 from tests.gitrepo import GitRepo
 
@@ -135,6 +137,27 @@ def test_a_shallow_clone_never_hides_a_hold_from_deploy_update(
     assert result.code == ExitCode.ON_HOLD, result.err
     assert "dev is on hold since rollback" in result.err
     assert dex_repo.remote_refs() == before
+
+
+def test_the_plan_in_a_shallow_clone_sees_a_hold_behind_its_depth(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plan learns that the clone is shallow from the rev-parse that reads HEAD; a wrong
+    # answer there would leave the hold behind the cut unread, and the plan would update dev.
+    held_dev(dex_repo)
+    clone = shallow_clone(dex_repo, tmp_path / "ci", "dev")
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    result = cli("pipeline.plan", "--json", cwd=clone.path)
+    assert result.code == 0, result.err
+    dev = next(e for e in json.loads(result.out)["environments"] if e["environment"] == "dev")
+    assert dev["action"] == "held"
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    commands = [line.split("built-in: ", 1)[1] for line in lines if "built-in: git " in line]
+    deepened = next(i for i, c in enumerate(commands) if "--unshallow" in c)
+    assert "--is-shallow-repository 'HEAD^{commit}'" in commands[0]
+    # Until the history is completed, nothing asks again (afterwards it is asked anew).
+    assert "git rev-parse --is-shallow-repository" not in commands[:deepened]
 
 
 def test_history_in_a_shallow_clone_is_the_whole_history(
@@ -516,3 +539,43 @@ def test_status_reads_no_commit_behind_the_overlay_revisions_it_needs(
     assert planned.code == 0, planned.err
     dev = next(e for e in json.loads(planned.out)["environments"] if e["environment"] == "dev")
     assert (dev["current_tag"], dev["action"]) == ("sha-00000002", "update")
+
+
+def test_status_reads_every_overlay_with_one_git_process(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dev on its own branch, stage and prod both on main: three overlays at two tips.
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    result = cli("status", "--json", cwd=dex_repo.path)
+    monkeypatch.delenv("GIT_TRACE")
+    assert result.code == 0, result.err
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    commands = [line.split("built-in: ", 1)[1] for line in lines if "built-in: git " in line]
+    # Each tip is resolved and its overlays read in the same process: no rev-parse per branch.
+    assert not [c for c in commands if c.startswith("git rev-parse") and "refs/remotes" in c]
+    first_log = next(i for i, c in enumerate(commands) if c.startswith("git log"))
+    assert [c for c in commands[:first_log] if "cat-file" in c] == ["git cat-file --batch"]
+    for row in json.loads(result.out):
+        branch = str(row["branch"])
+        overlay = f"infra/argocd/overlays/{row['environment']}/kustomization.yaml"
+        text = dex_repo.git("show", f"origin/{branch}:{overlay}")
+        assert f"newTag: {row['tag']}" in text
+
+
+def test_an_overlay_missing_at_the_tip_or_a_branch_never_fetched_is_one_error(
+    dex_repo: GitRepo, cli: Cli
+) -> None:
+    dex_repo.git("checkout", "--quiet", "dev")
+    dex_repo.git("rm", "--quiet", OVERLAY)
+    dex_repo.commit("chore: dev has no overlay")
+    dex_repo.push("dev")
+    dex_repo.git("checkout", "--quiet", "main")  # the checked-out tree still has it
+    result = cli("status", cwd=dex_repo.path)
+    assert result.code != 0
+    assert result.err == f"error: {OVERLAY} does not exist on origin/dev\n"
+    # read_states alone, with the branch's remote-tracking ref gone (no fetch before it).
+    dex_repo.git("update-ref", "-d", "refs/remotes/origin/dev")
+    ws = Workspace.open(str(dex_repo.path))
+    with pytest.raises(DexopsError, match=r"^origin has no branch 'dev' \(environment dev\)$"):
+        read_states(ws, [ws.config.environment("dev"), ws.config.environment("stage")])

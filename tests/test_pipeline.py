@@ -261,8 +261,13 @@ def test_the_plan_reads_head_branch_and_tags_once(
     # use it.
     head = [c for c in commands if "--is-inside-work-tree" in c]
     assert head == [
-        "git rev-parse --is-inside-work-tree 'HEAD^{commit}' HEAD^@ --symbolic-full-name HEAD"
+        (
+            "git rev-parse --is-inside-work-tree --is-shallow-repository 'HEAD^{commit}' HEAD^@ "
+            "--symbolic-full-name HEAD"
+        )
     ]
+    # Whether the clone is shallow (for the hold scan) comes from that same process.
+    assert [c for c in commands if "--is-shallow-repository" in c] == head
     assert not [c for c in commands if "HEAD~1" in c]
     # The image's tags are planned; its labels (the commit's time, origin's URL) are not.
     assert not [c for c in commands if c.startswith(("git show -s", "git remote get-url"))]

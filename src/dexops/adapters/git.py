@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from dexops.errors import GitError, PushRejectedError, ToolMissingError
 
@@ -69,6 +70,19 @@ class HeadState:
     commit: str
     branch: str | None  # None when HEAD is detached
     parents: tuple[str, ...]  # the first parent first; none for a root commit
+
+
+@dataclass(frozen=True)
+class Tip:
+    """A ref's commit, and files read at it (None: the file is not there)."""
+
+    commit: str
+    files: Mapping[str, bytes | None]
+
+
+def _drained(pipe: IO[bytes] | None) -> str:
+    """What is left in a pipe, as text."""
+    return "" if pipe is None else pipe.read().decode(errors="replace")
 
 
 class Git:
@@ -168,6 +182,63 @@ class Git:
                 self._fixed[name] = found.get(name)
         return result | found
 
+    def read_at_tips(self, wanted: Sequence[tuple[str, str]]) -> dict[str, Tip | None]:
+        """Each ref's commit and a file's bytes at that very commit, from one `git cat-file`.
+
+        `wanted`: (ref, path) pairs. The process is asked in two rounds, the refs first, then
+        the files by the commits they named, so a ref moving meanwhile cannot mix two tips.
+        Refs that name no commit map to None.
+        """
+        for name in (part for pair in wanted for part in pair):
+            if "\n" in name:  # one name per line is the protocol
+                raise GitError(f"{name!r} does not name a git object")
+        # No --buffer: git answers each request as it reads it, so the refs are a dialogue.
+        with subprocess.Popen(
+            [self.binary(), "cat-file", "--batch"],
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env(None),
+        ) as proc:
+            try:
+                return self._tips_dialogue(proc, wanted)
+            except (BrokenPipeError, ValueError):
+                detail = first_line(_drained(proc.stderr))
+                raise GitError(f"git cat-file failed: {detail or proc.poll()}") from None
+            finally:
+                if proc.poll() is None:  # stopped early (an error, Ctrl-C): git must not outlive it
+                    proc.kill()
+
+    def _tips_dialogue(
+        self, proc: subprocess.Popen[bytes], wanted: Sequence[tuple[str, str]]
+    ) -> dict[str, Tip | None]:
+        if proc.stdin is None or proc.stdout is None:  # pragma: no cover - both are pipes
+            raise GitError("git cat-file's pipes were not opened")
+        stdin, stdout = proc.stdin, proc.stdout
+        commits: dict[str, str | None] = {}
+        for ref in dict.fromkeys(ref for ref, _ in wanted):
+            stdin.write(f"{ref}^{{commit}}\n".encode())
+            stdin.flush()
+            header = stdout.readline().split()
+            commits[ref] = None  # `<name> missing`
+            if len(header) == 3 and header[1] == b"commit":
+                stdout.read(int(header[2]) + 1)  # the commit itself, and its newline
+                commits[ref] = header[0].decode()
+        files = {(ref, path): f"{commits[ref]}:{path}" for ref, path in wanted if commits[ref]}
+        asked = list(dict.fromkeys(files.values()))
+        stdin.write("".join(f"{relative_object(name)}\n" for name in asked).encode())
+        stdin.close()
+        found = parse_batch(stdout.read(), asked)
+        if proc.wait() != 0:
+            detail = first_line(_drained(proc.stderr))
+            raise GitError(f"git cat-file failed: {detail or proc.returncode}")
+        tips: dict[str, Tip | None] = {}
+        for ref, commit in commits.items():
+            at = {path: found.get(name) for (r, path), name in files.items() if r == ref}
+            tips[ref] = None if commit is None else Tip(commit, at)
+        return tips
+
     def ok(self, *args: str) -> bool:
         """Whether a git command succeeds (for questions like `merge-base --is-ancestor`)."""
         return self.call(*args).code == 0
@@ -203,24 +274,29 @@ class Git:
         return state.commit, state.branch
 
     def head_state(self) -> HeadState:
-        """HEAD's commit, branch and parents (one git process); fails outside a repository."""
+        """HEAD's commit, branch and parents (one git process); fails outside a repository.
+
+        The same process says whether the clone is shallow, so `is_shallow` asks no more.
+        """
         # `HEAD^@` prints each parent (none for a root commit, or past a shallow boundary);
         # `--symbolic-full-name HEAD` then prints the branch's ref, or `HEAD` when detached.
         done = self.call(
             "rev-parse",
             "--is-inside-work-tree",
+            "--is-shallow-repository",
             "HEAD^{commit}",
             "HEAD^@",
             "--symbolic-full-name",
             "HEAD",
         )
         lines = done.stdout.splitlines()
-        if done.code != 0 or len(lines) < 3 or lines[0] != "true":
+        if done.code != 0 or len(lines) < 4 or lines[0] != "true":
             self.head()  # says precisely why: not a repository, or no commits
             raise GitError(f"git rev-parse failed: {first_line(done.stderr) or done.code}")
+        self._shallow = lines[1] == "true"
         ref = lines[-1]
         branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
-        return HeadState(commit=lines[1], branch=branch, parents=tuple(lines[2:-1]))
+        return HeadState(commit=lines[2], branch=branch, parents=tuple(lines[3:-1]))
 
     def dirty_paths(self) -> list[str]:
         """Tracked files with uncommitted changes (untracked files do not block a release)."""

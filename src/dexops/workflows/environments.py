@@ -71,24 +71,20 @@ def fetch(ws: Workspace, envs: Sequence[Environment]) -> None:
 
 def read_states(ws: Workspace, envs: Sequence[Environment]) -> dict[str, EnvironmentState]:
     """The overlays of several environments from their fetched branches (one git cat-file)."""
-    tips = {}
-    for env in envs:
-        commit = ws.git.resolve(remote_ref(env.branch))
-        if commit is None:
-            raise DexopsError(f"origin has no branch {env.branch!r} (environment {env.name})")
-        tips[env.name] = commit
-    names = {env.name: f"{tips[env.name]}:{env.kustomization}" for env in envs}
-    blobs = ws.git.read_objects(list(names.values()))
+    tips = ws.git.read_at_tips([(remote_ref(env.branch), env.kustomization) for env in envs])
     states = {}
     for env in envs:
-        data = blobs.get(names[env.name])
+        tip = tips[remote_ref(env.branch)]
+        if tip is None:
+            raise DexopsError(f"origin has no branch {env.branch!r} (environment {env.name})")
+        data = tip.files[env.kustomization]
         if data is None:
             raise DexopsError(f"{env.kustomization} does not exist on origin/{env.branch}")
         source = f"{env.kustomization} on origin/{env.branch}"
         text = decode_text(data, source)
         image = image_of(ws, env)
         states[env.name] = EnvironmentState(
-            env, image, tips[env.name], text, kustomize.read_image(text, image, source)
+            env, image, tip.commit, text, kustomize.read_image(text, image, source)
         )
     return states
 
