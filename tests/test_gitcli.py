@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dexops.adapters.git import Git, valid_ref_name
+from dexops.adapters.git import Git, Tip, valid_ref_name
 from dexops.errors import GitError
 from tests.gitrepo import GitRepo, init_repo
 
@@ -89,3 +89,35 @@ def test_objects_named_by_commit_are_read_once(repo: GitRepo) -> None:
 def test_a_name_with_a_newline_is_refused(repo: GitRepo) -> None:
     with pytest.raises(GitError, match="does not name a git object"):
         Git(repo.path).read_objects(["HEAD\nHEAD:a.txt"])
+    with pytest.raises(GitError, match="does not name a git object"):
+        Git(repo.path).read_at_tips([("HEAD", "a.txt\nHEAD:a.txt")])
+
+
+def test_tips_and_their_files_are_read_together_and_kept(repo: GitRepo) -> None:
+    repo.write("empty.txt", "")
+    commit = repo.commit("second")
+    git = Git(repo.path)
+    wanted = [
+        ("refs/heads/main", "a.txt"),
+        ("refs/heads/main", "empty.txt"),
+        ("refs/heads/main", "missing.txt"),
+        ("refs/tags/v1", "a.txt"),  # an annotated tag: its commit
+        ("refs/heads/none", "a.txt"),
+    ]
+    assert git.read_at_tips(wanted) == {
+        "refs/heads/main": Tip(commit, {"a.txt": b"one\n", "empty.txt": b"", "missing.txt": None}),
+        "refs/tags/v1": Tip(repo.git("rev-parse", "v1^{commit}").strip(), {"a.txt": b"one\n"}),
+        "refs/heads/none": None,
+    }
+    # What was read at a commit is kept as read_objects keeps it: asked again, no git.
+    git.executable = None
+    assert git.show_file(commit, "a.txt") == "one\n"
+    assert git.show_file(commit, "empty.txt") == ""
+    assert git.show_file(commit, "missing.txt") is None
+
+
+def test_tips_outside_a_repository_are_a_git_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(GitError, match=r"^git cat-file failed: fatal: not a git repository"):
+        Git(plain).read_at_tips([("refs/heads/main", "a.txt")])

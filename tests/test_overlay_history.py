@@ -579,3 +579,27 @@ def test_an_overlay_missing_at_the_tip_or_a_branch_never_fetched_is_one_error(
     ws = Workspace.open(str(dex_repo.path))
     with pytest.raises(DexopsError, match=r"^origin has no branch 'dev' \(environment dev\)$"):
         read_states(ws, [ws.config.environment("dev"), ws.config.environment("stage")])
+
+
+def test_deploy_update_reads_the_overlay_at_the_tip_once(
+    dex_repo: GitRepo, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The overlay read with the branch's tip is the one the update edits: staging it on that
+    # very commit asks no git again.
+    trace = tmp_path / "trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    result = cli(
+        "deploy.update",
+        "--branch",
+        "dev",
+        "--image-tag",
+        "sha-00000003",
+        "--push",
+        cwd=dex_repo.path,
+    )
+    monkeypatch.delenv("GIT_TRACE")
+    assert result.code == 0, result.err
+    lines = trace.read_text(encoding="utf-8").splitlines()
+    commands = [line.split("built-in: ", 1)[1] for line in lines if "built-in: git " in line]
+    assert [c for c in commands if "cat-file" in c] == ["git cat-file --batch"]
+    assert "newTag: sha-00000003" in dex_repo.git("show", f"origin/dev:{OVERLAY}")

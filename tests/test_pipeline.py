@@ -268,6 +268,8 @@ def test_the_plan_reads_head_branch_and_tags_once(
     ]
     # Whether the clone is shallow (for the hold scan) comes from that same process.
     assert [c for c in commands if "--is-shallow-repository" in c] == head
+    # The environments' tips come from the cat-file that reads their overlays.
+    assert not [c for c in commands if c.startswith("git rev-parse") and "refs/remotes" in c]
     assert not [c for c in commands if "HEAD~1" in c]
     # The image's tags are planned; its labels (the commit's time, origin's URL) are not.
     assert not [c for c in commands if c.startswith(("git show -s", "git remote get-url"))]

@@ -177,18 +177,25 @@ class Git:
             detail = first_line(proc.stderr.decode(errors="replace"))
             raise GitError(f"git cat-file failed: {detail or proc.returncode}")
         found = parse_batch(proc.stdout, wanted)
-        for name in wanted:
+        self._keep(wanted, found)
+        return result | found
+
+    def _keep(self, names: Sequence[str], found: Mapping[str, bytes]) -> None:
+        """Remember the objects named by a commit id (and which are absent): they never change."""
+        for name in names:
             if _FIXED_OBJECT.match(name):
                 self._fixed[name] = found.get(name)
-        return result | found
 
     def read_at_tips(self, wanted: Sequence[tuple[str, str]]) -> dict[str, Tip | None]:
         """Each ref's commit and a file's bytes at that very commit, from one `git cat-file`.
 
         `wanted`: (ref, path) pairs. The process is asked in two rounds, the refs first, then
         the files by the commits they named, so a ref moving meanwhile cannot mix two tips.
-        Refs that name no commit map to None.
+        Refs that name no commit map to None. The files are kept as `read_objects` keeps
+        them, so reading one again at that commit (a deploy's staging does) starts no git.
         """
+        if not wanted:
+            return {}
         for name in (part for pair in wanted for part in pair):
             if "\n" in name:  # one name per line is the protocol
                 raise GitError(f"{name!r} does not name a git object")
@@ -226,13 +233,16 @@ class Git:
                 stdout.read(int(header[2]) + 1)  # the commit itself, and its newline
                 commits[ref] = header[0].decode()
         files = {(ref, path): f"{commits[ref]}:{path}" for ref, path in wanted if commits[ref]}
-        asked = list(dict.fromkeys(files.values()))
+        known = {name: self._fixed[name] for name in files.values() if name in self._fixed}
+        asked = [name for name in dict.fromkeys(files.values()) if name not in known]
         stdin.write("".join(f"{relative_object(name)}\n" for name in asked).encode())
         stdin.close()
-        found = parse_batch(stdout.read(), asked)
+        read = parse_batch(stdout.read(), asked)
         if proc.wait() != 0:
             detail = first_line(_drained(proc.stderr))
             raise GitError(f"git cat-file failed: {detail or proc.returncode}")
+        self._keep(asked, read)
+        found = {**known, **read}
         tips: dict[str, Tip | None] = {}
         for ref, commit in commits.items():
             at = {path: found.get(name) for (r, path), name in files.items() if r == ref}
