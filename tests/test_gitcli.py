@@ -121,3 +121,19 @@ def test_tips_outside_a_repository_are_a_git_error(tmp_path: Path) -> None:
     plain.mkdir()
     with pytest.raises(GitError, match=r"^git cat-file failed: fatal: not a git repository"):
         Git(plain).read_at_tips([("refs/heads/main", "a.txt")])
+
+
+def test_git_dying_before_the_last_tip_is_asked_is_the_git_error(repo: GitRepo) -> None:
+    # A corrupt commit kills cat-file at the first tip; the second request, left buffered,
+    # broke the pipe on close and hid why git died behind a bare BrokenPipeError.
+    commit = repo.head()
+    loose = repo.path / ".git" / "objects" / commit[:2] / commit[2:]
+    loose.chmod(0o644)
+    loose.write_bytes(b"garbage")
+    wanted = [("refs/heads/main", "a.txt"), ("refs/tags/v1", "a.txt")]
+    with pytest.raises(GitError, match=r"^git cat-file failed: (error|fatal): "):
+        Git(repo.path).read_at_tips(wanted)
+    plain = repo.path.parent / "plain"
+    plain.mkdir()
+    with pytest.raises(GitError, match=r"^git cat-file failed: fatal: not a git repository"):
+        Git(plain).read_at_tips([("refs/heads/main", "a.txt"), ("refs/heads/dev", "a.txt")])

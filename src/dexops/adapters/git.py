@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -216,6 +217,11 @@ class Git:
             finally:
                 if proc.poll() is None:  # stopped early (an error, Ctrl-C): git must not outlive it
                     proc.kill()
+                # A request git died before reading stays buffered; closing must not send it
+                # again, or the pipe's error would replace the one that says why git died.
+                if proc.stdin is not None:
+                    with contextlib.suppress(BrokenPipeError):
+                        proc.stdin.close()
 
     def _tips_dialogue(
         self, proc: subprocess.Popen[bytes], wanted: Sequence[tuple[str, str]]
