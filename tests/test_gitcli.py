@@ -86,6 +86,27 @@ def test_objects_named_by_commit_are_read_once(repo: GitRepo) -> None:
         git.read_objects(["HEAD:a.txt"])
 
 
+def test_a_missing_path_with_spaces_is_absent_not_a_parse_error(repo: GitRepo) -> None:
+    # cat-file's `<name> missing` repeats the name; a path may hold spaces (one or two).
+    repo.write("my overlays/dev/kustomization.yaml", "images: []\n")
+    commit = repo.commit("overlay in a spaced directory")
+    git = Git(repo.path)
+    names = [
+        f"{commit}:my overlays/prod/kustomization.yaml",
+        f"{commit}:my overlays/dev/kustomization.yaml",
+        "HEAD:a b c.txt",
+        "HEAD:a.txt",
+    ]
+    assert git.read_objects(names) == {
+        f"{commit}:my overlays/dev/kustomization.yaml": b"images: []\n",
+        "HEAD:a.txt": b"one\n",
+    }
+    tips = git.read_at_tips([("HEAD", "my overlays/prod/kustomization.yaml"), ("HEAD", "a.txt")])
+    tip = tips["HEAD"]
+    assert tip is not None
+    assert tip.files == {"my overlays/prod/kustomization.yaml": None, "a.txt": b"one\n"}
+
+
 def test_a_name_with_a_newline_is_refused(repo: GitRepo) -> None:
     with pytest.raises(GitError, match="does not name a git object"):
         Git(repo.path).read_objects(["HEAD\nHEAD:a.txt"])

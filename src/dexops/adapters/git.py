@@ -576,12 +576,15 @@ def parse_batch(out: bytes, names: Sequence[str]) -> dict[str, bytes]:
     pos = 0
     for name in names:
         newline = out.index(b"\n", pos)
-        header = out[pos:newline].split(b" ")
+        header = out[pos:newline]
         pos = newline + 1
-        if len(header) == 3 and header[1] != b"missing":
-            size = int(header[2])
-            result[name] = out[pos : pos + size]
-            pos += size + 1  # the object is followed by a newline
+        # `<name> missing` (or `ambiguous`) repeats the name asked, which may hold spaces;
+        # a found object's header is `<id> <type> <size>`.
+        if header.endswith((b" missing", b" ambiguous")):
+            continue
+        size = int(header.rsplit(b" ", 1)[1])
+        result[name] = out[pos : pos + size]
+        pos += size + 1  # the object is followed by a newline
     return result
 
 
