@@ -162,14 +162,10 @@ class Git:
         if not wanted:
             return result
         binary = self.binary()
-        for name in wanted:
-            # One name per line is the protocol: a newline would smuggle in another request.
-            if "\n" in name:
-                raise GitError(f"{name!r} does not name a git object")
         proc = subprocess.run(
             [binary, "cat-file", "--batch"],
             cwd=self.root,
-            input="".join(f"{relative_object(name)}\n" for name in wanted).encode(),
+            input=b"".join(map(batch_line, wanted)),
             capture_output=True,
             env=self.env(None),
             check=False,
@@ -198,8 +194,7 @@ class Git:
         if not wanted:
             return {}
         for name in (part for pair in wanted for part in pair):
-            if "\n" in name:  # one name per line is the protocol
-                raise GitError(f"{name!r} does not name a git object")
+            batch_line(name)  # every name refused before git starts, not halfway through
         # No --buffer: git answers each request as it reads it, so the refs are a dialogue.
         with subprocess.Popen(
             [self.binary(), "cat-file", "--batch"],
@@ -231,7 +226,7 @@ class Git:
         stdin, stdout = proc.stdin, proc.stdout
         commits: dict[str, str | None] = {}
         for ref in dict.fromkeys(ref for ref, _ in wanted):
-            stdin.write(f"{ref}^{{commit}}\n".encode())
+            stdin.write(batch_line(f"{ref}^{{commit}}"))
             stdin.flush()
             header = stdout.readline().split()
             commits[ref] = None  # `<name> missing`
@@ -241,7 +236,7 @@ class Git:
         files = {(ref, path): f"{commits[ref]}:{path}" for ref, path in wanted if commits[ref]}
         known = {name: self._fixed[name] for name in files.values() if name in self._fixed}
         asked = [name for name in dict.fromkeys(files.values()) if name not in known]
-        stdin.write("".join(f"{relative_object(name)}\n" for name in asked).encode())
+        stdin.write(b"".join(map(batch_line, asked)))
         stdin.close()
         read = parse_batch(stdout.read(), asked)
         if proc.wait() != 0:
@@ -487,6 +482,14 @@ def _quiet_config(env: Mapping[str, str]) -> dict[str, str]:
 
 # Characters git-check-ref-format(1) refuses anywhere in a ref name (rules 4, 5 and 10).
 _REF_FORBIDDEN = frozenset(" ~^:?*[\\\x7f") | {chr(code) for code in range(32)}
+
+
+def batch_line(name: str) -> bytes:
+    """A `git cat-file --batch` request for `name` (read from the root, see `relative_object`)."""
+    # One name per line is the protocol: a newline would smuggle in another request.
+    if "\n" in name:
+        raise GitError(f"{name!r} does not name a git object")
+    return f"{relative_object(name)}\n".encode()
 
 
 def relative_object(name: str) -> str:

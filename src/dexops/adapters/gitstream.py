@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import IO, Self, TypeVar
 
-from dexops.adapters.git import Git, first_line, parse_batch, relative_object
+from dexops.adapters.git import Git, batch_line, first_line, parse_batch
 from dexops.errors import GitError
 
 _CHUNK = 1 << 16
@@ -110,12 +110,11 @@ class ObjectBatch(_Running):
         """Ask for an object (once, however often it is asked for)."""
         if name in self._asked:
             return
-        if "\n" in name:
-            raise GitError(f"{name!r} does not name a git object")
+        line = batch_line(name)
         self._asked.add(name)
         self._names.append(name)
         try:
-            self._stdin.write(f"{relative_object(name)}\n".encode())
+            self._stdin.write(line)
         except BrokenPipeError:
             raise self._failure() from None
 
